@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpstates.bpf.c: TCP state transitions (tcpstates) and sessions (tcplife).
+ *
+ * Reimplements the kernel side of tcpstates(8) and tcplife(8) from bcc
+ * (Brendan Gregg) and their libbpf-tools ports (Hengqi Chen).
+ *
+ * Attached as a *raw* tracepoint to sock:inet_sock_set_state: raw tracepoints
+ * are attached by name through bpf(BPF_RAW_TRACEPOINT_OPEN), so unlike the
+ * perf-event path they need no tracefs to look up a tracepoint id. The fields
+ * are read from the struct sock exactly where the tracepoint's own
+ * TP_fast_assign reads them, so the values equal the tracepoint's.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "tcpstates.h"
+
+/* from include/net/tcp_states.h */
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+/* from arch/x86/entry/syscalls/syscall_64.tbl */
+#define NR_ACCEPT 43
+#define NR_ACCEPT4 288
+
+/* Sized so that it never refuses an insert: LRU evicts the least recently
+ * used socket instead (its next transition then shows 0.000, as a socket
+ * first seen does). */
+#define MAX_SOCKETS 65536
+#define MAX_LISTEN_PORTS 4096
+#define MAX_PIDS 1024
+
+const volatile struct tcpstates_config cfg = {};
+
+/* What we remember per socket; internal, never crosses to user space. */
+struct sock_info {
+	__u64 last_ns;  /* time of the last transition seen */
+	__u64 birth_ns; /* sessions: time of the first transition seen, 0 = not a session */
+	__u32 owner_pid;
+	__u32 __pad;
+	char owner_comm[TASK_COMM_LEN];
+};
+
+struct owner {
+	__u32 pid;
+	char comm[TASK_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct sock_info);
+} sockets SEC(".maps");
+
+/* Listening port -> the process that called listen(): a child socket created
+ * by a SYN belongs to it until accept() tells us the exact process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LISTEN_PORTS);
+	__type(key, __u16);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline bool port_in(const volatile __u64 *bits, __u16 port)
+{
+	return (bits[port >> 6] >> (port & 63)) & 1;
+}
+
+static __always_inline bool pid_passes(__u32 pid)
+{
+	if (!(cfg.filters & FILTER_PID))
+		return true;
+	return bpf_map_lookup_elem(&pids, &pid) != NULL;
+}
+
+static __always_inline bool ports_pass(__u16 sport, __u16 dport)
+{
+	if ((cfg.filters & FILTER_LPORT) && !port_in(cfg.lport_bits, sport))
+		return false;
+	if ((cfg.filters & FILTER_DPORT) && !port_in(cfg.dport_bits, dport))
+		return false;
+	return true;
+}
+
+static __always_inline void remember_owner(struct sock_info *info, __u32 pid)
+{
+	info->owner_pid = pid;
+	bpf_get_current_comm(info->owner_comm, sizeof(info->owner_comm));
+}
+
+/*
+ * Transitions that only ever run in the context of a syscall on the socket
+ * (connect, listen, close/shutdown), so the task on the CPU is the owner.
+ * The others (SYN_RECV, ESTABLISHED, FIN_WAIT2, CLOSE...) often run in
+ * softirq, where on loopback the task on the CPU is the *peer*.
+ */
+static __always_inline bool runs_in_owner_context(int newstate)
+{
+	return newstate == TCP_SYN_SENT || newstate == TCP_LISTEN ||
+	       newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK;
+}
+
+static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk)
+{
+	struct inet_sock *inet = (struct inet_sock *)sk;
+
+	if (event->family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)event->saddr, inet, inet_saddr);
+		BPF_CORE_READ_INTO((__u32 *)event->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(event->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(event->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (cfg.target_family && family != cfg.target_family)
+		return 0;
+
+	struct inet_sock *inet = (struct inet_sock *)sk;
+	__u16 sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u64 now_ns = bpf_ktime_get_ns();
+	__u32 current_pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 skaddr = (__u64)sk;
+	bool sessions = cfg.mode == TRACE_SESSIONS;
+
+	/* tcpstates filters before touching any state, as bcc does: a filtered
+	 * socket is not tracked, so its first passing transition shows 0.000. */
+	if (!sessions && (!ports_pass(sport, dport) || !pid_passes(current_pid)))
+		return 0;
+
+	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
+	struct sock_info fresh = {};
+	__u64 delta_ns = 0;
+
+	if (info) {
+		delta_ns = now_ns - (sessions ? info->birth_ns : info->last_ns);
+	} else {
+		info = &fresh;
+		if (sessions && newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
+			/* A child of a listener: provisionally owned by whoever listens. */
+			struct owner *listener = bpf_map_lookup_elem(&listeners, &sport);
+
+			if (listener) {
+				fresh.owner_pid = listener->pid;
+				__builtin_memcpy(fresh.owner_comm, listener->comm, TASK_COMM_LEN);
+			}
+		}
+	}
+
+	if (runs_in_owner_context(newstate))
+		remember_owner(info, current_pid);
+
+	if (sessions && newstate == TCP_LISTEN) {
+		struct owner listener = { .pid = current_pid };
+
+		bpf_get_current_comm(listener.comm, sizeof(listener.comm));
+		bpf_map_update_elem(&listeners, &sport, &listener, BPF_ANY);
+	}
+
+	bool emit = !sessions;
+	if (sessions && newstate == TCP_CLOSE && info->birth_ns) {
+		__u32 pid = info->owner_pid ? info->owner_pid : current_pid;
+
+		emit = ports_pass(sport, dport) && pid_passes(pid);
+	}
+
+	if (emit) {
+		struct tcp_event event = {};
+
+		event.ts_ns = now_ns;
+		event.skaddr = skaddr;
+		event.delta_ns = delta_ns;
+		event.pid = current_pid;
+		event.owner_pid = info->owner_pid;
+		event.family = family;
+		event.sport = sport;
+		event.dport = dport;
+		event.oldstate = oldstate;
+		event.newstate = newstate;
+		bpf_get_current_comm(event.comm, sizeof(event.comm));
+		__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
+		fill_addresses(&event, sk);
+		if (sessions) {
+			struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+			event.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
+			event.rx_bytes = BPF_CORE_READ(tp, bytes_received);
+		}
+		if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &event, sizeof(event)))
+			count(COUNTER_OUTPUT_FAILED);
+		else
+			count(COUNTER_EMITTED);
+	}
+
+	if (newstate == TCP_CLOSE) {
+		/* struct sock addresses are reused: forget this one now. */
+		if (info != &fresh)
+			bpf_map_delete_elem(&sockets, &skaddr);
+		if (oldstate == TCP_LISTEN)
+			bpf_map_delete_elem(&listeners, &sport);
+		return 0;
+	}
+
+	info->last_ns = now_ns;
+	/* A session starts at its first transition into SYN_SENT, SYN_RECV or
+	 * ESTABLISHED; listeners and sockets first seen while closing are not
+	 * sessions (their start was missed). */
+	if (sessions && !info->birth_ns && newstate < TCP_FIN_WAIT1)
+		info->birth_ns = now_ns;
+
+	if (info == &fresh && bpf_map_update_elem(&sockets, &skaddr, &fresh, BPF_NOEXIST))
+		count(COUNTER_TRACKING_FAILED);
+	return 0;
+}
+
+/*
+ * accept() and accept4() return a socket in the accepting process's context:
+ * the exact owner of a server-side session, which no state transition gives
+ * (a peer's RST closes it in softirq, on loopback in the peer's context).
+ * Loaded only in sessions mode: it runs on every syscall exit.
+ */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || ret >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
+	if (!file)
+		return 0;
+
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return 0;
+
+	__u64 skaddr = (__u64)BPF_CORE_READ(sock, sk);
+	/* Only sockets we already track: anything else is not ours to touch. */
+	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
+	if (info)
+		remember_owner(info, bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tcpstates.h: the one definition of what crosses the kernel/user boundary.
+ *
+ * Included by tcpstates.bpf.c; the TypeScript decoder (src/decode/event.ts)
+ * mirrors it, and test/layout.test.ts checks that mirror against the BTF of
+ * the compiled object. Every field is fixed-width and naturally aligned, with
+ * no implicit padding, so the layout is the same for clang -target bpf and
+ * for the host.
+ */
+#ifndef __TCPSTATES_H
+#define __TCPSTATES_H
+
+#define TASK_COMM_LEN 16
+
+/* What the program emits: every transition, or one record per session at CLOSE. */
+enum trace_mode {
+	TRACE_TRANSITIONS = 0, /* tcpstates */
+	TRACE_SESSIONS = 1,    /* tcplife */
+};
+
+/* Bits of tcpstates_config.filters. */
+#define FILTER_LPORT (1u << 0)
+#define FILTER_DPORT (1u << 1)
+#define FILTER_PID (1u << 2)
+
+/* Indexes of the per-CPU `counters` map. */
+enum counter_index {
+	COUNTER_EMITTED = 0,       /* bpf_perf_event_output succeeded */
+	COUNTER_OUTPUT_FAILED = 1, /* bpf_perf_event_output failed: the ring was full */
+	COUNTER_TRACKING_FAILED = 2, /* the socket map refused an insert */
+	COUNTER_MAX = 3,
+};
+
+/* One record per emitted transition (tcpstates) or per closed session (tcplife). */
+struct tcp_event {
+	__u64 ts_ns;       /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the transition */
+	__u64 skaddr;      /* kernel address of the struct sock: an identity, never dereferenced */
+	__u64 delta_ns;    /* transitions: ns spent in oldstate (0 = first transition seen);
+			    * sessions: ns since the session's first transition seen */
+	__u64 tx_bytes;    /* tcp_sock.bytes_acked, sessions mode only (0 otherwise) */
+	__u64 rx_bytes;    /* tcp_sock.bytes_received, sessions mode only (0 otherwise) */
+	__u32 pid;         /* tgid of the task on the CPU when the transition ran */
+	__u32 owner_pid;   /* tgid of the socket's owner as far as seen, 0 = unknown */
+	__u8 saddr[16];    /* local address, network byte order; IPv4 uses the first 4 bytes */
+	__u8 daddr[16];    /* remote address, same encoding */
+	char comm[TASK_COMM_LEN];       /* comm of the task on the CPU, NUL-padded */
+	char owner_comm[TASK_COMM_LEN]; /* comm of the owner, empty if unknown */
+	__u16 family;      /* AF_INET (2) or AF_INET6 (10) */
+	__u16 sport;       /* local port, host byte order (the tracepoint's ntohs'd value) */
+	__u16 dport;       /* remote port, host byte order */
+	__u8 oldstate;     /* TCP state number, include/net/tcp_states.h */
+	__u8 newstate;
+};
+
+_Static_assert(sizeof(struct tcp_event) == 120, "tcp_event size is part of the ABI");
+_Static_assert(__builtin_offsetof(struct tcp_event, ts_ns) == 0, "ts_ns");
+_Static_assert(__builtin_offsetof(struct tcp_event, skaddr) == 8, "skaddr");
+_Static_assert(__builtin_offsetof(struct tcp_event, delta_ns) == 16, "delta_ns");
+_Static_assert(__builtin_offsetof(struct tcp_event, tx_bytes) == 24, "tx_bytes");
+_Static_assert(__builtin_offsetof(struct tcp_event, rx_bytes) == 32, "rx_bytes");
+_Static_assert(__builtin_offsetof(struct tcp_event, pid) == 40, "pid");
+_Static_assert(__builtin_offsetof(struct tcp_event, owner_pid) == 44, "owner_pid");
+_Static_assert(__builtin_offsetof(struct tcp_event, saddr) == 48, "saddr");
+_Static_assert(__builtin_offsetof(struct tcp_event, daddr) == 64, "daddr");
+_Static_assert(__builtin_offsetof(struct tcp_event, comm) == 80, "comm");
+_Static_assert(__builtin_offsetof(struct tcp_event, owner_comm) == 96, "owner_comm");
+_Static_assert(__builtin_offsetof(struct tcp_event, family) == 112, "family");
+_Static_assert(__builtin_offsetof(struct tcp_event, sport) == 114, "sport");
+_Static_assert(__builtin_offsetof(struct tcp_event, dport) == 116, "dport");
+_Static_assert(__builtin_offsetof(struct tcp_event, oldstate) == 118, "oldstate");
+_Static_assert(__builtin_offsetof(struct tcp_event, newstate) == 119, "newstate");
+
+#define PORT_BITMAP_WORDS (65536 / 64)
+
+/*
+ * Load-time configuration: the program's only .rodata, written by user space
+ * between open and load (bpf_map__set_initial_value), so the verifier sees
+ * the filters as constants and prunes the branches that are off.
+ */
+struct tcpstates_config {
+	__u64 lport_bits[PORT_BITMAP_WORDS]; /* bit p set: local port p passes */
+	__u64 dport_bits[PORT_BITMAP_WORDS]; /* bit p set: remote port p passes */
+	__u32 mode;          /* enum trace_mode */
+	__u32 filters;       /* FILTER_* bits; an unset bit means "all pass" */
+	__u32 target_family; /* 0 = both, else AF_INET or AF_INET6 */
+	__u32 __pad;
+};
+
+_Static_assert(sizeof(struct tcpstates_config) == 16400, "tcpstates_config size is part of the ABI");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, dport_bits) == 8192, "dport_bits");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, mode) == 16384, "mode");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, filters) == 16388, "filters");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, target_family) == 16392, "target_family");
+
+#endif /* __TCPSTATES_H */

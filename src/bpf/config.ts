@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// The tracer's load-time configuration and its encoding as the program's
+// .rodata (struct tcpstates_config in bpf/tcpstates.h). Pure.
+
+export type TraceMode = 'transitions' | 'sessions';
+
+export interface TraceConfig {
+  readonly mode: TraceMode;
+  /** Local ports to trace; null = all. */
+  readonly localPorts: readonly number[] | null;
+  /** Remote ports to trace; null = all. */
+  readonly remotePorts: readonly number[] | null;
+  /** 0 = both, 2 = AF_INET, 10 = AF_INET6. */
+  readonly family: 0 | 2 | 10;
+  /** PIDs to trace (tcplife: the owner; tcpstates: the on-CPU task); null = all. */
+  readonly pids: readonly number[] | null;
+  /** Pages per CPU ring (a power of two). */
+  readonly bufferPages: number;
+}
+
+/** struct tcpstates_config layout (bpf/tcpstates.h), checked by the layout test. */
+export const CONFIG_LAYOUT = {
+  lport_bits: 0,
+  dport_bits: 8192,
+  mode: 16384,
+  filters: 16388,
+  target_family: 16392,
+} as const;
+export const CONFIG_SIZE = 16400;
+
+const FILTER_LPORT = 1 << 0;
+const FILTER_DPORT = 1 << 1;
+const FILTER_PID = 1 << 2;
+const TRACE_MODES: Record<TraceMode, number> = { transitions: 0, sessions: 1 };
+
+function setPortBits(bytes: Uint8Array, base: number, ports: readonly number[]): void {
+  // A little-endian u64 bitmap is a byte array with bit p at byte p>>3, bit p&7.
+  for (const port of ports) bytes[base + (port >> 3)]! |= 1 << (port & 7);
+}
+
+export function encodeConfig(config: TraceConfig): Uint8Array {
+  const bytes = new Uint8Array(CONFIG_SIZE);
+  const view = new DataView(bytes.buffer);
+  let filters = 0;
+  if (config.localPorts !== null) {
+    filters |= FILTER_LPORT;
+    setPortBits(bytes, CONFIG_LAYOUT.lport_bits, config.localPorts);
+  }
+  if (config.remotePorts !== null) {
+    filters |= FILTER_DPORT;
+    setPortBits(bytes, CONFIG_LAYOUT.dport_bits, config.remotePorts);
+  }
+  if (config.pids !== null) filters |= FILTER_PID;
+  view.setUint32(CONFIG_LAYOUT.mode, TRACE_MODES[config.mode], true);
+  view.setUint32(CONFIG_LAYOUT.filters, filters, true);
+  view.setUint32(CONFIG_LAYOUT.target_family, config.family, true);
+  return bytes;
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+// The BPF object's lifecycle: open -> configure (.rodata, autoload) -> load
+// -> fill filter maps -> attach -> create the perf rings. Each step that
+// fails throws a BpfError naming the step, its errno and what to do;
+// whatever was already created is released in reverse order.
+
+import { fileURLToPath } from 'node:url';
+import { BpfError, PreflightError, VerifierError } from '../errors.js';
+import type { Libbpf, Pointer } from '../ffi/libbpf.js';
+import { PerfReader } from '../reader/perf-reader.js';
+import { encodeConfig, type TraceConfig } from './config.js';
+
+/** Names in bpf/tcpstates.bpf.c. */
+export const PROGRAM_SET_STATE = 'handle_set_state';
+export const PROGRAM_SYS_EXIT = 'handle_sys_exit';
+export const MAP_EVENTS = 'events';
+export const MAP_COUNTERS = 'counters';
+export const MAP_PIDS = 'pids';
+export const MAP_RODATA = '.rodata';
+
+/** The object ships inside the package (dist/bpf); it is never looked up in
+ * the working directory or through the environment. */
+export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o', import.meta.url));
+
+/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h). */
+const COUNTER_EMITTED = 0;
+const COUNTER_OUTPUT_FAILED = 1;
+const COUNTER_TRACKING_FAILED = 2;
+
+// from include/uapi/linux/bpf.h: struct bpf_prog_info
+const PROG_INFO_SIZE = 232;
+const PROG_INFO_RECURSION_MISSES_OFFSET = 208;
+
+export interface KernelCounters {
+  /** Events the program wrote to the perf rings. */
+  readonly emitted: number;
+  /** Events the program could not write: the ring was full. */
+  readonly outputFailed: number;
+  /** Sockets the tracking map refused (should stay 0: it is an LRU). */
+  readonly trackingFailed: number;
+  /** Times a program did not run because it was already running on the CPU. */
+  readonly recursionMisses: number;
+}
+
+const LOAD_LOG_BEGIN = '-- BEGIN PROG LOAD LOG --';
+const LOAD_LOG_END = '-- END PROG LOAD LOG --';
+
+/** The hints that turn an errno into something to do. */
+function hintFor(step: string, errno: number): string | undefined {
+  if (errno === 1 /* EPERM */ || errno === 13 /* EACCES */) {
+    return 'run as root, or grant CAP_BPF and CAP_PERFMON (e.g. sudo tcpstates)';
+  }
+  if (step === 'attach' && errno === 2 /* ENOENT */) {
+    return 'the kernel lacks the sock:inet_sock_set_state tracepoint (added in Linux 4.16)';
+  }
+  if (step === 'load' && errno === 22 /* EINVAL */) {
+    return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
+  }
+  return undefined;
+}
+
+function withHint(error: unknown): unknown {
+  if (error instanceof BpfError && error.hint === undefined) {
+    const hint = hintFor(error.step, error.errno);
+    if (hint !== undefined) return new BpfError(error.step, error.object, error.errno, { hint, cause: error });
+  }
+  return error;
+}
+
+export interface TraceSession {
+  readonly reader: PerfReader;
+  readCounters(): KernelCounters;
+  /** Detaches and frees everything; safe to call more than once. */
+  close(): void;
+}
+
+export interface OpenTraceOptions {
+  readonly objectPath?: string;
+  /** Receives every libbpf message as it comes (for --verbose). */
+  readonly onLibbpfMessage?: (line: string) => void;
+}
+
+/**
+ * Loads and attaches the tracer. Throws PreflightError, BpfError or
+ * VerifierError; on any failure nothing stays loaded or attached.
+ */
+export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTraceOptions = {}): TraceSession {
+  const libbpfLog: string[] = [];
+  libbpf.setPrint((_level, message) => {
+    for (const line of message.replace(/\n$/, '').split('\n')) {
+      libbpfLog.push(line);
+      options.onLibbpfMessage?.(line);
+    }
+  });
+
+  const cleanups: (() => void)[] = [];
+  const closeAll = () => {
+    while (cleanups.length > 0) {
+      try {
+        cleanups.pop()?.();
+      } catch {
+        // Keep releasing the rest: a failed free must not leave links attached.
+      }
+    }
+  };
+
+  try {
+    const objectPath = options.objectPath ?? BPF_OBJECT_PATH;
+    let object: Pointer;
+    try {
+      object = libbpf.openObject(objectPath);
+    } catch (error) {
+      if (error instanceof BpfError && error.errno === 2) {
+        throw new PreflightError(`BPF object not found: ${objectPath}`, {
+          hint: 'build it first: npm run build (needs clang and bpftool)',
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    cleanups.push(() => libbpf.closeObject(object));
+
+    // configure: everything the verifier should see as constants.
+    const rodata = libbpf.findMap(object, MAP_RODATA);
+    const encoded = encodeConfig(config);
+    const rodataSize = libbpf.mapValueSize(rodata);
+    if (rodataSize !== encoded.length) {
+      throw new BpfError('configure', `.rodata (object has ${rodataSize} bytes, expected ${encoded.length}: rebuild)`, 22);
+    }
+    libbpf.setInitialValue(rodata, encoded);
+    const sysExit = libbpf.findProgram(object, PROGRAM_SYS_EXIT);
+    libbpf.setAutoload(sysExit, config.mode === 'sessions');
+
+    try {
+      libbpf.loadObject(object);
+    } catch (error) {
+      if (error instanceof BpfError) {
+        const begin = libbpfLog.findLastIndex((line) => line.endsWith(LOAD_LOG_BEGIN));
+        if (begin >= 0) {
+          const end = libbpfLog.findIndex((line, index) => index > begin && line.endsWith(LOAD_LOG_END));
+          const verifierLog = libbpfLog.slice(begin + 1, end < 0 ? undefined : end);
+          throw new VerifierError('BPF program', error.errno, verifierLog, {
+            hint: 'the kernel verifier rejected the program; rerun with --verbose for the whole log',
+          });
+        }
+      }
+      throw error;
+    }
+
+    if (config.pids !== null) {
+      const pidsFd = libbpf.mapFd(libbpf.findMap(object, MAP_PIDS));
+      const key = new Uint8Array(4);
+      const one = new Uint8Array([1]);
+      for (const pid of config.pids) {
+        new DataView(key.buffer).setUint32(0, pid, true);
+        libbpf.update(pidsFd, key, one);
+      }
+    }
+
+    const eventsFd = libbpf.mapFd(libbpf.findMap(object, MAP_EVENTS));
+    const countersFd = libbpf.mapFd(libbpf.findMap(object, MAP_COUNTERS));
+    const pageBytes = 4096;
+    // Rings are read on a timer, so a wakeup is useless work for the kernel:
+    // ask for one only when a ring is half full.
+    const rings = libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2);
+    const reader = new PerfReader(rings);
+    cleanups.push(() => reader.close());
+
+    const programs = [libbpf.findProgram(object, PROGRAM_SET_STATE)];
+    if (config.mode === 'sessions') programs.push(sysExit);
+    const programFds = programs.map((program) => libbpf.programFd(program));
+    for (const program of programs) {
+      const link = libbpf.attach(program, 'raw tracepoint');
+      cleanups.push(() => libbpf.destroyLink(link));
+    }
+
+    const cpus = libbpf.possibleCpus();
+    const perCpu = new Uint8Array(cpus * 8);
+    const perCpuView = new DataView(perCpu.buffer);
+    const key = new Uint8Array(4);
+    const sumCounter = (index: number): number => {
+      new DataView(key.buffer).setUint32(0, index, true);
+      if (!libbpf.lookup(countersFd, key, perCpu)) return 0;
+      let total = 0;
+      for (let cpu = 0; cpu < cpus; cpu++) total += Number(perCpuView.getBigUint64(cpu * 8, true));
+      return total;
+    };
+    const info = new Uint8Array(PROG_INFO_SIZE);
+    const infoView = new DataView(info.buffer);
+    const recursionMisses = (): number =>
+      programFds.reduce((total, fd) => {
+        info.fill(0);
+        const filled = libbpf.objectInfo(fd, info);
+        return filled > PROG_INFO_RECURSION_MISSES_OFFSET
+          ? total + Number(infoView.getBigUint64(PROG_INFO_RECURSION_MISSES_OFFSET, true))
+          : total;
+      }, 0);
+
+    let closed = false;
+    return {
+      reader,
+      readCounters: () =>
+        closed
+          ? { emitted: 0, outputFailed: 0, trackingFailed: 0, recursionMisses: 0 }
+          : {
+              emitted: sumCounter(COUNTER_EMITTED),
+              outputFailed: sumCounter(COUNTER_OUTPUT_FAILED),
+              trackingFailed: sumCounter(COUNTER_TRACKING_FAILED),
+              recursionMisses: recursionMisses(),
+            },
+      close() {
+        closed = true;
+        closeAll();
+      },
+    };
+  } catch (error) {
+    closeAll();
+    throw withHint(error);
+  }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Checks made before touching libbpf, so that the common failures get a
+// message that says what is missing and what to do, instead of an errno.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { PreflightError } from '../errors.js';
+
+// from include/uapi/linux/capability.h
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+/** The effective capability set of this process, from /proc/self/status. */
+export function effectiveCapabilities(status: string): bigint {
+  const match = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  return match ? BigInt(`0x${match[1]}`) : 0n;
+}
+
+export function hasTracingCapabilities(capabilities: bigint): boolean {
+  const has = (cap: bigint) => ((capabilities >> cap) & 1n) === 1n;
+  return (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN);
+}
+
+/** @throws PreflightError without CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN). */
+export function checkPrivileges(tool: string, status = readFileSync('/proc/self/status', 'utf8')): void {
+  if (!hasTracingCapabilities(effectiveCapabilities(status))) {
+    throw new PreflightError(`${tool} needs root privileges (CAP_BPF and CAP_PERFMON) to load eBPF programs`, {
+      hint: `run it as root: sudo ${tool}`,
+    });
+  }
+}
+
+/** @throws PreflightError when the kernel exposes no BTF (CO-RE needs it). */
+export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
+  if (!existsSync(btfPath)) {
+    throw new PreflightError(`kernel BTF not found at ${btfPath}`, {
+      hint: 'this needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since Linux 5.4)',
+    });
+  }
+}

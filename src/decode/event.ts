@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Decodes struct tcp_event (bpf/tcpstates.h) from raw sample bytes. Pure.
+// EVENT_LAYOUT mirrors the C header; test/layout.test.ts checks it against
+// the BTF of the compiled object, so the two cannot drift apart silently.
+
+import { AF_INET6, ipv4ToString, ipv6ToString } from './addr.js';
+
+/** Byte offset of each field of struct tcp_event. */
+export const EVENT_LAYOUT = {
+  ts_ns: 0,
+  skaddr: 8,
+  delta_ns: 16,
+  tx_bytes: 24,
+  rx_bytes: 32,
+  pid: 40,
+  owner_pid: 44,
+  saddr: 48,
+  daddr: 64,
+  comm: 80,
+  owner_comm: 96,
+  family: 112,
+  sport: 114,
+  dport: 116,
+  oldstate: 118,
+  newstate: 119,
+} as const;
+
+export const EVENT_SIZE = 120;
+const TASK_COMM_LEN = 16;
+
+export interface TcpEvent {
+  /** CLOCK_MONOTONIC ns of the transition (bpf_ktime_get_ns). */
+  readonly tsNs: number;
+  /** Kernel address of the struct sock, lowercase hex without 0x. */
+  readonly skaddr: string;
+  /** tcpstates: ns spent in oldState (0 = first seen); tcplife: lifespan ns. */
+  readonly deltaNs: number;
+  readonly txBytes: number;
+  readonly rxBytes: number;
+  /** The task on the CPU when the transition ran. */
+  readonly pid: number;
+  readonly comm: string;
+  /** The socket's owner as far as the kernel side saw it; 0 / '' if unknown. */
+  readonly ownerPid: number;
+  readonly ownerComm: string;
+  readonly family: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly oldState: number;
+  readonly newState: number;
+}
+
+export class DecodeError extends Error {
+  override name = 'DecodeError' as const;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** A NUL-terminated char array; ASCII fast path, UTF-8 with replacement
+ * characters otherwise (as bcc's decode('utf-8', 'replace')). */
+function readComm(view: DataView, offset: number): string {
+  let text = '';
+  for (let i = 0; i < TASK_COMM_LEN; i++) {
+    const byte = view.getUint8(offset + i);
+    if (byte === 0) return text;
+    if (byte >= 0x80) {
+      let end = i;
+      while (end < TASK_COMM_LEN && view.getUint8(offset + end) !== 0) end++;
+      return utf8.decode(new Uint8Array(view.buffer, view.byteOffset + offset, end));
+    }
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+function readU64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
+}
+
+function hex64(view: DataView, offset: number): string {
+  const high = view.getUint32(offset + 4, true);
+  const low = view.getUint32(offset, true).toString(16);
+  return high === 0 ? low : high.toString(16) + low.padStart(8, '0');
+}
+
+/**
+ * Decodes the event at `offset`. Perf samples may carry up to 7 bytes of
+ * trailing padding, so any `size` of at least EVENT_SIZE is accepted.
+ * @throws DecodeError when the sample is shorter than an event.
+ */
+export function decodeEvent(view: DataView, offset: number, size: number): TcpEvent {
+  if (size < EVENT_SIZE) throw new DecodeError(`sample of ${size} bytes is shorter than an event (${EVENT_SIZE})`);
+  const L = EVENT_LAYOUT;
+  const family = view.getUint16(offset + L.family, true);
+  const v6 = family === AF_INET6;
+  return {
+    tsNs: readU64(view, offset + L.ts_ns),
+    skaddr: hex64(view, offset + L.skaddr),
+    deltaNs: readU64(view, offset + L.delta_ns),
+    txBytes: readU64(view, offset + L.tx_bytes),
+    rxBytes: readU64(view, offset + L.rx_bytes),
+    pid: view.getUint32(offset + L.pid, true),
+    comm: readComm(view, offset + L.comm),
+    ownerPid: view.getUint32(offset + L.owner_pid, true),
+    ownerComm: readComm(view, offset + L.owner_comm),
+    family,
+    localAddress: v6 ? ipv6ToString(view, offset + L.saddr) : ipv4ToString(view, offset + L.saddr),
+    localPort: view.getUint16(offset + L.sport, true),
+    remoteAddress: v6 ? ipv6ToString(view, offset + L.daddr) : ipv4ToString(view, offset + L.daddr),
+    remotePort: view.getUint16(offset + L.dport, true),
+    oldState: view.getUint8(offset + L.oldstate),
+    newState: view.getUint8(offset + L.newstate),
+  };
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+// The system libbpf (libbpf.so.1) through koffi. This is the only module that
+// imports koffi: everything else sees the `Libbpf` interface below, whose
+// methods turn libbpf's conventions (NULL + errno, negative errno) into
+// thrown BpfErrors named after the failing step.
+
+import koffi from 'koffi';
+import { BpfError, PreflightError } from '../errors.js';
+
+/** An opaque libbpf pointer (struct bpf_object *, struct bpf_map *...). */
+export type Pointer = bigint;
+
+/** One per-CPU perf ring, mapped once: `memory` is the whole mmap'd area
+ * (the perf_event_mmap_page header page followed by the data pages). */
+export interface MappedRing {
+  readonly index: number;
+  readonly memory: ArrayBuffer;
+  readonly pageSize: number;
+  readonly dataSize: number;
+}
+
+export interface PerfRings {
+  readonly rings: readonly MappedRing[];
+  free(): void;
+}
+
+export interface Libbpf {
+  /** Route libbpf's messages (warnings, the verifier log) to `sink`. */
+  setPrint(sink: (level: number, message: string) => void): void;
+  openObject(path: string): Pointer;
+  closeObject(object: Pointer): void;
+  findMap(object: Pointer, name: string): Pointer;
+  findProgram(object: Pointer, name: string): Pointer;
+  mapValueSize(map: Pointer): number;
+  mapFd(map: Pointer): number;
+  setInitialValue(map: Pointer, data: Uint8Array): void;
+  setAutoload(program: Pointer, autoload: boolean): void;
+  loadObject(object: Pointer): void;
+  programFd(program: Pointer): number;
+  attach(program: Pointer, what: string): Pointer;
+  destroyLink(link: Pointer): void;
+  /** Per-CPU perf rings for a BPF_MAP_TYPE_PERF_EVENT_ARRAY, with a wakeup
+   * watermark instead of libbpf's default of one wakeup per event. */
+  openPerfRings(mapFd: number, pageCount: number, wakeupWatermarkBytes: number): PerfRings;
+  lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean;
+  update(mapFd: number, key: Uint8Array, value: Uint8Array): void;
+  /** bpf_obj_get_info_by_fd into `info`; returns the length the kernel filled. */
+  objectInfo(fd: number, info: Uint8Array): number;
+  possibleCpus(): number;
+}
+
+// from include/uapi/linux/perf_event.h
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_BPF_OUTPUT = 10;
+const PERF_SAMPLE_RAW = 1 << 10;
+const PERF_ATTR_FLAG_WATERMARK = 1n << 14n;
+const PERF_ATTR_SIZE_VER0 = 64;
+
+/** A struct perf_event_attr (first PERF_ATTR_SIZE_VER0 bytes, which the
+ * kernel accepts as is): a BPF output event, sampling raw data, waking a
+ * reader only once `wakeupWatermarkBytes` are in the ring. */
+export function perfEventAttr(wakeupWatermarkBytes: number): Uint8Array {
+  const attr = new Uint8Array(PERF_ATTR_SIZE_VER0);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, PERF_TYPE_SOFTWARE, true); // type
+  view.setUint32(4, PERF_ATTR_SIZE_VER0, true); // size
+  view.setBigUint64(8, BigInt(PERF_COUNT_SW_BPF_OUTPUT), true); // config
+  view.setBigUint64(16, 1n, true); // sample_period
+  view.setBigUint64(24, BigInt(PERF_SAMPLE_RAW), true); // sample_type
+  view.setBigUint64(40, PERF_ATTR_FLAG_WATERMARK, true); // flags bitfield
+  view.setUint32(48, wakeupWatermarkBytes, true); // wakeup_watermark
+  return attr;
+}
+
+/**
+ * Binds the system libbpf. Throws PreflightError when the library cannot be
+ * loaded; `libraryPath` is only ever a library name or a path chosen by the
+ * program itself (tests pass a missing one), never user input.
+ */
+export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load(libraryPath);
+  } catch (error) {
+    throw new PreflightError(`cannot load ${libraryPath}: the libbpf shared library is missing`, {
+      hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu) or dnf install libbpf (Fedora)',
+      cause: error,
+    });
+  }
+  const libc = koffi.load('libc.so.6');
+
+  koffi.opaque('bpf_object');
+  koffi.opaque('bpf_map');
+  koffi.opaque('bpf_program');
+  koffi.opaque('bpf_link');
+  koffi.opaque('perf_buffer');
+  const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
+  const sampleFn = koffi.proto('void perf_buffer_event_fn(void *ctx, int cpu, void *event)');
+
+  const c = {
+    setPrint: lib.func('void *libbpf_set_print(libbpf_print_fn *fn)'),
+    openFile: lib.func('bpf_object *bpf_object__open_file(const char *path, const void *opts)'),
+    close: lib.func('void bpf_object__close(bpf_object *obj)'),
+    findMap: lib.func('bpf_map *bpf_object__find_map_by_name(const bpf_object *obj, const char *name)'),
+    findProgram: lib.func('bpf_program *bpf_object__find_program_by_name(const bpf_object *obj, const char *name)'),
+    valueSize: lib.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
+    mapFd: lib.func('int bpf_map__fd(const bpf_map *map)'),
+    setInitialValue: lib.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
+    setAutoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+    load: lib.func('int bpf_object__load(bpf_object *obj)'),
+    programFd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
+    attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+    destroyLink: lib.func('int bpf_link__destroy(bpf_link *link)'),
+    perfNewRaw: lib.func(
+      'perf_buffer *perf_buffer__new_raw(int map_fd, size_t page_cnt, const void *attr, perf_buffer_event_fn *cb, void *ctx, const void *opts)',
+    ),
+    perfBufferCount: lib.func('size_t perf_buffer__buffer_cnt(const perf_buffer *pb)'),
+    perfBuffer: lib.func('int perf_buffer__buffer(perf_buffer *pb, int idx, _Out_ void **buf, _Out_ size_t *size)'),
+    perfFree: lib.func('void perf_buffer__free(perf_buffer *pb)'),
+    lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
+    objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
+    possibleCpus: lib.func('int libbpf_num_possible_cpus()'),
+    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
+    pageSize: libc.func('long sysconf(int name)'),
+  };
+  const SC_PAGESIZE = 30;
+  const pageSize = Number(c.pageSize(SC_PAGESIZE));
+
+  // Kept reachable for the life of the process: libbpf holds the pointer.
+  let printCallback: unknown = null;
+  const formatBuffer = Buffer.alloc(8192);
+
+  /** errno as libbpf left it: read right after the failing call. */
+  const fail = (step: string, object: string, rc?: number): never => {
+    const errno = rc !== undefined && rc < 0 ? -rc : koffi.errno();
+    throw new BpfError(step, object, errno || 22 /* EINVAL */);
+  };
+
+  return {
+    setPrint(sink) {
+      printCallback = koffi.register((level: number, fmt: string, ap: unknown) => {
+        const length = c.vsnprintf(formatBuffer, formatBuffer.length, fmt, ap) as number;
+        if (length > 0) sink(level, formatBuffer.toString('utf8', 0, Math.min(length, formatBuffer.length - 1)));
+        return 0;
+      }, koffi.pointer(printFn));
+      c.setPrint(printCallback);
+    },
+    openObject(path) {
+      return (c.openFile(path, null) as Pointer | null) ?? fail('open', `BPF object ${path}`);
+    },
+    closeObject(object) {
+      c.close(object);
+    },
+    findMap(object, name) {
+      return (c.findMap(object, name) as Pointer | null) ?? fail('find', `map ${name}`);
+    },
+    findProgram(object, name) {
+      return (c.findProgram(object, name) as Pointer | null) ?? fail('find', `program ${name}`);
+    },
+    mapValueSize(map) {
+      return c.valueSize(map) as number;
+    },
+    mapFd(map) {
+      const fd = c.mapFd(map) as number;
+      return fd >= 0 ? fd : fail('get', 'map fd', fd);
+    },
+    setInitialValue(map, data) {
+      const rc = c.setInitialValue(map, data, data.length) as number;
+      if (rc < 0) fail('configure', 'map initial value', rc);
+    },
+    setAutoload(program, autoload) {
+      const rc = c.setAutoload(program, autoload) as number;
+      if (rc < 0) fail('configure', 'program autoload', rc);
+    },
+    loadObject(object) {
+      const rc = c.load(object) as number;
+      if (rc < 0) fail('load', 'BPF object', rc);
+    },
+    programFd(program) {
+      const fd = c.programFd(program) as number;
+      return fd >= 0 ? fd : fail('get', 'program fd', fd);
+    },
+    attach(program, what) {
+      return (c.attach(program) as Pointer | null) ?? fail('attach', what);
+    },
+    destroyLink(link) {
+      c.destroyLink(link);
+    },
+    openPerfRings(mapFd, pageCount, wakeupWatermarkBytes) {
+      // libbpf insists on a callback; it is never called, since the rings are
+      // read from JS and perf_buffer__poll is never used.
+      const unused = koffi.register(() => {}, koffi.pointer(sampleFn));
+      const pb = c.perfNewRaw(mapFd, pageCount, perfEventAttr(wakeupWatermarkBytes), unused, null, null) as Pointer | null;
+      if (pb === null) {
+        koffi.unregister(unused);
+        return fail('create', `perf buffer (${pageCount} pages per CPU)`);
+      }
+      const rings: MappedRing[] = [];
+      const count = Number(c.perfBufferCount(pb));
+      for (let index = 0; index < count; index++) {
+        const base: [unknown] = [null];
+        const size: [number | bigint] = [0];
+        const rc = c.perfBuffer(pb, index, base, size) as number;
+        if (rc < 0) {
+          c.perfFree(pb);
+          koffi.unregister(unused);
+          return fail('map', `perf ring ${index}`, rc);
+        }
+        const dataSize = Number(size[0]);
+        rings.push({ index, memory: koffi.view(base[0], pageSize + dataSize), pageSize, dataSize });
+      }
+      let freed = false;
+      return {
+        rings,
+        free() {
+          if (freed) return;
+          freed = true;
+          c.perfFree(pb);
+          koffi.unregister(unused);
+        },
+      };
+    },
+    lookup(mapFd, key, value) {
+      return (c.lookup(mapFd, key, value) as number) === 0;
+    },
+    update(mapFd, key, value) {
+      const rc = c.update(mapFd, key, value, 0) as number;
+      if (rc < 0) fail('update', 'map element', rc);
+    },
+    objectInfo(fd, info) {
+      const length: [number] = [info.length];
+      const rc = c.objInfo(fd, info, length) as number;
+      if (rc < 0) fail('get', 'object info', rc);
+      return length[0];
+    },
+    possibleCpus() {
+      const n = c.possibleCpus() as number;
+      return n > 0 ? n : fail('count', 'possible CPUs', n);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// Colour for terminals only. The chalk instance is built here from explicit
+// inputs (never chalk's global), so formatting stays deterministic in tests.
+
+import { Chalk, type ChalkInstance } from 'chalk';
+import { TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_RECV, TCP_SYN_SENT } from '../decode/tcp-states.js';
+
+export type Colorizer = ChalkInstance;
+
+/**
+ * A colorizer when output goes to a terminal and NO_COLOR is not set
+ * (https://no-color.org: any value, even empty, disables colour); else null.
+ */
+export function colorizerFor(isTTY: boolean, env: NodeJS.ProcessEnv): Colorizer | null {
+  if (!isTTY || env.NO_COLOR !== undefined) return null;
+  return new Chalk({ level: 1 });
+}
+
+export function colorState(colorizer: Colorizer, state: number, text: string): string {
+  switch (state) {
+    case TCP_ESTABLISHED:
+      return colorizer.green(text);
+    case TCP_SYN_SENT:
+    case TCP_SYN_RECV:
+      return colorizer.yellow(text);
+    case TCP_CLOSE:
+      return colorizer.red(text);
+    case TCP_LISTEN:
+      return colorizer.cyan(text);
+    default:
+      return text;
+  }
+}
