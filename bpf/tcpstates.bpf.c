@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * tcpstates.bpf.c: TCP state transitions (tcpstates) and sessions (tcplife).
  *
@@ -141,6 +141,18 @@ static __always_inline bool runs_in_owner_context(int newstate)
 	       newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK;
 }
 
+/* Not inlined on purpose: as a subprogram's parameter, struct tcp_event is
+ * described in the object's BTF, which test/layout.test.ts checks the
+ * TypeScript decoder against. */
+static __noinline int output_event(void *ctx, struct tcp_event *event)
+{
+	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, event, sizeof(*event)))
+		count(COUNTER_OUTPUT_FAILED);
+	else
+		count(COUNTER_EMITTED);
+	return 0;
+}
+
 static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk)
 {
 	struct inet_sock *inet = (struct inet_sock *)sk;
@@ -149,8 +161,9 @@ static __always_inline void fill_addresses(struct tcp_event *event, struct sock 
 		BPF_CORE_READ_INTO((__u32 *)event->saddr, inet, inet_saddr);
 		BPF_CORE_READ_INTO((__u32 *)event->daddr, sk, __sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(event->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(event->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte. */
+		bpf_core_read(event->saddr, sizeof(event->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(event->daddr, sizeof(event->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -235,10 +248,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 			event.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
 			event.rx_bytes = BPF_CORE_READ(tp, bytes_received);
 		}
-		if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &event, sizeof(event)))
-			count(COUNTER_OUTPUT_FAILED);
-		else
-			count(COUNTER_EMITTED);
+		output_event(ctx, &event);
 	}
 
 	if (newstate == TCP_CLOSE) {

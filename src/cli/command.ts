@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Command-line parsing shared by tcpstates and tcplife. commander reads the
 // argv into strings; `validate*` turn them into a typed config once, throwing
 // UsageError (exit 2) with the offending text. Nothing here touches the kernel.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Option value parsing, pure: each parser returns the value or throws
 // UsageError with a message that names the offending text.
 

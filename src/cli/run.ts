@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The tracing loop shared by tcpstates and tcplife: attach, print the header,
 // read the rings on a short timer, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcpstates: trace TCP session state changes and durations.
 // Reimplements tcpstates(8) from bcc (Brendan Gregg, 2018).
 
