@@ -103,11 +103,15 @@ export async function runTracer(options: RunOptions): Promise<number> {
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
+  /** Reports losses not reported yet. The kernel counts a refused output at
+   * once; the ring's LOST record only comes with the next event that fits,
+   * so whichever count is ahead is the truth. */
   const reportLoss = (): void => {
-    if (sink.lostInRings > lostReported) {
-      const lost = sink.lostInRings - lostReported;
+    const lostSoFar = Math.max(sink.lostInRings, lastCounters.outputFailed);
+    if (lostSoFar > lostReported) {
+      const lost = lostSoFar - lostReported;
       writeErr(diagnostic(`lost ${lost} events: the perf ring was full (try a larger --buffer-pages)`, { lost }));
-      lostReported = sink.lostInRings;
+      lostReported = lostSoFar;
     }
     if (sink.undecodable > undecodableReported) {
       const undecodable = sink.undecodable - undecodableReported;
@@ -123,6 +127,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     const untracked = counters.trackingFailed - lastCounters.trackingFailed;
     if (untracked > 0) writeErr(diagnostic(`could not track ${untracked} sockets: durations for them restart at 0`, { untracked }));
     lastCounters = counters;
+    reportLoss();
   };
 
   /** Reads the rings and writes one batch; false once output is closed. */
@@ -164,7 +169,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     } finally {
       session.close();
     }
-    const lost = sink.lostInRings + lastCounters.recursionMisses;
+    const lost = lostReported + lastCounters.recursionMisses;
     writeErr(
       diagnostic(`${eventsRead} events read, ${lost} lost`, {
         events: eventsRead,
