@@ -238,8 +238,8 @@ export interface Tracer {
   readonly pid: number;
   readonly stdout: LineCollector;
   readonly stderr: LineCollector;
-  /** SIGINTs the tracer (if still running) and resolves with its exit. */
-  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals the tracer (SIGINT unless told) if still running, and resolves with its exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -250,8 +250,8 @@ export async function startTracer(command: string, args: readonly string[], time
   const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const stdout = new LineCollector(child.stdout!);
   const stderr = new LineCollector(child.stderr!);
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     const exit = await exitOf(child);
     await Promise.all([stdout.untilEnd(), stderr.untilEnd()]);
     return exit;

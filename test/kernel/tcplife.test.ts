@@ -7,6 +7,8 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   parseCsvRow,
   runPeers,
@@ -274,4 +276,43 @@ test('default, -w and -t layouts on the real kernel: exact header, bcc-shaped ro
   } finally {
     for (const tracer of Object.values(tracers)) await stopCleanly(tracer);
   }
+});
+
+/** The BPF links a process holds, from its fds' fdinfo. */
+function linksHeldBy(pid: number): number[] {
+  const links: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const match = /^link_id:\s*(\d+)$/m.exec(info);
+    if (match) links.push(Number(match[1]));
+  }
+  return links;
+}
+
+/** The tracepoint of a live link, or null once it is gone. */
+function linkTracepoint(id: number): string | null {
+  try {
+    const link = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'id', String(id)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { tp_name?: string };
+    return link.tp_name ?? '';
+  } catch {
+    return null;
+  }
+}
+
+test('SIGTERM ends tcplife cleanly and detaches both of its programs', async () => {
+  const tracer = await startTcplife([]);
+  let links: number[] = [];
+  try {
+    links = linksHeldBy(tracer.pid);
+    assert.deepEqual(links.map(linkTracepoint).sort(), ['inet_sock_set_state', 'sys_exit']);
+  } finally {
+    const exit = await tracer.stop('SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null });
+  }
+  assert.deepEqual(links.map(linkTracepoint), links.map(() => null));
 });
