@@ -3,8 +3,8 @@
 // runs N loopback connections between a server and a client process, with our
 // tcplife and libbpf-tools' /usr/sbin/tcplife tracing at the same time, and
 // counts the rows whose PID and COMM are the socket's real owner, per side.
-// Usage (root): node dist/bench/tcplife-owners.js [connections per case, default 100]
-// /usr/sbin/tcplife needs tracefs: mounted here if absent, unmounted after.
+// Usage (root): node dist/bench/tcplife-owners.js [connections per case, default 100] [--listener-first]
+// /usr/sbin/tcplife needs tracefs: mounted here while it attaches if absent, unmounted after.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import {
   type Closer,
   type Family,
   type PeerRun,
+  type Tracer,
 } from '../test/kernel/tcplife-harness.js';
 
 const LIBBPF_TOOLS_TCPLIFE = '/usr/sbin/tcplife';
@@ -63,26 +64,70 @@ function tracefsMounted(): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === TRACEFS);
 }
 
-async function main(): Promise<void> {
-  const connections = Number(process.argv[2] ?? 100);
-  const withReference = existsSync(LIBBPF_TOOLS_TCPLIFE);
-  const mountedHere = withReference && !tracefsMounted();
+interface Tracers {
+  ours: Tracer;
+  reference: Tracer | null;
+}
+
+/** Starts ours and, if installed, libbpf-tools' tcplife; tracefs is mounted
+ * only while the reference attaches (unless it was mounted already). */
+async function startTracers(withReference: boolean): Promise<Tracers> {
+  const ours = await startTracer(process.execPath, [TCPLIFE_BIN, '-s']);
+  if (!withReference) return { ours, reference: null };
+  const mountedHere = !tracefsMounted();
   if (mountedHere) execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS]);
   try {
-    const ours = await startTracer(process.execPath, [TCPLIFE_BIN, '-s']);
     // Its stdout is block-buffered when piped: stdbuf makes it line-buffered.
-    const reference = withReference ? await startTracer('stdbuf', ['-oL', LIBBPF_TOOLS_TCPLIFE]) : null;
-    // Attached: tracefs is no longer needed by anyone we started.
-    if (mountedHere) execFileSync('umount', [TRACEFS]);
+    return { ours, reference: await startTracer('stdbuf', ['-oL', LIBBPF_TOOLS_TCPLIFE]) };
+  } catch (error) {
+    await ours.stop();
+    throw error;
+  } finally {
+    // Attached (or failed): nothing we started needs tracefs any more.
+    if (mountedHere && tracefsMounted()) execFileSync('umount', [TRACEFS]);
+  }
+}
+
+async function stopTracers(tracers: Tracers | null): Promise<void> {
+  await tracers?.ours.stop();
+  await tracers?.reference?.stop();
+}
+
+async function main(): Promise<void> {
+  const connections = Number(process.argv[2] ?? 100);
+  // --listener-first: the tracers start after the server listens (the usual
+  // case in production), once per case; else once, before everything.
+  const listenerFirst = process.argv.includes('--listener-first');
+  const withReference = existsSync(LIBBPF_TOOLS_TCPLIFE);
+  let shared: Tracers | null = null;
+  const perCase: Tracers[] = [];
+  try {
+    if (!listenerFirst) shared = await startTracers(withReference);
     const results: string[] = [];
     for (const family of [4, 6] as Family[]) {
       for (const how of ['fin', 'rst'] as CloseHow[]) {
         for (const closer of ['client', 'server'] as Closer[]) {
-          const run = await runPeers({ family, requestBytes: 3000, responseBytes: 100_000, closer, how, holdMs: 0, connections }, { timeoutMs: 120_000 });
+          let tracers = shared;
+          const run = await runPeers(
+            { family, requestBytes: 3000, responseBytes: 100_000, closer, how, holdMs: 0, connections },
+            {
+              timeoutMs: 120_000,
+              ...(listenerFirst
+                ? {
+                    afterListening: async () => {
+                      tracers = await startTracers(withReference);
+                      perCase.push(tracers);
+                    },
+                  }
+                : {}),
+            },
+          );
           // Rows come within the tracers' read intervals (10 ms / 100 ms).
           await new Promise((resolve) => setTimeout(resolve, 500));
+          const { ours, reference } = tracers!;
           const oursCount = score(ours.stdout.lines.map(parseCsvRow).filter((row) => row !== null), run);
           const refCount = reference ? score(reference.stdout.lines.map(parseLibbpfRow).filter((row) => row !== null), run) : null;
+          if (listenerFirst) await stopTracers(perCase.pop()!);
           const cell = (count: Count | null, side: 'client' | 'server') =>
             count === null
               ? 'n/a'
@@ -95,12 +140,12 @@ async function main(): Promise<void> {
         }
       }
     }
-    await ours.stop();
-    await reference?.stop();
+    process.stdout.write(`tracers started ${listenerFirst ? 'after each server listened' : 'before the servers'}\n`);
     process.stdout.write(`${results.join('\n')}\n`);
-    process.stdout.write(`ours stderr: ${ours.stderr.lines.join(' | ')}\n`);
+    if (shared) process.stdout.write(`ours stderr: ${shared.ours.stderr.lines.join(' | ')}\n`);
   } finally {
-    if (mountedHere && tracefsMounted()) execFileSync('umount', [TRACEFS]);
+    await stopTracers(shared);
+    for (const tracers of perCase) await stopTracers(tracers);
   }
 }
 
