@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Measures owner attribution: for each case (IPv4/IPv6 x who closes x FIN/RST)
 // runs N loopback connections between a server and a client process, with our
 // tcplife and libbpf-tools' /usr/sbin/tcplife tracing at the same time, and

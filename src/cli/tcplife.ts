@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcplife: one row per closed TCP session, with its bytes, lifespan and owner.
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcplife rows, in bcc's Python tcplife formats:
 //   default: "%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f"
 //   -w:      "%-5d %-16.16s %-2s %-39s %-5s %-39s %-5d %6d %6d %.2f"

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Spawns and collects for the tcplife kernel tests and measurements: a
 // loopback server and client as separate node processes with their own
 // process titles (so their PID and COMM differ from the test runner's and

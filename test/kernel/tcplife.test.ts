@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcplife on the real kernel (root): a server process and a client process of
 // our own exchange known byte counts over loopback and close by FIN or RST;
 // each side must get exactly one row naming its own process, its bytes and

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // bin/tcplife's argument handling: bad input is one clear line on stderr and
 // exit 2 (never a stack trace), -h shows bcc's option set and examples.
 // Parsing happens before anything touches the kernel.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcplife output: pinned headers and rows per layout, and a byte-for-byte
 // comparison with bcc's own tcplife printf formats applied by Python.
 
