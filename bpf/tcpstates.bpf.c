@@ -149,8 +149,10 @@ static __always_inline void fill_addresses(struct tcp_event *event, struct sock 
 		BPF_CORE_READ_INTO((__u32 *)event->saddr, inet, inet_saddr);
 		BPF_CORE_READ_INTO((__u32 *)event->daddr, sk, __sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(event->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(event->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* BPF_CORE_READ_INTO copies sizeof(*dst) bytes: pass the arrays'
+		 * addresses (16 bytes), not the decayed pointers (1 byte). */
+		BPF_CORE_READ_INTO(&event->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&event->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
 }
 
