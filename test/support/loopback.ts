@@ -14,15 +14,19 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-/** A server that reads and discards, and closes its side when the client
- * does (node's default allowHalfOpen: false). */
-export async function startServer(host: LoopbackHost): Promise<LoopbackServer> {
+/**
+ * A server that reads and discards, and closes its side when the client
+ * does (node's default allowHalfOpen: false), or first, `endAfterMs` after
+ * accepting.
+ */
+export async function startServer(host: LoopbackHost, options: { endAfterMs?: number } = {}): Promise<LoopbackServer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
     socket.resume();
+    if (options.endAfterMs !== undefined) setTimeout(() => socket.end(), options.endAfterMs);
   });
   server.listen(0, host);
   await once(server, 'listening');
@@ -59,6 +63,21 @@ export async function clientSession(host: LoopbackHost, port: number, holdMs = 0
   return { localPort };
 }
 
+/** libuv timers count whole ms from a clock read before the timer starts,
+ * so a hold of N ms can end up to about 1 ms early: compare with this slack. */
+export const TIMER_SLACK_MS = 2;
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Connects and closes repeatedly to `server` until `seen()` is true: the
+ * tracer is attached once it reports one of these connections. */
+export async function untilTraced(server: LoopbackServer, seen: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!seen()) {
+    if (Date.now() > deadline) throw new Error(`tracer reported no connection to port ${server.port} within ${timeoutMs} ms`);
+    await clientSession(server.host, server.port);
+    await sleep(20);
+  }
 }
