@@ -66,6 +66,13 @@ const encoder = new TextEncoder();
  * are constants of this program, so that is a bug, not bad input.
  */
 export function encodeJournalEntry(fields: readonly JournalField[]): Uint8Array {
+  for (const [name] of fields) if (!FIELD_NAME.test(name)) throw new Error(`invalid journal field name "${name}"`);
+  // The usual case, no newline anywhere: one string, encoded once.
+  if (!fields.some(([, value]) => value.includes('\n'))) {
+    let text = '';
+    for (const [name, value] of fields) text += `${name}=${value}\n`;
+    return encoder.encode(text);
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   const push = (part: Uint8Array) => {
@@ -73,7 +80,6 @@ export function encodeJournalEntry(fields: readonly JournalField[]): Uint8Array 
     size += part.length;
   };
   for (const [name, value] of fields) {
-    if (!FIELD_NAME.test(name)) throw new Error(`invalid journal field name "${name}"`);
     if (!value.includes('\n')) {
       push(encoder.encode(`${name}=${value}\n`));
       continue;

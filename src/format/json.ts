@@ -112,10 +112,17 @@ export function nsToMillisWithMicros(durationNs: number): number {
 export function isoTimeMicros(monotonicNs: number, wallClockOffsetMs: number): string {
   // Whole µs added as integers: a float sum at 1.7e15 µs is only 0.25 µs exact.
   const wallUs = Math.floor(monotonicNs / 1000) + Math.round(wallClockOffsetMs * 1000);
-  const wallMs = Math.floor(wallUs / 1000);
-  const micros = String(wallUs - wallMs * 1000).padStart(3, '0');
-  return `${new Date(wallMs).toISOString().slice(0, 23)}${micros}Z`;
+  const second = Math.floor(wallUs / 1_000_000);
+  // Events come in bursts within one second: format its date part once.
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "YYYY-MM-DDTHH:MM:SS."
+  }
+  return `${cachedPrefix}${String(wallUs - second * 1_000_000).padStart(6, '0')}Z`;
 }
+
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
 
 function family(event: TcpEvent): 4 | 6 {
   return event.family === AF_INET6 ? 6 : 4;
