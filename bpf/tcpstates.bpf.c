@@ -218,9 +218,13 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	__u64 skaddr = (__u64)sk;
 	bool sessions = cfg.mode == TRACE_SESSIONS;
 
-	/* tcpstates filters before touching any state, as bcc does: a filtered
-	 * socket is not tracked, so its first passing transition shows 0.000. */
-	if (!sessions && (!ports_pass(sport, dport) || !pid_passes(current_pid)))
+	/* tcpstates filters ports before touching any state, as bcc does: a
+	 * filtered socket is not tracked, so its first passing transition shows
+	 * 0.000. The PID filter (on the on-CPU task) only decides below whether
+	 * to emit: one socket's transitions run in different tasks (softirq, the
+	 * peer on loopback), and skipping the timestamp update for those would
+	 * make the next shown row's MS include states that were never shown. */
+	if (!sessions && !ports_pass(sport, dport))
 		return 0;
 
 	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
@@ -254,7 +258,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		bpf_map_update_elem(&listeners, &key, &listener, BPF_ANY);
 	}
 
-	bool emit = !sessions;
+	bool emit = !sessions && pid_passes(current_pid);
 	if (sessions && newstate == TCP_CLOSE && info->birth_ns) {
 		__u32 pid = info->owner_pid ? info->owner_pid : current_pid;
 

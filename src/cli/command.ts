@@ -17,17 +17,20 @@ export interface CommonOptions {
   readonly timestamp: boolean;
   readonly wide: boolean;
   readonly csv: boolean;
+  /** --json: one JSON object per line (src/format/json.ts), JSON diagnostics. */
+  readonly json: boolean;
   readonly verbose: boolean;
   readonly durationMs: number | null;
   readonly maxRows: number | null;
   readonly trace: TraceConfig;
 }
 
-interface RawOptions {
+export interface RawOptions {
   time?: boolean;
   timestamp?: boolean;
   wide?: boolean;
   csv?: boolean;
+  json?: boolean;
   localport?: string;
   remoteport?: string;
   ipv4?: boolean;
@@ -56,7 +59,15 @@ export function buildCommand(spec: CommandSpec, write: { out: (s: string) => voi
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds)')
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
-    .option('-s, --csv', 'comma separated values output');
+    .option('-s, --csv', 'comma separated values output')
+    .addOption(
+      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts([
+        'csv',
+        'wide',
+        'time',
+        'timestamp',
+      ]),
+    );
   if (spec.pidOption) command.option('-p, --pid <pids>', spec.pidHelp ?? 'comma-separated list of PIDs to trace');
   command
     .option('-L, --localport <ports>', 'comma-separated list of local ports to trace.')
@@ -100,6 +111,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     timestamp: raw.timestamp === true,
     wide: raw.wide === true,
     csv: raw.csv === true,
+    json: raw.json === true,
     verbose: raw.verbose === true,
     durationMs: raw.duration === undefined ? null : positiveNumber(raw.duration, '--duration', 'duration', false) * 1000,
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),

@@ -12,8 +12,13 @@ export function parsePortList(text: string, optionName: string): number[] {
 /** PIDs are 1 .. 4194304 (PID_MAX_LIMIT on 64-bit). */
 export const PID_MAX = 4194304;
 
+/** Entries of the BPF `pids` map (MAX_PIDS in bpf/tcpstates.bpf.c). */
+export const PID_LIST_MAX = 1024;
+
 export function parsePidList(text: string, optionName: string): number[] {
-  return parseIntegerList(text, optionName, 'PID', PID_MAX);
+  const pids = parseIntegerList(text, optionName, 'PID', PID_MAX);
+  if (pids.length > PID_LIST_MAX) throw new UsageError(`${optionName}: at most ${PID_LIST_MAX} PIDs (got ${pids.length})`);
+  return pids;
 }
 
 function parseIntegerList(text: string, optionName: string, what: string, max: number): number[] {

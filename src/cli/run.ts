@@ -31,6 +31,12 @@ export interface RunOptions {
   readonly verbose: boolean;
   /** Formats a diagnostic for stderr (plain text or JSON). */
   readonly diagnostic?: (message: string, fields: Record<string, number>) => string;
+  /** Written to stderr (through `diagnostic`) once attached, when there is
+   * no header to show that tracing has started (tcpstates --summary). */
+  readonly notice?: string;
+  /** Rendered at exit after the last batch and written to stdout (the
+   * tcpstates --summary table). */
+  readonly renderEnd?: () => string;
 }
 
 class StdoutClosed extends Error {}
@@ -169,6 +175,17 @@ export async function runTracer(options: RunOptions): Promise<number> {
     } finally {
       session.close();
     }
+    if (options.renderEnd !== undefined && exitCode === 0) {
+      try {
+        const text = options.renderEnd();
+        if (text.length > 0) writeOut(text);
+      } catch (error) {
+        if (!(error instanceof StdoutClosed)) {
+          writeErr(`${tool}: ${(error as Error).message}`);
+          exitCode = 1;
+        }
+      }
+    }
     const lost = lostReported + lastCounters.recursionMisses;
     writeErr(
       diagnostic(`${eventsRead} events read, ${lost} lost`, {
@@ -197,6 +214,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
 
   try {
     if (options.header !== null) writeOut(`${options.header}\n`);
+    if (options.notice !== undefined) writeErr(diagnostic(options.notice, {}));
   } catch (error) {
     session.close();
     if (error instanceof StdoutClosed) return 0;

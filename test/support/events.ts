@@ -2,7 +2,7 @@
 // Builds struct tcp_event bytes for tests, from the same EVENT_LAYOUT the
 // decoder uses (the layout itself is checked against BTF in layout.test.ts).
 
-import { EVENT_LAYOUT, EVENT_SIZE } from '../../src/decode/event.js';
+import { EVENT_LAYOUT, EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
 
 export interface EventFields {
   tsNs?: bigint;
@@ -45,4 +45,27 @@ export function encodeEvent(fields: EventFields, trailingBytes = 0): DataView {
   view.setUint8(L.oldstate, fields.oldstate ?? 7);
   view.setUint8(L.newstate, fields.newstate ?? 2);
   return view;
+}
+
+/** An IPv4 client socket's ESTABLISHED -> FIN_WAIT1 after 1.234567 ms. */
+export function sampleEvent(overrides: Partial<TcpEvent> = {}): TcpEvent {
+  return {
+    tsNs: 5_000_123_456,
+    skaddr: 'ffff9fd7e8192000',
+    deltaNs: 1_234_567,
+    txBytes: 0,
+    rxBytes: 0,
+    pid: 22384,
+    comm: 'curl',
+    ownerPid: 22384,
+    ownerComm: 'curl',
+    family: 2,
+    localAddress: '127.0.0.1',
+    localPort: 63446,
+    remoteAddress: '127.0.0.2',
+    remotePort: 80,
+    oldState: 1,
+    newState: 4,
+    ...overrides,
+  };
 }
