@@ -31,8 +31,9 @@ export interface RunOptions {
   readonly verbose: boolean;
   /** Formats a diagnostic for stderr (plain text or JSON). */
   readonly diagnostic?: (message: string, fields: Record<string, number>) => string;
-  /** Written to stderr (through `diagnostic`) once attached, when there is
-   * no header to show that tracing has started (tcpstates --summary). */
+  /** Written to stderr (through `diagnostic`) once attached when there is
+   * no header to show that tracing has started (--json, --summary); a
+   * default one is written when omitted. */
   readonly notice?: string;
   /** Rendered at exit after the last batch and written to stdout (the
    * tcpstates --summary table). */
@@ -214,7 +215,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
 
   try {
     if (options.header !== null) writeOut(`${options.header}\n`);
-    if (options.notice !== undefined) writeErr(diagnostic(options.notice, {}));
+    if (options.header === null) writeErr(diagnostic(options.notice ?? `Tracing... Hit Ctrl-C to end.`, {}));
   } catch (error) {
     session.close();
     if (error instanceof StdoutClosed) return 0;

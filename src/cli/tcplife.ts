@@ -6,6 +6,7 @@ import { writeSync } from 'node:fs';
 import type { TcpEvent } from '../decode/event.js';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
+import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
@@ -43,23 +44,28 @@ export async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseTcplifeArgs(argv);
   if (parsed.kind === 'exit') return parsed.code;
   const options: CommonOptions = parsed.options;
+  const wallClockOffsetMs = sampleWallClockOffsetMs();
   const renderer = tcplifeRenderer({
     wide: options.wide,
     csv: options.csv,
     time: options.time,
     timestamp: options.timestamp,
-    wallClockOffsetMs: sampleWallClockOffsetMs(),
-    colorizer: options.csv ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+    wallClockOffsetMs,
+    colorizer: options.csv || options.json ? null : colorizerFor(process.stdout.isTTY === true, process.env),
   });
+  const renderRow = options.json
+    ? (event: TcpEvent) => jsonLine(tcplifeJson(event, wallClockOffsetMs))
+    : (event: TcpEvent) => renderer.row(event);
   return runTracer({
     tool: 'tcplife',
     config: options.trace,
-    header: renderer.header(),
+    header: options.json ? null : renderer.header(),
     renderBatch: (events: readonly TcpEvent[]) => {
       let text = '';
-      for (const event of events) text += `${renderer.row(event)}\n`;
+      for (const event of events) text += `${renderRow(event)}\n`;
       return text;
     },
+    ...(options.json ? { diagnostic: jsonDiagnostic('tcplife') } : {}),
     maxRows: options.maxRows,
     durationMs: options.durationMs,
     verbose: options.verbose,

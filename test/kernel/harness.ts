@@ -54,18 +54,29 @@ export class RunningTool {
   }
 }
 
-/** Starts bin/<tool> and waits for its header (printed once attached). */
+/** Starts bin/<tool> and waits until it is attached: its header, or in the
+ * headerless modes (--json, --summary) its "Tracing..." notice on stderr. */
 export async function startTool(tool: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningTool> {
   const child = spawn(`${REPO_ROOT}bin/${tool}`, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const running = new RunningTool(child);
-  await running.waitFor((lines) => lines.length >= 1, 10_000, 'the header');
+  try {
+    await running.waitFor((lines) => lines.length >= 1 || running.stderr.includes('Tracing... Hit Ctrl-C to end.'), 10_000, 'the header');
+  } catch (error) {
+    child.kill('SIGKILL'); // a stuck tracer must not keep the test run alive
+    throw error;
+  }
   return running;
 }
 
 /** Starts an arbitrary command (the reference tool) and waits for its header. */
 export async function startCommand(command: string, args: readonly string[]): Promise<RunningTool> {
   const running = new RunningTool(spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  await running.waitFor((lines) => lines.length >= 1, 10_000, `${command}'s header`);
+  try {
+    await running.waitFor((lines) => lines.length >= 1, 10_000, `${command}'s header`);
+  } catch (error) {
+    running.child.kill('SIGKILL');
+    throw error;
+  }
   return running;
 }
 

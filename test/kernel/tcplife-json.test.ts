@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// tcplife --json on the real kernel: one object per session end, with the
+// documented fields, bytes and a lifespan covering the time held.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TCPLIFE_JSON_FIELDS, type TcplifeJson } from '../../src/format/json.js';
+import { closeServer, connection, settle, startServer, startTool } from './harness.js';
+
+test('tcplife --json: one object per side, documented fields, owner, lifespan', async () => {
+  const tracer = await startTool('tcplife', ['--json']);
+  const { server, port } = await startServer('::1');
+  const clientPort = await connection('::1', port, 'fin', 100);
+  await closeServer(server);
+  await settle();
+  const result = await tracer.stop();
+  assert.equal(result.code, 0, result.stderr);
+  const rows = result.lines.map((line) => JSON.parse(line) as TcplifeJson).filter((r) => r.lport === port || r.rport === port);
+  assert.equal(rows.length, 2, JSON.stringify(rows));
+  for (const row of rows) {
+    assert.deepEqual(Object.keys(row), [...TCPLIFE_JSON_FIELDS]);
+    assert.equal(row.family, 6);
+    assert.equal(row.laddr, '::1');
+    // The test process both connects and accepts.
+    assert.equal(row.pid, process.pid);
+    assert.equal(row.comm, 'node');
+    assert.ok(row.duration_ms >= 100, `lifespan ${row.duration_ms} ms`);
+    assert.ok(row.tx_bytes >= 5 && row.rx_bytes >= 5, 'the ping line went each way');
+  }
+  assert.deepEqual(rows.map((r) => r.lport).sort(), [clientPort, port].sort());
+  // Diagnostics are JSON too.
+  const summary = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { tool: string; lost: number };
+  assert.equal(summary.tool, 'tcplife');
+  assert.equal(summary.lost, 0);
+});
