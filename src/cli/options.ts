@@ -12,8 +12,14 @@ export function parsePortList(text: string, optionName: string): number[] {
 /** PIDs are 1 .. 4194304 (PID_MAX_LIMIT on 64-bit). */
 export const PID_MAX = 4194304;
 
+/** The most PIDs -p takes: the size of the program's `pids` map (MAX_PIDS in
+ * bpf/tcpstates.bpf.c). */
+export const MAX_PID_COUNT = 1024;
+
 export function parsePidList(text: string, optionName: string): number[] {
-  return parseIntegerList(text, optionName, 'PID', PID_MAX);
+  const pids = parseIntegerList(text, optionName, 'PID', PID_MAX);
+  if (pids.length > MAX_PID_COUNT) throw new UsageError(`${optionName}: at most ${MAX_PID_COUNT} PIDs, got ${pids.length}`);
+  return pids;
 }
 
 function parseIntegerList(text: string, optionName: string, what: string, max: number): number[] {
