@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared by the robust-* tests: the tools under test, spawning a tracer and
+// waiting for it to attach, finding its own BPF programs and links through
+// bpftool (other tracers may be attached), and loopback traffic on an
+// address and port of the test's own.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { binPath, ROOT } from '../robust-tools.js';
+
+export { binPath, ROOT, TOOLS, type ToolUnderTest } from '../robust-tools.js';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A port for this test run: derived from the pid so that concurrent runs
+ * by other helpers are unlikely to collide, and stable within a file. */
+export function testPort(offset: number): number {
+  return 20000 + ((process.pid * 7 + offset * 101) % 30000);
+}
+
+/** A loopback address of our own (127.0.0.0/8 is all loopback). */
+export function testAddress(offset: number): string {
+  return `127.${100 + (offset % 100)}.${(process.pid >> 8) & 255}.${(process.pid & 255) || 1}`;
+}
+
+export interface Tracer {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Everything read from stdout so far (when stdout is a pipe to us). */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with [exit code, signal] once the process has exited. */
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+}
+
+/**
+ * Starts `bin/<tool> ...args`. With `stdout: 'pipe'` the output is collected;
+ * pass a file descriptor to write into a file instead.
+ */
+export function startTracer(
+  tool: string,
+  args: readonly string[],
+  options: { stdout?: 'pipe' | number; cwd?: string; bin?: string; env?: NodeJS.ProcessEnv } = {},
+): Tracer {
+  const child = spawn(process.execPath, [options.bin ?? binPath(tool), ...args], {
+    stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  if (child.pid === undefined) throw new Error(`cannot start ${tool}`);
+  return { child, pid: child.pid, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits until `predicate` holds, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+interface BpftoolEntry {
+  id: number;
+  name?: string;
+  type?: string;
+  max_entries?: number;
+  pids?: { pid: number; comm: string }[];
+}
+
+function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
+  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`bpftool ${kind} show failed: ${result.stderr}`);
+  return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+}
+
+export interface BpfObjects {
+  readonly progs: BpftoolEntry[];
+  readonly links: BpftoolEntry[];
+  readonly maps: BpftoolEntry[];
+}
+
+/** The BPF programs, links and maps that process `pid` holds (by fd). */
+export function bpfObjectsOf(pid: number): BpfObjects {
+  const own = (entry: BpftoolEntry) => (entry.pids ?? []).some((holder) => holder.pid === pid);
+  return {
+    progs: bpftoolList('prog').filter(own),
+    links: bpftoolList('link').filter(own),
+    maps: bpftoolList('map').filter(own),
+  };
+}
+
+/** The ids among `ids` of `kind` that still exist in the kernel. */
+export function stillLoaded(kind: 'prog' | 'link' | 'map', ids: readonly number[]): number[] {
+  const present = new Set(bpftoolList(kind).map((entry) => entry.id));
+  return ids.filter((id) => present.has(id));
+}
+
+/** Waits for the header line (the tracer prints it once attached). */
+export async function waitForAttach(tracer: Tracer, timeoutMs = 15_000): Promise<void> {
+  await waitFor(`${tracer.pid} to attach (stderr: ${tracer.stderr()})`, () => tracer.stdout().includes('\n'), timeoutMs);
+}
+
+/** Waits until `pid` holds an attached BPF link (for a tracer whose stdout we do not read). */
+export async function waitForLinks(pid: number, timeoutMs = 15_000): Promise<BpfObjects> {
+  let objects: BpfObjects = { progs: [], links: [], maps: [] };
+  await waitFor(
+    `${pid} to attach its BPF links`,
+    () => {
+      objects = bpfObjectsOf(pid);
+      return objects.links.length > 0;
+    },
+    timeoutMs,
+  );
+  return objects;
+}
+
+/** A loopback server whose accepted sockets close as soon as the client does. */
+export class LoopbackServer {
+  private constructor(
+    readonly server: Server,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+
+  static async listen(address: string, port: number): Promise<LoopbackServer> {
+    const server = createServer((socket: Socket) => {
+      socket.on('error', () => {});
+      // Client closes first: the server side goes CLOSE_WAIT -> LAST_ACK -> CLOSE.
+      socket.on('end', () => socket.end());
+      socket.resume();
+    });
+    server.listen({ host: address, port, backlog: 512 });
+    await once(server, 'listening');
+    return new LoopbackServer(server, address, port);
+  }
+
+  /** Opens and closes `count` connections one after another. */
+  async connections(count: number): Promise<void> {
+    for (let index = 0; index < count; index++) {
+      const client = createConnection({ host: this.address, port: this.port });
+      client.on('error', () => {});
+      await once(client, 'connect');
+      client.end();
+      client.resume();
+      await once(client, 'close');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.server.close();
+    await once(this.server, 'close');
+  }
+}
+
+/** Parses CSV output (-s) into header -> value rows; ignores non-row lines. */
+export function csvRows(text: string): Record<string, string>[] {
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  const header = lines[0]?.split(',') ?? [];
+  return lines.slice(1).map((line) => {
+    const fields = line.split(',');
+    return Object.fromEntries(header.map((name, index) => [name, fields[index] ?? '']));
+  });
+}
+
+/** VmRSS of a process in KiB. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
+
+export function isRunning(pid: number): boolean {
+  return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
