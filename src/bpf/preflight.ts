@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Checks made before touching libbpf, so that the common failures get a
 // message that says what is missing and what to do, instead of an errno.
 

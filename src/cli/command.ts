@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Command-line parsing shared by tcpstates and tcplife. commander reads the
 // argv into strings; `validate*` turn them into a typed config once, throwing
 // UsageError (exit 2) with the offending text. Nothing here touches the kernel.
@@ -17,17 +17,20 @@ export interface CommonOptions {
   readonly timestamp: boolean;
   readonly wide: boolean;
   readonly csv: boolean;
+  /** --json: one JSON object per line (src/format/json.ts), JSON diagnostics. */
+  readonly json: boolean;
   readonly verbose: boolean;
   readonly durationMs: number | null;
   readonly maxRows: number | null;
   readonly trace: TraceConfig;
 }
 
-interface RawOptions {
+export interface RawOptions {
   time?: boolean;
   timestamp?: boolean;
   wide?: boolean;
   csv?: boolean;
+  json?: boolean;
   localport?: string;
   remoteport?: string;
   ipv4?: boolean;
@@ -56,7 +59,15 @@ export function buildCommand(spec: CommandSpec, write: { out: (s: string) => voi
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds)')
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
-    .option('-s, --csv', 'comma separated values output');
+    .option('-s, --csv', 'comma separated values output')
+    .addOption(
+      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts([
+        'csv',
+        'wide',
+        'time',
+        'timestamp',
+      ]),
+    );
   if (spec.pidOption) command.option('-p, --pid <pids>', spec.pidHelp ?? 'comma-separated list of PIDs to trace');
   command
     .option('-L, --localport <ports>', 'comma-separated list of local ports to trace.')
@@ -101,6 +112,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     timestamp: raw.timestamp === true,
     wide: raw.wide === true,
     csv: raw.csv === true,
+    json: raw.json === true,
     verbose: raw.verbose === true,
     durationMs: raw.duration === undefined ? null : positiveNumber(raw.duration, '--duration', 'duration', false) * 1000,
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),
@@ -110,7 +122,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
 
 export type ParseResult<T> = { kind: 'run'; options: T } | { kind: 'exit'; code: number };
 
-/** The second line of every usage error. */
+/** The hint line after an error in the command line's shape. */
 export function usageHint(tool: string): string {
   return `run '${tool} -h' for usage`;
 }
@@ -130,27 +142,23 @@ function commanderMessage(error: CommanderError, command: Command): string {
 }
 
 /**
- * Parses argv (without node and script). Help exits 0; every invalid
- * option, value or argument throws UsageError (exit 2) carrying the usage
- * hint, so that main.ts prints it as one line plus the hint.
+ * Parses argv (without node and script). Help exits 0. Every invalid option,
+ * value or argument throws UsageError (exit 2), printed by main.ts as one
+ * "tool: message" line. As GNU tools do, errors in the command line's shape
+ * (unknown option, missing value, stray argument, -4 with -6) add the usage
+ * hint; an invalid value is said exactly and needs none.
  */
 export function parseArgs<T>(command: Command, argv: readonly string[], validate: (raw: RawOptions) => T): ParseResult<T> {
-  const hint = usageHint(command.name());
   try {
     command.parse([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') return { kind: 'exit', code: 0 };
-      throw new UsageError(commanderMessage(error, command), { hint });
+      throw new UsageError(commanderMessage(error, command), { hint: usageHint(command.name()) });
     }
     // -h into a closed pipe (tcpstates -h | head -1): the reader is done.
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') return { kind: 'exit', code: 0 };
     throw error;
   }
-  try {
-    return { kind: 'run', options: validate(command.opts<RawOptions>()) };
-  } catch (error) {
-    if (error instanceof UsageError && error.hint === undefined) throw new UsageError(error.message, { hint });
-    throw error;
-  }
+  return { kind: 'run', options: validate(command.opts<RawOptions>()) };
 }

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The top of each tool: runs it and turns any error into one or two lines on
 // stderr and an exit code. A stack trace is only shown with --verbose, and
 // only for errors that are not ours (a bug).

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Option value parsing, pure: each parser returns the value or throws
 // UsageError with a message that names the offending text.
 
@@ -12,13 +12,12 @@ export function parsePortList(text: string, optionName: string): number[] {
 /** PIDs are 1 .. 4194304 (PID_MAX_LIMIT on 64-bit). */
 export const PID_MAX = 4194304;
 
-/** The most PIDs -p takes: the size of the program's `pids` map (MAX_PIDS in
- * bpf/tcpstates.bpf.c). */
-export const MAX_PID_COUNT = 1024;
+/** Entries of the BPF `pids` map (MAX_PIDS in bpf/tcpstates.bpf.c). */
+export const PID_LIST_MAX = 1024;
 
 export function parsePidList(text: string, optionName: string): number[] {
   const pids = parseIntegerList(text, optionName, 'PID', PID_MAX);
-  if (pids.length > MAX_PID_COUNT) throw new UsageError(`${optionName}: at most ${MAX_PID_COUNT} PIDs, got ${pids.length}`);
+  if (pids.length > PID_LIST_MAX) throw new UsageError(`${optionName}: at most ${PID_LIST_MAX} PIDs (got ${pids.length})`);
   return pids;
 }
 

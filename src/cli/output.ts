@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Standard output for the tracers: whole batches written without ever
 // blocking the event loop, a bounded backlog when the reader is slow, and
 // "the reader is gone" (EPIPE, or a hung-up pipe seen by poll) as a state

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The tracing loop shared by tcpstates and tcplife: attach, print the header,
 // read the rings on a short timer, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
@@ -37,6 +37,12 @@ export interface RunOptions {
   readonly verbose: boolean;
   /** Formats a diagnostic for stderr (plain text or JSON). */
   readonly diagnostic?: (message: string, fields: Record<string, number>) => string;
+  /** Written to stderr (through `diagnostic`) once attached, when there is
+   * no header to show that tracing has started (tcpstates --summary). */
+  readonly notice?: string;
+  /** Rendered at exit after the last batch and written to stdout (the
+   * tcpstates --summary table). */
+  readonly renderEnd?: () => string;
 }
 
 /** True when fd 1 is a pipe or socket, whose reader can go away. */
@@ -124,11 +130,15 @@ export async function runTracer(options: RunOptions): Promise<number> {
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
+  /** Reports losses not reported yet. The kernel counts a refused output at
+   * once; the ring's LOST record only comes with the next event that fits,
+   * so whichever count is ahead is the truth. */
   const reportLoss = (): void => {
-    if (sink.lostInRings > lostReported) {
-      const lost = sink.lostInRings - lostReported;
+    const lostSoFar = Math.max(sink.lostInRings, lastCounters.outputFailed);
+    if (lostSoFar > lostReported) {
+      const lost = lostSoFar - lostReported;
       writeErr(diagnostic(`lost ${lost} events: the perf ring was full (try a larger --buffer-pages)`, { lost }));
-      lostReported = sink.lostInRings;
+      lostReported = lostSoFar;
     }
     if (sink.undecodable > undecodableReported) {
       const undecodable = sink.undecodable - undecodableReported;
@@ -144,6 +154,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     const untracked = counters.trackingFailed - lastCounters.trackingFailed;
     if (untracked > 0) writeErr(diagnostic(`could not track ${untracked} sockets: durations for them restart at 0`, { untracked }));
     lastCounters = counters;
+    reportLoss();
   };
 
   /** Reads the rings into rows for the output. */
@@ -192,6 +203,14 @@ export async function runTracer(options: RunOptions): Promise<number> {
     } finally {
       session.close();
     }
+    if (options.renderEnd !== undefined && exitCode === 0 && !output.closed) {
+      try {
+        output.push(options.renderEnd());
+      } catch (error) {
+        writeErr(`${tool}: ${(error as Error).message}`);
+        exitCode = 1;
+      }
+    }
     let unwritten = 0;
     try {
       unwritten = output.drain(EXIT_FLUSH_TIMEOUT_MS);
@@ -200,7 +219,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       exitCode = 1;
     }
     if (unwritten > 0) writeErr(diagnostic(`stdout is not being read: dropped the last ${unwritten} bytes of output`, { unwritten }));
-    const lost = sink.lostInRings + lastCounters.recursionMisses;
+    const lost = lostReported + lastCounters.recursionMisses;
     writeErr(
       diagnostic(`${eventsRead} events read, ${lost} lost`, {
         events: eventsRead,
@@ -233,6 +252,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
   }, COUNTER_CHECK_INTERVAL_MS);
   try {
     if (options.header !== null) output.push(`${options.header}\n`);
+    if (options.notice !== undefined) writeErr(diagnostic(options.notice, {}));
   } catch (error) {
     writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     stop(1);

@@ -1,13 +1,24 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // tcpstates: trace TCP session state changes and durations.
 // Reimplements tcpstates(8) from bcc (Brendan Gregg, 2018).
 
 import { writeSync } from 'node:fs';
+import { Option } from 'commander';
 import type { TcpEvent } from '../decode/event.js';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
+import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
+import { jsonDiagnostic, jsonLine, tcpstatesJson } from '../format/json.js';
+import {
+  renderStateHistograms,
+  renderSummaryTable,
+  stateHistogramJson,
+  transitionSummaryJson,
+} from '../format/summary.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
-import { buildCommand, parseArgs, validateCommon, type CommonOptions } from './command.js';
+import { TransitionSummary } from '../track/summary.js';
+import { buildCommand, parseArgs, validateCommon, type CommonOptions, type RawOptions } from './command.js';
+import { JournalWriter, journalSocketPath } from './journal.js';
 import { runTracer } from './run.js';
 
 const EXAMPLES = `examples:
@@ -16,46 +27,159 @@ const EXAMPLES = `examples:
     tcpstates -T        # include time column (HH:MM:SS)
     tcpstates -w        # wider columns (fit IPv6)
     tcpstates -stT      # csv output, with times & timestamps
+    tcpstates -Y        # log events to the systemd journal
     tcpstates -L 80     # only trace local port 80
     tcpstates -L 80,81  # only trace local ports 80 and 81
     tcpstates -D 80     # only trace remote port 80
+    tcpstates -p 181    # only trace transitions run by PID 181 (C-PID)
     tcpstates -4        # trace IPv4 family only
-    tcpstates --count 20 | grep ESTABLISHED   # stop after 20 rows`;
+    tcpstates --count 20 | grep ESTABLISHED   # stop after 20 rows
+    tcpstates --json | jq -c 'select(.newstate == "CLOSE")'
+    tcpstates --summary --duration 10         # time in each state, for 10 s
+    tcpstates --summary --histogram           # ... with log2 histograms`;
+
+/** Row-layout options that mean nothing without rows. */
+const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
+
+/** Shown on stderr in --summary mode, where no header says tracing started. */
+export const SUMMARY_NOTICE = 'Tracing TCP state changes for the summary... Hit Ctrl-C to end.';
+
+export interface TcpstatesOptions extends CommonOptions {
+  /** --summary: a table at exit instead of rows. */
+  readonly summary: boolean;
+  /** --histogram: log2 histograms with the summary. */
+  readonly histogram: boolean;
+  /** -Y/--journal: each event to the systemd journal too. */
+  readonly journal: boolean;
+}
+
+interface TcpstatesRawOptions extends RawOptions {
+  summary?: boolean;
+  histogram?: boolean;
+  journal?: boolean;
+}
 
 const write = { out: (s: string) => void writeSync(1, s), err: (s: string) => void writeSync(2, s) };
 
 export function parseTcpstatesArgs(argv: readonly string[]) {
   const command = buildCommand(
-    { name: 'tcpstates', description: 'Trace TCP session state changes and durations', examples: EXAMPLES, pidOption: false },
+    {
+      name: 'tcpstates',
+      description: 'Trace TCP session state changes and durations',
+      examples: EXAMPLES,
+      pidOption: true,
+      pidHelp: 'comma-separated list of PIDs to trace: the task on the CPU at the transition (C-PID)',
+    },
     write,
   );
-  return parseArgs(command, argv, (raw) => validateCommon(raw, 'transitions'));
+  command
+    .option('-Y, --journal', 'log session state changes to the systemd journal')
+    .addOption(
+      new Option('--summary', 'no rows: at exit, a table per transition (count, time in the old state)').conflicts(
+        ROW_LAYOUT_OPTIONS,
+      ),
+    )
+    .addOption(
+      // Not commander's implies(): a conflict would then name --summary.
+      new Option('--histogram', 'with the summary, a log2 histogram of the time in each state (implies --summary)').conflicts(
+        ROW_LAYOUT_OPTIONS,
+      ),
+    );
+  return parseArgs(command, argv, (raw): TcpstatesOptions => {
+    const extra = raw as TcpstatesRawOptions;
+    return {
+      ...validateCommon(raw, 'transitions'),
+      summary: extra.summary === true || extra.histogram === true,
+      histogram: extra.histogram === true,
+      journal: extra.journal === true,
+    };
+  });
+}
+
+function writeStderr(text: string): void {
+  try {
+    writeSync(2, `${text}\n`);
+  } catch {
+    // stderr is gone: nothing left to tell.
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseTcpstatesArgs(argv);
   if (parsed.kind === 'exit') return parsed.code;
-  const options: CommonOptions = parsed.options;
+  const options = parsed.options;
+  const wallClockOffsetMs = sampleWallClockOffsetMs();
+  const diagnostic = options.json
+    ? jsonDiagnostic('tcpstates')
+    : (message: string, _fields: Record<string, number>) => `tcpstates: ${message}`;
+
+  // Opened first: a missing journal fails before anything is loaded.
+  const journal = options.journal
+    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => writeStderr(diagnostic(message, fields)))
+    : null;
+  // As bcc: journald adds OBJECT_COMM itself for root senders.
+  const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
+
+  const summary = options.summary ? new TransitionSummary() : null;
   const renderer = tcpstatesRenderer({
     wide: options.wide,
     csv: options.csv,
     time: options.time,
     timestamp: options.timestamp,
-    wallClockOffsetMs: sampleWallClockOffsetMs(),
-    colorizer: options.csv ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+    wallClockOffsetMs,
+    colorizer: options.csv || options.json ? null : colorizerFor(process.stdout.isTTY === true, process.env),
   });
-  return runTracer({
-    tool: 'tcpstates',
-    config: options.trace,
-    header: renderer.header(),
-    renderBatch: (events: readonly TcpEvent[]) => {
-      let text = '';
-      for (const event of events) text += `${renderer.row(event)}\n`;
-      return text;
-    },
-    maxRows: options.maxRows,
-    durationMs: options.durationMs,
-    verbose: options.verbose,
-  });
-}
+  const renderRow = options.json
+    ? (event: TcpEvent) => jsonLine(tcpstatesJson(event, wallClockOffsetMs))
+    : (event: TcpEvent) => renderer.row(event);
 
+  const renderEnd = (): string => {
+    if (summary === null) return '';
+    if (options.json) {
+      let text = '';
+      for (const stats of summary.byTransition()) text += `${jsonLine(transitionSummaryJson(stats))}\n`;
+      if (options.histogram) for (const state of summary.byOldState()) text += `${jsonLine(stateHistogramJson(state))}\n`;
+      return text;
+    }
+    return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
+  };
+
+  let exitCode: number;
+  try {
+    exitCode = await runTracer({
+      tool: 'tcpstates',
+      config: options.trace,
+      header: summary !== null || options.json ? null : renderer.header(),
+      renderBatch: (events: readonly TcpEvent[]) => {
+        if (journal !== null) {
+          for (const event of events) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+        }
+        if (summary !== null) {
+          for (const event of events) summary.add(event);
+          return '';
+        }
+        let text = '';
+        for (const event of events) text += `${renderRow(event)}\n`;
+        return text;
+      },
+      maxRows: options.maxRows,
+      durationMs: options.durationMs,
+      verbose: options.verbose,
+      diagnostic,
+      ...(summary !== null ? { notice: SUMMARY_NOTICE, renderEnd } : {}),
+    });
+  } catch (error) {
+    journal?.close(0);
+    throw error;
+  }
+  if (journal !== null) {
+    const stats = journal.close();
+    writeStderr(
+      diagnostic(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
+        journal_sent: stats.sent,
+        journal_not_delivered: stats.notDelivered,
+      }),
+    );
+  }
+  return exitCode;
+}

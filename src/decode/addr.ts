@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Address bytes (network order) to text, exactly as glibc's inet_ntop prints
 // them (which is what bcc's socket.inet_ntop calls): IPv6 zero runs of two or
 // more words compressed (the first longest), lowercase hex, and the embedded

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Decodes struct tcp_event (bpf/tcpstates.h) from raw sample bytes. Pure.
 // EVENT_LAYOUT mirrors the C header; test/layout.test.ts checks it against
 // the BTF of the compiled object, so the two cannot drift apart silently.

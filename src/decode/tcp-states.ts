@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // TCP state names, from include/net/tcp_states.h (as bcc's tcpstate2str).
 
 const STATE_NAMES: readonly string[] = [

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The system libbpf (libbpf.so.1) through koffi. This is the only module that
 // imports koffi: everything else sees the `Libbpf` interface below, whose
 // methods turn libbpf's conventions (NULL + errno, negative errno) into

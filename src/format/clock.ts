@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Event timestamps are CLOCK_MONOTONIC (bpf_ktime_get_ns); -T prints wall
 // clock time. `wallClockOffsetMs` is measured once at start-up by the caller.
 

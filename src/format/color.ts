@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Colour for terminals only. The chalk instance is built here from explicit
 // inputs (never chalk's global), so formatting stays deterministic in tests.
 

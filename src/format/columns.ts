@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Column specs: one definition per column drives both the header and the
 // rows, in the fixed-width and the CSV layouts. The widths, alignments and
 // truncations are those of the printf formats of bcc's Python tools

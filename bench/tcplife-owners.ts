@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// Measures owner attribution: for each case (IPv4/IPv6 x who closes x FIN/RST)
+// runs N loopback connections between a server and a client process, with our
+// tcplife and libbpf-tools' /usr/sbin/tcplife tracing at the same time, and
+// counts the rows whose PID and COMM are the socket's real owner, per side.
+// Usage (root): node dist/bench/tcplife-owners.js [connections per case, default 100] [--listener-first]
+// /usr/sbin/tcplife needs tracefs: mounted here while it attaches if absent, unmounted after.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  parseCsvRow,
+  runPeers,
+  startTracer,
+  TCPLIFE_BIN,
+  type CloseHow,
+  type Closer,
+  type Family,
+  type PeerRun,
+  type Tracer,
+} from '../test/kernel/tcplife-harness.js';
+
+const LIBBPF_TOOLS_TCPLIFE = '/usr/sbin/tcplife';
+const TRACEFS = '/sys/kernel/tracing';
+
+interface Row {
+  pid: number;
+  comm: string;
+  localPort: number;
+  remotePort: number;
+}
+
+/** libbpf-tools rows: "%-7d %-16s %-15s %-5d %-15s %-5d %-6.2f %-6.2f %-.2f". */
+function parseLibbpfRow(line: string): Row | null {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
+  return { pid: Number(fields[0]), comm: fields[1]!, localPort: Number(fields[3]), remotePort: Number(fields[5]) };
+}
+
+interface Count {
+  clientRight: number;
+  clientRows: number;
+  serverRight: number;
+  serverRows: number;
+}
+
+function score(rows: readonly Row[], run: PeerRun): Count {
+  const count: Count = { clientRight: 0, clientRows: 0, serverRight: 0, serverRows: 0 };
+  for (const { localPort } of run.connections) {
+    for (const row of rows) {
+      if (row.localPort === localPort && row.remotePort === run.serverPort) {
+        count.clientRows++;
+        if (row.pid === run.clientPid && row.comm === run.clientTitle) count.clientRight++;
+      } else if (row.localPort === run.serverPort && row.remotePort === localPort) {
+        count.serverRows++;
+        if (row.pid === run.serverPid && row.comm === run.serverTitle) count.serverRight++;
+      }
+    }
+  }
+  return count;
+}
+
+function tracefsMounted(): boolean {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === TRACEFS);
+}
+
+interface Tracers {
+  ours: Tracer;
+  reference: Tracer | null;
+}
+
+/** Starts ours and, if installed, libbpf-tools' tcplife; tracefs is mounted
+ * only while the reference attaches (unless it was mounted already). */
+async function startTracers(withReference: boolean): Promise<Tracers> {
+  const ours = await startTracer(process.execPath, [TCPLIFE_BIN, '-s']);
+  if (!withReference) return { ours, reference: null };
+  const mountedHere = !tracefsMounted();
+  if (mountedHere) execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS]);
+  try {
+    // Its stdout is block-buffered when piped: stdbuf makes it line-buffered.
+    return { ours, reference: await startTracer('stdbuf', ['-oL', LIBBPF_TOOLS_TCPLIFE]) };
+  } catch (error) {
+    await ours.stop();
+    throw error;
+  } finally {
+    // Attached (or failed): nothing we started needs tracefs any more.
+    if (mountedHere && tracefsMounted()) execFileSync('umount', [TRACEFS]);
+  }
+}
+
+async function stopTracers(tracers: Tracers | null): Promise<void> {
+  await tracers?.ours.stop();
+  await tracers?.reference?.stop();
+}
+
+async function main(): Promise<void> {
+  const connections = Number(process.argv[2] ?? 100);
+  // --listener-first: the tracers start after the server listens (the usual
+  // case in production), once per case; else once, before everything.
+  const listenerFirst = process.argv.includes('--listener-first');
+  const withReference = existsSync(LIBBPF_TOOLS_TCPLIFE);
+  let shared: Tracers | null = null;
+  const perCase: Tracers[] = [];
+  try {
+    if (!listenerFirst) shared = await startTracers(withReference);
+    const results: string[] = [];
+    for (const family of [4, 6] as Family[]) {
+      for (const how of ['fin', 'rst'] as CloseHow[]) {
+        for (const closer of ['client', 'server'] as Closer[]) {
+          let tracers = shared;
+          const run = await runPeers(
+            { family, requestBytes: 3000, responseBytes: 100_000, closer, how, holdMs: 0, connections },
+            {
+              timeoutMs: 120_000,
+              ...(listenerFirst
+                ? {
+                    afterListening: async () => {
+                      tracers = await startTracers(withReference);
+                      perCase.push(tracers);
+                    },
+                  }
+                : {}),
+            },
+          );
+          // Rows come within the tracers' read intervals (10 ms / 100 ms).
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const { ours, reference } = tracers!;
+          const oursCount = score(ours.stdout.lines.map(parseCsvRow).filter((row) => row !== null), run);
+          const refCount = reference ? score(reference.stdout.lines.map(parseLibbpfRow).filter((row) => row !== null), run) : null;
+          if (listenerFirst) await stopTracers(perCase.pop()!);
+          const cell = (count: Count | null, side: 'client' | 'server') =>
+            count === null
+              ? 'n/a'
+              : `${side === 'client' ? count.clientRight : count.serverRight}/${connections} (${side === 'client' ? count.clientRows : count.serverRows} rows)`;
+          for (const side of ['client', 'server'] as const) {
+            results.push(
+              `IPv${family} ${how.toUpperCase()} closed by ${closer.padEnd(6)} ${side.padEnd(6)} rows: ours ${cell(oursCount, side).padEnd(20)} libbpf-tools ${cell(refCount, side)}`,
+            );
+          }
+        }
+      }
+    }
+    process.stdout.write(`tracers started ${listenerFirst ? 'after each server listened' : 'before the servers'}\n`);
+    process.stdout.write(`${results.join('\n')}\n`);
+    if (shared) process.stdout.write(`ours stderr: ${shared.ours.stderr.lines.join(' | ')}\n`);
+  } finally {
+    await stopTracers(shared);
+    for (const tracers of perCase) await stopTracers(tracers);
+  }
+}
+
+await main();

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// tcplife: one row per closed TCP session, with its bytes, lifespan and owner.
+// Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
+
+import { writeSync } from 'node:fs';
+import type { TcpEvent } from '../decode/event.js';
+import { colorizerFor } from '../format/color.js';
+import { sampleWallClockOffsetMs } from '../format/clock.js';
+import { tcplifeRenderer } from '../format/tcplife.js';
+import { buildCommand, parseArgs, validateCommon, type CommonOptions } from './command.js';
+import { runTracer } from './run.js';
+
+const EXAMPLES = `examples:
+    tcplife           # trace all TCP connect()s
+    tcplife -T        # include time column (HH:MM:SS)
+    tcplife -w        # wider columns (fit IPv6)
+    tcplife -stT      # csv output, with times & timestamps
+    tcplife -p 181    # only trace PID 181
+    tcplife -p 181,182  # only trace PIDs 181 and 182
+    tcplife -L 80     # only trace local port 80
+    tcplife -L 80,81  # only trace local ports 80 and 81
+    tcplife -D 80     # only trace remote port 80
+    tcplife -4        # only trace IPv4 family
+    tcplife -6        # only trace IPv6 family`;
+
+const write = { out: (s: string) => void writeSync(1, s), err: (s: string) => void writeSync(2, s) };
+
+export function parseTcplifeArgs(argv: readonly string[]) {
+  const command = buildCommand(
+    {
+      name: 'tcplife',
+      description: 'Trace the lifespan of TCP sessions and summarize',
+      examples: EXAMPLES,
+      pidOption: true,
+      pidHelp: 'comma-separated list of PIDs to trace (the socket owner)',
+    },
+    write,
+  );
+  return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const parsed = parseTcplifeArgs(argv);
+  if (parsed.kind === 'exit') return parsed.code;
+  const options: CommonOptions = parsed.options;
+  const renderer = tcplifeRenderer({
+    wide: options.wide,
+    csv: options.csv,
+    time: options.time,
+    timestamp: options.timestamp,
+    wallClockOffsetMs: sampleWallClockOffsetMs(),
+    colorizer: options.csv ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+  });
+  return runTracer({
+    tool: 'tcplife',
+    config: options.trace,
+    header: renderer.header(),
+    renderBatch: (events: readonly TcpEvent[]) => {
+      let text = '';
+      for (const event of events) text += `${renderer.row(event)}\n`;
+      return text;
+    },
+    maxRows: options.maxRows,
+    durationMs: options.durationMs,
+    verbose: options.verbose,
+  });
+}

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// tcpstates -p on the real kernel (as root): two child processes make one
+// connection each to servers in this process; with -p <first child> only
+// transitions run by that child appear (C-PID), and not the other child's
+// connect and close, which an unfiltered tracer (-D the other port) sees. The child stays in
+// CLOSE_WAIT for a known time after a long ESTABLISHED: its LAST_ACK row's
+// MS must be the CLOSE_WAIT time, though the transition into CLOSE_WAIT ran
+// in this process and was filtered out.
+
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../support/loopback.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+const ESTABLISHED_MS = 400;
+const CLOSE_WAIT_MS = 100;
+
+/** Connects on "go" (a line on stdin), half-closes CLOSE_WAIT_MS after the
+ * server's FIN, exits when closed. */
+const CLIENT = String.raw`
+const net = require('node:net');
+const [host, port, closeWaitMs] = process.argv.slice(1);
+process.stdin.once('data', () => {
+  const socket = net.connect({ host, port: Number(port), allowHalfOpen: true });
+  socket.on('end', () => setTimeout(() => socket.end(), Number(closeWaitMs)));
+  socket.on('close', () => process.exit(0));
+  socket.resume();
+});
+console.log('ready');
+`;
+
+interface Row {
+  readonly skaddr: string;
+  readonly pid: number;
+  readonly comm: string;
+  readonly lport: number;
+  readonly rport: number;
+  readonly transition: string;
+  readonly ms: number;
+}
+
+/** Default-layout rows: SKADDR C-PID C-COMM LADDR LPORT RADDR RPORT OLD -> NEW MS. */
+function parseRows(lines: readonly string[]): Row[] {
+  return lines.slice(1).map((line) => {
+    const f = line.split(/\s+/);
+    assert.equal(f.length, 11, line);
+    return { skaddr: f[0]!, pid: Number(f[1]), comm: f[2]!, lport: Number(f[4]), rport: Number(f[6]), transition: `${f[7]} -> ${f[9]}`, ms: Number(f[10]) };
+  });
+}
+
+async function startClient(server: LoopbackServer): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['-e', CLIENT, server.host, String(server.port), String(CLOSE_WAIT_MS)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(child.stdout!.setEncoding('utf8'), 'data')) as [string];
+  assert.equal(line.trim(), 'ready');
+  return child;
+}
+
+describe('tcpstates -p (kernel)', () => {
+  let serverA: LoopbackServer;
+  let serverB: LoopbackServer;
+  before(async () => {
+    serverA = await startServer('127.0.0.1', { endAfterMs: ESTABLISHED_MS });
+    serverB = await startServer('127.0.0.1', { endAfterMs: ESTABLISHED_MS });
+  });
+  after(async () => {
+    await Promise.all([serverA.close(), serverB.close()]);
+  });
+
+  it("shows only the transitions run by the given PID, with MS still the time in OLD", async () => {
+    const target = await startClient(serverA);
+    const other = await startClient(serverB);
+    const filtered = TracerProcess.start(['-p', String(target.pid)]);
+    const control = TracerProcess.start(['-D', String(serverB.port)]);
+    try {
+      await filtered.waitForStdout((line) => line.startsWith('SKADDR'), 'the header');
+      await control.waitForStdout((line) => line.startsWith('SKADDR'), 'the header');
+      const exits = [once(target, 'exit'), once(other, 'exit')];
+      target.stdin!.write('go\n');
+      other.stdin!.write('go\n');
+      const [[targetCode], [otherCode]] = (await Promise.all(exits)) as [[number], [number]];
+      assert.deepEqual([targetCode, otherCode], [0, 0]);
+      await filtered.waitForStdout((line) => / CLOSE_WAIT +-> LAST_ACK /.test(line), "the target's LAST_ACK row");
+      await control.waitForStdout((line) => / CLOSE_WAIT +-> LAST_ACK /.test(line), "the other child's LAST_ACK row");
+      assert.deepEqual(await filtered.stop('SIGINT'), { code: 0, signal: null });
+      assert.deepEqual(await control.stop('SIGINT'), { code: 0, signal: null });
+
+      const rows = parseRows(filtered.stdoutLines);
+      for (const row of rows) assert.equal(row.pid, target.pid, `row run by ${row.pid} ${row.comm}`);
+      const targetRows = rows.filter((row) => row.rport === serverA.port);
+      const transitions = targetRows.map((row) => row.transition);
+      assert.ok(transitions.includes('CLOSE -> SYN_SENT'), transitions.join(', '));
+      assert.ok(transitions.includes('CLOSE_WAIT -> LAST_ACK'), transitions.join(', '));
+      assert.equal(transitions.includes('ESTABLISHED -> CLOSE_WAIT'), false, 'the FIN arrived in this process, not the target');
+      // The other child's connect() and close() ran in its own context: not
+      // shown. (A softirq may still run on a CPU while the target is current
+      // and process packets of any socket; C-PID is then the target, as bcc.)
+      const bySyscall = (row: Row) =>
+        row.rport === serverB.port && (row.transition === 'CLOSE -> SYN_SENT' || row.transition === 'CLOSE_WAIT -> LAST_ACK');
+      assert.deepEqual(rows.filter(bySyscall), []);
+
+      // Time in CLOSE_WAIT only: the filtered ESTABLISHED -> CLOSE_WAIT still
+      // updated the socket's timestamp (else this would be >= 500 ms).
+      const lastAck = targetRows.find((row) => row.transition === 'CLOSE_WAIT -> LAST_ACK')!;
+      assert.ok(lastAck.ms >= CLOSE_WAIT_MS - TIMER_SLACK_MS && lastAck.ms < ESTABLISHED_MS, `CLOSE_WAIT for ${lastAck.ms} ms`);
+
+      // Those rows did happen, run by the other child, as the unfiltered tracer saw.
+      const controlRows = parseRows(control.stdoutLines).filter(bySyscall);
+      assert.deepEqual(
+        controlRows.map((row) => [row.transition, row.pid]),
+        [
+          ['CLOSE -> SYN_SENT', other.pid],
+          ['CLOSE_WAIT -> LAST_ACK', other.pid],
+        ],
+      );
+    } finally {
+      target.kill('SIGKILL');
+      other.kill('SIGKILL');
+      await filtered.stop('SIGKILL').catch(() => {});
+      await control.stop('SIGKILL').catch(() => {});
+    }
+  });
+});

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// Ours against the C reference, /usr/sbin/tcpstates (Debian libbpf-tools),
+// on the same mixed loopback load; and ours with tracefs not mounted, where
+// the reference cannot even start.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import {
+  closeServer,
+  connection,
+  refusedConnection,
+  settle,
+  startCommand,
+  startServer,
+  startTool,
+  type Ending,
+  type Host,
+} from './harness.js';
+import { parseTextRow, transition, type StateRow } from './rows.js';
+import { tracefsMounted, withTracefs } from './tracefs.js';
+
+const REFERENCE = '/usr/sbin/tcpstates';
+
+test('works with tracefs not mounted', async () => {
+  await withTracefs(false, async () => {
+    assert.equal(tracefsMounted(), false);
+    const tracer = await startTool('tcpstates', []);
+    const { server, port } = await startServer('127.0.0.1');
+    await connection('127.0.0.1', port, 'fin');
+    await closeServer(server);
+    await settle();
+    const result = await tracer.stop();
+    assert.equal(result.code, 0, result.stderr);
+    const rows = result.lines.slice(1).map((l) => parseTextRow(l)).filter((r) => r.lport === port || r.rport === port);
+    assert.equal(rows.length, 12, 'client 5 + child 5 + listener close... and the listener LISTEN->CLOSE');
+    assert.equal(tracefsMounted(), false, 'and we did not mount it');
+  });
+});
+
+/** A key that identifies one transition of one socket, as both tools print it. */
+const key = (row: StateRow) => `${row.skaddr} ${row.pid} ${row.comm} ${row.laddr}:${row.lport} ${row.raddr}:${row.rport} ${transition(row)}`;
+
+test('the same transitions as libbpf-tools tcpstates on a mixed load, durations within 0.1 ms', async (t) => {
+  assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
+  await withTracefs(true, async () => {
+    // libbpf-tools block-buffers stdout on a pipe; stdbuf makes its header visible.
+    const reference = await startCommand('stdbuf', ['-oL', REFERENCE]);
+    const ours = await startTool('tcpstates', []);
+
+    const ports = new Set<number>();
+    const servers = await Promise.all((['127.0.0.1', '::1'] as const).map((host) => startServer(host)));
+    const plan: [Host, Ending, number][] = [];
+    for (let i = 0; i < 12; i++) plan.push([i % 3 === 0 ? '::1' : '127.0.0.1', i % 4 === 0 ? 'rst' : 'fin', (i * 7) % 25]);
+    for (const [host, ending, holdMs] of plan) {
+      const { port } = servers[host === '::1' ? 1 : 0]!;
+      ports.add(port);
+      await connection(host, port, ending, holdMs);
+    }
+    for (const host of ['127.0.0.1', '::1', '127.0.0.1'] as const) ports.add(await refusedConnection(host));
+    for (const { server } of servers) await closeServer(server);
+    await settle(250);
+
+    const [referenceResult, oursResult] = await Promise.all([reference.stop(), ours.stop()]);
+    assert.equal(oursResult.code, 0, oursResult.stderr);
+    assert.doesNotMatch(referenceResult.stderr, /lost/, 'the reference lost nothing either');
+    const select = (lines: string[]) =>
+      lines
+        .slice(1)
+        .map((line) => parseTextRow(line))
+        .filter((row) => ports.has(row.lport) || ports.has(row.rport));
+    const ourRows = select(oursResult.lines);
+    const referenceRows = select(referenceResult.lines);
+
+    // 12 connections x 10 (FIN) or 6 (RST) transitions, 2 listeners x 2, and
+    // 3 refused connects x 2, each after a short-lived listener x 2.
+    const expected = plan.reduce((n, [, ending]) => n + (ending === 'fin' ? 10 : 6), 0) + 2 * 2 + 3 * (2 + 2);
+    assert.equal(ourRows.length, expected, 'every transition of the load');
+    assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
+
+    // Durations: pair the rows of each key in order.
+    const referenceMs = new Map<string, number[]>();
+    for (const row of referenceRows) referenceMs.set(key(row), [...(referenceMs.get(key(row)) ?? []), row.ms]);
+    let compared = 0;
+    let maxDifferenceMs = 0;
+    for (const row of ourRows) {
+      const theirs = referenceMs.get(key(row))!.shift()!;
+      assert.ok(Math.abs(row.ms - theirs) <= 0.1, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
+      maxDifferenceMs = Math.max(maxDifferenceMs, Math.abs(row.ms - theirs));
+      compared++;
+    }
+    assert.equal(compared, expected);
+    t.diagnostic(`${compared} transitions equal; largest MS difference ${maxDifferenceMs.toFixed(3)} ms`);
+  });
+});

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: MIT
+// Spawns and collects for the tcplife kernel tests and measurements: a
+// loopback server and client as separate node processes with their own
+// process titles (so their PID and COMM differ from the test runner's and
+// from each other's), and a tracer process whose output lines are collected.
+// Imports nothing from src: the processes are driven only through argv/stdio.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const TCPLIFE_BIN = `${REPO_ROOT}bin/tcplife`;
+
+export type Family = 4 | 6;
+export type Closer = 'client' | 'server';
+/** fin: close() with the FIN handshake; rst: abort (SO_LINGER 0, an RST). */
+export type CloseHow = 'fin' | 'rst';
+
+export interface PeerPlan {
+  readonly family: Family;
+  /** Bytes the client sends first. */
+  readonly requestBytes: number;
+  /** Bytes the server answers with. */
+  readonly responseBytes: number;
+  /** Which side ends the connection, and how; the other side waits for it
+   * and then closes its own end (after a FIN) or finds it reset (RST). */
+  readonly closer: Closer;
+  readonly how: CloseHow;
+  /** How long the closer holds the connection open after the exchange. */
+  readonly holdMs: number;
+  /** Connections the client makes, one after another. */
+  readonly connections: number;
+}
+
+/**
+ * The peer program, run with `node -e`. Protocol per connection: client
+ * sends requestBytes; server reads them and sends responseBytes; client
+ * reads them and sends one byte; server reads it and sends one byte back.
+ * Each of the two last bytes carries the ACK for everything before it, so
+ * when the closer acts, all payload is acknowledged whatever the close:
+ * bytes_acked/bytes_received are then the payload plus the SYN/FIN/sync
+ * bytes (at most 3), which the KB columns do not see for sizes chosen away
+ * from multiples of 1024.
+ */
+const PEER_PROGRAM = String.raw`
+const net = require('node:net');
+const [role, title, planJson, portText] = process.argv.slice(1);
+process.title = title;
+const plan = JSON.parse(planJson);
+const host = plan.family === 6 ? '::1' : '127.0.0.1';
+const say = (record) => process.stdout.write(JSON.stringify({ ...record, pid: process.pid }) + '\n');
+
+/** Reads exactly n bytes, then calls back (once). */
+function expect(socket, n, then) {
+  let got = 0;
+  const onData = (chunk) => {
+    got += chunk.length;
+    if (got >= n) { socket.removeListener('data', onData); then(); }
+  };
+  socket.on('data', onData);
+}
+
+function closeNow(socket) {
+  if (plan.how === 'rst') socket.resetAndDestroy(); else socket.end();
+}
+
+if (role === 'server') {
+  let remaining = plan.connections;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('close', () => { if (--remaining === 0) server.close(() => say({ event: 'done' })); });
+    expect(socket, plan.requestBytes, () => {
+      socket.write(Buffer.alloc(plan.responseBytes, 0x61));
+      expect(socket, 1, () => {
+        socket.write('k');
+        if (plan.closer === 'server') setTimeout(() => closeNow(socket), plan.holdMs);
+      });
+    });
+  });
+  server.listen(0, host, () => say({ event: 'listening', port: server.address().port }));
+} else {
+  const port = Number(portText);
+  const one = (index) => {
+    if (index === plan.connections) { say({ event: 'done' }); return; }
+    const startedMs = Date.now();
+    const socket = net.connect({ host, port });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      say({ event: 'closed', localPort, startedMs, closedMs: Date.now() });
+      one(index + 1);
+    });
+    let localPort = 0;
+    socket.on('connect', () => {
+      localPort = socket.localPort;
+      socket.write(Buffer.alloc(plan.requestBytes, 0x62));
+      expect(socket, plan.responseBytes, () => {
+        socket.write('k');
+        expect(socket, 1, () => {
+          if (plan.closer === 'client') setTimeout(() => closeNow(socket), plan.holdMs);
+        });
+      });
+    });
+  };
+  one(0);
+}
+`;
+
+interface JsonRecord {
+  readonly event: string;
+  readonly pid: number;
+  readonly port?: number;
+  readonly localPort?: number;
+  readonly startedMs?: number;
+  readonly closedMs?: number;
+}
+
+/** Collects a child's stdout lines and lets a caller wait for one. */
+export class LineCollector {
+  readonly lines: string[] = [];
+  private waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  private ended = false;
+  private endWaiters: (() => void)[] = [];
+
+  constructor(stream: NodeJS.ReadableStream) {
+    const reader = createInterface({ input: stream });
+    reader.on('line', (line) => {
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((waiter) => {
+        if (!waiter.match(line)) return true;
+        waiter.resolve(line);
+        return false;
+      });
+    });
+    reader.on('close', () => {
+      this.ended = true;
+      for (const resolve of this.endWaiters) resolve();
+    });
+  }
+
+  /** Resolves with the first line (already seen or to come) that matches. */
+  waitFor(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+    const seen = this.lines.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; lines: ${JSON.stringify(this.lines)}`)), timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  }
+
+  /** Resolves once the stream has ended. */
+  untilEnd(): Promise<void> {
+    return this.ended ? Promise.resolve() : new Promise((resolve) => this.endWaiters.push(resolve));
+  }
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+export interface PeerRun {
+  readonly serverPid: number;
+  readonly clientPid: number;
+  readonly serverTitle: string;
+  readonly clientTitle: string;
+  readonly serverPort: number;
+  /** One per connection, in order. */
+  readonly connections: readonly { localPort: number; startedMs: number; closedMs: number }[];
+}
+
+/** A process title of at most 10 characters (bcc's default COMM width),
+ * unique enough among concurrent runs. */
+export function uniqueTitle(prefix: string): string {
+  return `${prefix}${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`.slice(0, 10);
+}
+
+/**
+ * Runs a server process and a client process through `plan`; resolves when
+ * both are done. `afterListening` runs between the server's listen() and the
+ * client's start (e.g. to start tracing after the listener exists). Rejects (after killing both) if that takes longer than
+ * `timeoutMs`.
+ */
+export async function runPeers(
+  plan: PeerPlan,
+  options: { timeoutMs?: number; afterListening?: (server: { pid: number; port: number }) => Promise<void> } = {},
+): Promise<PeerRun> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const serverTitle = uniqueTitle('tlsrv');
+  const clientTitle = uniqueTitle('tlcli');
+  const planJson = JSON.stringify(plan);
+  const server = spawn(process.execPath, ['-e', PEER_PROGRAM, 'server', serverTitle, planJson], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const children: ChildProcess[] = [server];
+  try {
+    const serverOut = new LineCollector(server.stdout!);
+    const listening = JSON.parse(
+      await serverOut.waitFor((line) => line.includes('"listening"'), timeoutMs, 'the server to listen'),
+    ) as JsonRecord;
+    await options.afterListening?.({ pid: server.pid!, port: listening.port! });
+    const client = spawn(process.execPath, ['-e', PEER_PROGRAM, 'client', clientTitle, planJson, String(listening.port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(client);
+    const clientOut = new LineCollector(client.stdout!);
+    await Promise.all([
+      clientOut.waitFor((line) => line.includes('"done"'), timeoutMs, 'the client to finish'),
+      serverOut.waitFor((line) => line.includes('"done"'), timeoutMs, 'the server to finish'),
+    ]);
+    await Promise.all([exitOf(server), exitOf(client)]);
+    const connections = clientOut.lines
+      .map((line) => JSON.parse(line) as JsonRecord)
+      .filter((record) => record.event === 'closed')
+      .map((record) => ({ localPort: record.localPort!, startedMs: record.startedMs!, closedMs: record.closedMs! }));
+    return {
+      serverPid: server.pid!,
+      clientPid: client.pid!,
+      serverTitle,
+      clientTitle,
+      serverPort: listening.port!,
+      connections,
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+export interface Tracer {
+  readonly pid: number;
+  readonly stdout: LineCollector;
+  readonly stderr: LineCollector;
+  /** Signals the tracer (SIGINT unless told) if still running, and resolves with its exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts a tracer command and resolves once it has printed its first stdout
+ * line (the header: printed only after the programs are attached).
+ */
+export async function startTracer(command: string, args: readonly string[], timeoutMs = 15_000): Promise<Tracer> {
+  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const stdout = new LineCollector(child.stdout!);
+  const stderr = new LineCollector(child.stderr!);
+  const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const exit = await exitOf(child);
+    await Promise.all([stdout.untilEnd(), stderr.untilEnd()]);
+    return exit;
+  };
+  try {
+    await Promise.race([
+      stdout.waitFor(() => true, timeoutMs, `${command} to print its header`),
+      exitOf(child).then(({ code }) => {
+        throw new Error(`${command} exited with ${code} before printing a header: ${stderr.lines.join('\n')}`);
+      }),
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pid: child.pid!, stdout, stderr, stop };
+}
+
+/**
+ * The command that runs bin/tcplife in a private mount namespace with every
+ * tracefs and debugfs unmounted, so a test proves the tool needs neither,
+ * whatever other processes on the machine have mounted meanwhile.
+ */
+export function tcplifeWithoutTracefs(args: readonly string[]): { command: string; args: string[] } {
+  const script = [
+    'set -e',
+    // Deepest first: /sys/kernel/debug/tracing before /sys/kernel/debug.
+    `for target in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$target"; done`,
+    `if awk '$3 == "tracefs" { found = 1 } END { exit !found }' /proc/self/mounts; then echo 'tracefs is still mounted' >&2; exit 1; fi`,
+    'exec "$@"',
+  ].join('\n');
+  return {
+    command: 'unshare',
+    args: ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, TCPLIFE_BIN, ...args],
+  };
+}
+
+/** startTracer for bin/tcplife without tracefs (see tcplifeWithoutTracefs). */
+export function startTcplife(args: readonly string[]): Promise<Tracer> {
+  const { command, args: commandArgs } = tcplifeWithoutTracefs(args);
+  return startTracer(command, commandArgs);
+}
+
+/** A tcplife -s row, parsed. */
+export interface CsvRow {
+  readonly pid: number;
+  readonly comm: string;
+  readonly ip: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly txKib: number;
+  readonly rxKib: number;
+  readonly ms: number;
+}
+
+/** Parses a `tcplife -s` data row (10 fields, no -T/-t). */
+export function parseCsvRow(line: string): CsvRow | null {
+  const fields = line.split(',');
+  if (fields.length !== 10 || fields[0] === 'PID') return null;
+  const [pid, comm, ip, laddr, lport, raddr, rport, tx, rx, ms] = fields as [string, ...string[]];
+  return {
+    pid: Number(pid),
+    comm: comm!,
+    ip: Number(ip),
+    localAddress: laddr!,
+    localPort: Number(lport),
+    remoteAddress: raddr!,
+    remotePort: Number(rport),
+    txKib: Number(tx),
+    rxKib: Number(rx),
+    ms: Number(ms),
+  };
+}
+
+/**
+ * A listener that accepts only when told to (python3: node cannot listen
+ * without accepting). argv: family, title. stdin: one line per accept();
+ * EOF ends it. stdout: the port, then "accepted" after each accept.
+ */
+const PY_LISTENER = String.raw`
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)  # PR_SET_NAME
+family = socket.AF_INET6 if sys.argv[1] == '6' else socket.AF_INET
+listener = socket.socket(family)
+listener.bind(('::1' if family == socket.AF_INET6 else '127.0.0.1', 0))
+listener.listen(16)
+print(listener.getsockname()[1], flush=True)
+accepted = []
+for line in sys.stdin:
+    accepted.append(listener.accept()[0])
+    print('accepted', flush=True)
+`;
+
+/** Connects, sends `bytes`, waits `holdMs`, aborts with an RST (SO_LINGER 0).
+ * argv: family, title, port, bytes, holdMs. stdout: the local port. */
+const PY_RST_CLIENT = String.raw`
+import ctypes, socket, struct, sys, time
+ctypes.CDLL(None).prctl(15, sys.argv[2].encode(), 0, 0, 0)  # PR_SET_NAME
+family = socket.AF_INET6 if sys.argv[1] == '6' else socket.AF_INET
+client = socket.socket(family)
+client.connect(('::1' if family == socket.AF_INET6 else '127.0.0.1', int(sys.argv[3])))
+print(client.getsockname()[1], flush=True)
+client.sendall(b'x' * int(sys.argv[4]))
+time.sleep(int(sys.argv[5]) / 1000)
+client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+client.close()
+`;
+
+export interface Listener {
+  readonly pid: number;
+  readonly title: string;
+  readonly port: number;
+  /** Makes it accept() one connection; resolves once it has. */
+  acceptOne(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startListener(family: Family, timeoutMs = 10_000): Promise<Listener> {
+  const title = uniqueTitle('tllsn');
+  const child = spawn('python3', ['-c', PY_LISTENER, String(family), title], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = new LineCollector(child.stdout!);
+  try {
+    const port = Number(await out.waitFor(() => true, timeoutMs, 'the listener port'));
+    let accepts = 0;
+    return {
+      pid: child.pid!,
+      title,
+      port,
+      acceptOne: async () => {
+        const index = ++accepts;
+        child.stdin!.write('\n');
+        await out.waitFor(() => out.lines.filter((line) => line === 'accepted').length >= index, timeoutMs, 'accept()');
+      },
+      close: async () => {
+        child.stdin!.end();
+        await exitOf(child);
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+/** Runs the python RST client to completion; resolves with its pid, title and local port. */
+export async function runRstClient(family: Family, port: number, bytes: number, holdMs: number) {
+  const title = uniqueTitle('tlrst');
+  const child = spawn('python3', ['-c', PY_RST_CLIENT, String(family), title, String(port), String(bytes), String(holdMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const out = new LineCollector(child.stdout!);
+  const exit = await exitOf(child);
+  await out.untilEnd();
+  if (exit.code !== 0) throw new Error(`the RST client exited with ${exit.code}`);
+  return { pid: child.pid!, title, localPort: Number(out.lines[0]) };
+}

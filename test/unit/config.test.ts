@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CONFIG_LAYOUT, CONFIG_SIZE, encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
+
+const base: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, bufferPages: 64 };
+
+function portBit(bytes: Uint8Array, base: number, port: number): boolean {
+  // The C side reads bits[port >> 6] >> (port & 63) of little-endian u64 words.
+  const word = new DataView(bytes.buffer).getBigUint64(base + (port >> 6) * 8, true);
+  return ((word >> BigInt(port & 63)) & 1n) === 1n;
+}
+
+test('no filters: all bitmaps empty, filters 0, mode and family set', () => {
+  const bytes = encodeConfig({ ...base, mode: 'sessions', family: 10 });
+  const view = new DataView(bytes.buffer);
+  assert.equal(bytes.length, CONFIG_SIZE);
+  assert.ok(bytes.subarray(0, CONFIG_LAYOUT.mode).every((b) => b === 0));
+  assert.equal(view.getUint32(CONFIG_LAYOUT.mode, true), 1);
+  assert.equal(view.getUint32(CONFIG_LAYOUT.filters, true), 0);
+  assert.equal(view.getUint32(CONFIG_LAYOUT.target_family, true), 10);
+});
+
+test('port lists set exactly their bits, as the BPF side reads them', () => {
+  const ports = [1, 63, 64, 80, 443, 65535];
+  const bytes = encodeConfig({ ...base, localPorts: ports, remotePorts: [8080], pids: [1] });
+  for (let port = 0; port < 65536; port++) {
+    assert.equal(portBit(bytes, CONFIG_LAYOUT.lport_bits, port), ports.includes(port), `local ${port}`);
+    assert.equal(portBit(bytes, CONFIG_LAYOUT.dport_bits, port), port === 8080, `remote ${port}`);
+  }
+  assert.equal(new DataView(bytes.buffer).getUint32(CONFIG_LAYOUT.filters, true), 0b111);
+});

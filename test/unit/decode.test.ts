@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeEvent, EVENT_SIZE } from '../../src/decode/event.js';
+import { stateName } from '../../src/decode/tcp-states.js';
+import { encodeEvent } from '../support/events.js';
+
+test('decodes every field of an IPv4 event', () => {
+  const view = encodeEvent({
+    tsNs: 123_456_789_012_345n,
+    skaddr: 0xffff9fd7e8192000n,
+    deltaNs: 1_234_567n,
+    txBytes: 102_400n,
+    rxBytes: 3_000n,
+    pid: 22384,
+    ownerPid: 4242,
+    saddr: [100, 66, 100, 185],
+    daddr: [52, 33, 159, 26],
+    comm: 'curl',
+    ownerComm: 'nginx',
+    family: 2,
+    sport: 52000,
+    dport: 80,
+    oldstate: 2,
+    newstate: 1,
+  });
+  assert.deepEqual(decodeEvent(view, 0, EVENT_SIZE), {
+    tsNs: 123_456_789_012_345,
+    skaddr: 'ffff9fd7e8192000',
+    deltaNs: 1_234_567,
+    txBytes: 102_400,
+    rxBytes: 3_000,
+    pid: 22384,
+    comm: 'curl',
+    ownerPid: 4242,
+    ownerComm: 'nginx',
+    family: 2,
+    localAddress: '100.66.100.185',
+    localPort: 52000,
+    remoteAddress: '52.33.159.26',
+    remotePort: 80,
+    oldState: 2,
+    newState: 1,
+  });
+});
+
+test('decodes IPv6 addresses with inet_ntop rules', () => {
+  const loopback = [...Array(15).fill(0), 1];
+  const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1];
+  const event = decodeEvent(encodeEvent({ family: 10, saddr: loopback, daddr: mapped }), 0, EVENT_SIZE);
+  assert.equal(event.localAddress, '::1');
+  assert.equal(event.remoteAddress, '::ffff:127.0.0.1');
+});
+
+test('accepts trailing padding after the event (perf samples carry up to 7 bytes)', () => {
+  const event = decodeEvent(encodeEvent({ pid: 7 }, 4), 0, EVENT_SIZE + 4);
+  assert.equal(event.pid, 7);
+});
+
+test('decodes at an offset inside a larger view', () => {
+  const inner = encodeEvent({ sport: 443 });
+  const outer = new Uint8Array(EVENT_SIZE + 12);
+  outer.set(new Uint8Array(inner.buffer), 12);
+  assert.equal(decodeEvent(new DataView(outer.buffer), 12, EVENT_SIZE).localPort, 443);
+});
+
+test('a comm of 16 characters has no NUL and is read whole', () => {
+  const event = decodeEvent(encodeEvent({ comm: 'recordProgramSt1' }), 0, EVENT_SIZE);
+  assert.equal(event.comm, 'recordProgramSt1');
+});
+
+test('a non-UTF-8 comm decodes with replacement characters, as bcc', () => {
+  const comm = new Uint8Array([0x61, 0xff, 0x62]);
+  assert.equal(decodeEvent(encodeEvent({ comm }), 0, EVENT_SIZE).comm, 'a\ufffdb');
+});
+
+test('a sample shorter than an event is a DecodeError', () => {
+  assert.throws(() => decodeEvent(encodeEvent({}), 0, EVENT_SIZE - 1), {
+    name: 'DecodeError',
+    message: 'sample of 119 bytes is shorter than an event (120)',
+  });
+});
+
+test('state names as bcc, numbers for unknown states', () => {
+  assert.equal(stateName(1), 'ESTABLISHED');
+  assert.equal(stateName(12), 'NEW_SYN_RECV');
+  assert.equal(stateName(13), '13');
+  assert.equal(stateName(0), '0');
+});

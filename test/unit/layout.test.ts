@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+// The TypeScript mirrors of bpf/tcpstates.h against the BTF of the compiled
+// object: if the C struct changes and the decoder does not, this fails.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
+import { CONFIG_LAYOUT, CONFIG_SIZE } from '../../src/bpf/config.js';
+import { EVENT_LAYOUT, EVENT_SIZE } from '../../src/decode/event.js';
+
+interface BtfType {
+  kind: string;
+  name?: string;
+  size?: number;
+  members?: { name: string; bits_offset: number }[];
+  vars?: { size: number }[];
+}
+
+const types: BtfType[] = (
+  JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', BPF_OBJECT_PATH], { encoding: 'utf8' })) as {
+    types: BtfType[];
+  }
+).types;
+
+function structLayout(name: string): { size: number; offsets: Record<string, number> } {
+  const struct = types.find((type) => type.kind === 'STRUCT' && type.name === name);
+  assert.ok(struct?.members, `struct ${name} is in the object's BTF`);
+  const offsets: Record<string, number> = {};
+  for (const member of struct.members) {
+    assert.equal(member.bits_offset % 8, 0, `${name}.${member.name} is byte aligned`);
+    offsets[member.name] = member.bits_offset / 8;
+  }
+  return { size: struct.size ?? -1, offsets };
+}
+
+test('EVENT_LAYOUT and EVENT_SIZE match struct tcp_event in the object BTF', () => {
+  const btf = structLayout('tcp_event');
+  assert.equal(EVENT_SIZE, btf.size);
+  assert.deepEqual({ ...EVENT_LAYOUT }, btf.offsets);
+});
+
+test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object BTF', () => {
+  const btf = structLayout('tcpstates_config');
+  assert.equal(CONFIG_SIZE, btf.size);
+  const { __pad: _pad, ...named } = btf.offsets;
+  assert.deepEqual({ ...CONFIG_LAYOUT }, named);
+});
+
+test('the .rodata section holds the config and nothing else', () => {
+  const rodata = types.find((type) => type.kind === 'DATASEC' && type.name === '.rodata');
+  assert.deepEqual(rodata?.vars?.map((v) => v.size), [CONFIG_SIZE]);
+});
