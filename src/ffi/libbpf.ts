@@ -89,6 +89,18 @@ export function perfEventAttr(wakeupWatermarkBytes: number): Uint8Array {
  * program itself (tests pass a missing one), never user input.
  */
 export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
+  // koffi type names are process-wide: bind once, hand out the same binding.
+  let binding = bindings.get(libraryPath);
+  if (binding === undefined) {
+    binding = bind(libraryPath);
+    bindings.set(libraryPath, binding);
+  }
+  return binding;
+}
+
+const bindings = new Map<string, Libbpf>();
+
+function bind(libraryPath: string): Libbpf {
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(libraryPath);

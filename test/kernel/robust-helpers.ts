@@ -6,8 +6,9 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { binPath, ROOT } from '../robust-tools.js';
 
 export { binPath, ROOT, TOOLS, type ToolUnderTest } from '../robust-tools.js';
@@ -38,15 +39,17 @@ export interface Tracer {
 }
 
 /**
- * Starts `bin/<tool> ...args`. With `stdout: 'pipe'` the output is collected;
- * pass a file descriptor to write into a file instead.
+ * Starts `bin/<tool> ...args` (under `wrapper`, e.g. setpriv, when given).
+ * With `stdout: 'pipe'` the output is collected; pass a file descriptor to
+ * write into a file instead.
  */
 export function startTracer(
   tool: string,
   args: readonly string[],
-  options: { stdout?: 'pipe' | number; cwd?: string; bin?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { stdout?: 'pipe' | number; cwd?: string; bin?: string; env?: NodeJS.ProcessEnv; wrapper?: readonly string[] } = {},
 ): Tracer {
-  const child = spawn(process.execPath, [options.bin ?? binPath(tool), ...args], {
+  const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? binPath(tool), ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
     cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
@@ -180,5 +183,89 @@ export function rssKiB(pid: number): number {
 }
 
 export function isRunning(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
+
+/**
+ * Compiles a small BPF C source with the project's own includes (vmlinux.h
+ * from the build, bpf/tcpstates.h) into a temporary object, for the tests
+ * that feed the loader a deliberately broken program.
+ */
+export function buildBpfObject(name: string, source: string): string {
+  const directory = mkdtempSync(`${tmpdir()}/robust-bpf-`);
+  writeFileSync(`${directory}/${name}.bpf.c`, source);
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+  const result = spawnSync(
+    'clang',
+    ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${ROOT}bpf`, `-I${ROOT}dist/bpf`, '-c', `${name}.bpf.c`, '-o', `${name}.bpf.o`],
+    { cwd: directory, encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`clang failed for ${name}: ${result.stderr}`);
+  return `${directory}/${name}.bpf.o`;
+}
+
+/** What every object the loader opens must have before its load: the
+ * configuration in .rodata and the two programs by name. */
+const FIXTURE_PRELUDE = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "tcpstates.h"
+
+const volatile struct tcpstates_config cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+SEC("raw_tp/sys_exit")
+int handle_sys_exit(__u64 *ctx)
+{
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+/** A program the verifier rejects after walking ~2800 instructions, so its
+ * log (~170 KB) is far longer than one libbpf print buffer (8 KiB). */
+export const VERIFIER_REJECTED_SOURCE = `${FIXTURE_PRELUDE}
+SEC("raw_tp/inet_sock_set_state")
+int handle_set_state(__u64 *ctx)
+{
+	volatile __u64 sum = 0;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < 400; i++)
+		sum += cfg.mode + i;
+	/* The tracepoint has 3 arguments: the 1001st is out of the context. */
+	return ctx[1000] + sum;
+}
+`;
+
+/** A valid program on a tracepoint no kernel has: the attach fails. */
+export const MISSING_TRACEPOINT_SOURCE = `${FIXTURE_PRELUDE}
+SEC("raw_tp/robust_test_no_such_tracepoint")
+int handle_set_state(__u64 *ctx)
+{
+	return cfg.mode;
+}
+`;
