@@ -6,7 +6,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { binPath, ROOT } from '../robust-tools.js';
@@ -46,7 +46,15 @@ export interface Tracer {
 export function startTracer(
   tool: string,
   args: readonly string[],
-  options: { stdout?: 'pipe' | number; cwd?: string; bin?: string; env?: NodeJS.ProcessEnv; wrapper?: readonly string[] } = {},
+  options: {
+    stdout?: 'pipe' | number;
+    /** false: leave a piped stdout unread, as a stalled reader would. */
+    readStdout?: boolean;
+    cwd?: string;
+    bin?: string;
+    env?: NodeJS.ProcessEnv;
+    wrapper?: readonly string[];
+  } = {},
 ): Tracer {
   const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? binPath(tool), ...args];
   const child = spawn(command[0]!, command.slice(1), {
@@ -56,7 +64,8 @@ export function startTracer(
   });
   let out = '';
   let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  if (options.readStdout === false) child.stdout?.pause();
+  else child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   if (child.pid === undefined) throw new Error(`cannot start ${tool}`);
@@ -75,37 +84,73 @@ export async function waitFor(what: string, predicate: () => boolean, timeoutMs 
 interface BpftoolEntry {
   id: number;
   name?: string;
-  type?: string;
-  max_entries?: number;
-  pids?: { pid: number; comm: string }[];
 }
 
 function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
-  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8' });
+  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (result.status !== 0) throw new Error(`bpftool ${kind} show failed: ${result.stderr}`);
   return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
 }
 
+/** A BPF object a process holds, as its fdinfo describes it. */
+export interface HeldObject {
+  readonly id: number;
+  /** The fdinfo fields: map_type, max_entries, link_type... */
+  readonly info: Readonly<Record<string, string>>;
+}
+
 export interface BpfObjects {
-  readonly progs: BpftoolEntry[];
-  readonly links: BpftoolEntry[];
-  readonly maps: BpftoolEntry[];
+  readonly progs: HeldObject[];
+  readonly links: HeldObject[];
+  readonly maps: HeldObject[];
 }
 
-/** The BPF programs, links and maps that process `pid` holds (by fd). */
+/**
+ * The BPF programs, links and maps that process `pid` holds open, from its
+ * /proc fd table (this bpftool is built without the pid iterator, so its
+ * "pids" field is not available). Other tracers may be loaded at the same
+ * time: these ids are this process's own.
+ */
 export function bpfObjectsOf(pid: number): BpfObjects {
-  const own = (entry: BpftoolEntry) => (entry.pids ?? []).some((holder) => holder.pid === pid);
-  return {
-    progs: bpftoolList('prog').filter(own),
-    links: bpftoolList('link').filter(own),
-    maps: bpftoolList('map').filter(own),
-  };
+  const objects: BpfObjects = { progs: [], links: [], maps: [] };
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return objects;
+  }
+  for (const fd of fds) {
+    let target: string;
+    let fdinfo: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      fdinfo = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const info = Object.fromEntries(
+      fdinfo
+        .split('\n')
+        .map((line) => /^(\w+):\s*(.*)$/.exec(line))
+        .filter((match): match is RegExpExecArray => match !== null)
+        .map((match) => [match[1]!, match[2]!]),
+    );
+    if (target === 'anon_inode:bpf-prog') objects.progs.push({ id: Number(info.prog_id), info });
+    else if (target === 'anon_inode:bpf_link') objects.links.push({ id: Number(info.link_id), info });
+    else if (target === 'anon_inode:bpf-map') objects.maps.push({ id: Number(info.map_id), info });
+  }
+  return objects;
 }
 
-/** The ids among `ids` of `kind` that still exist in the kernel. */
+/** The ids among `ids` of `kind` that still exist in the kernel (bpftool). */
 export function stillLoaded(kind: 'prog' | 'link' | 'map', ids: readonly number[]): number[] {
   const present = new Set(bpftoolList(kind).map((entry) => entry.id));
   return ids.filter((id) => present.has(id));
+}
+
+/** bpftool's name for map `id` ('' when gone). */
+export function mapName(id: number): string {
+  return bpftoolList('map').find((entry) => entry.id === id)?.name ?? '';
 }
 
 /** Waits for the header line (the tracer prints it once attached). */
