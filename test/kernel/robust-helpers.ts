@@ -204,7 +204,9 @@ export class LoopbackServer {
     }
   }
 
+  /** Stops listening; safe to call again. */
   async close(): Promise<void> {
+    if (!this.server.listening) return;
     this.server.close();
     await once(this.server, 'close');
   }
