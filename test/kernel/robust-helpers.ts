@@ -6,7 +6,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { binPath, ROOT } from '../robust-tools.js';
@@ -54,9 +54,12 @@ export function startTracer(
     bin?: string;
     env?: NodeJS.ProcessEnv;
     wrapper?: readonly string[];
+    /** Run `bin` itself (its #! line finds node on PATH), as a user would. */
+    exec?: boolean;
   } = {},
 ): Tracer {
-  const command = [...(options.wrapper ?? []), process.execPath, options.bin ?? binPath(tool), ...args];
+  const bin = options.bin ?? binPath(tool);
+  const command = [...(options.wrapper ?? []), ...(options.exec ? [] : [process.execPath]), bin, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
     cwd: options.cwd ?? ROOT,
@@ -252,6 +255,8 @@ export function buildBpfObject(name: string, source: string): string {
     { cwd: directory, encoding: 'utf8' },
   );
   if (result.status !== 0) throw new Error(`clang failed for ${name}: ${result.stderr}`);
+  // The object is read at open time; the directory goes when the test process exits.
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
   return `${directory}/${name}.bpf.o`;
 }
 

@@ -7,7 +7,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import {
@@ -131,6 +131,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
         sampling = false;
         for (const { tracer } of sides) tracer.child.kill('SIGKILL');
         await server.close();
+        rmSync(directory, { recursive: true, force: true });
       }
     });
   });

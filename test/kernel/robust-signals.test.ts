@@ -7,7 +7,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import {
@@ -212,6 +212,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
       } finally {
         runner.kill('SIGKILL');
         await server.close();
+        rmSync(directory, { recursive: true, force: true });
       }
     });
 
