@@ -116,7 +116,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
           }
           assert.match(tracer.stderr(), new RegExp(`^${tool.name}: \\d+ events read, 0 lost$`, 'm'));
 
-          // RSS after warm-up (the first quarter) stays within a few MiB.
+          // RSS after warm-up (the first quarter) stays flat.
           const samples = rss[index]!;
           const settled = samples.slice(Math.floor(samples.length / 4));
           const growthKiB = Math.max(...settled) - settled[0]!;
@@ -125,7 +125,9 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
               `after warm-up ${settled[0]} -> max ${Math.max(...settled)} KiB (${samples.length} samples)`,
           );
           assert.ok(samples.length >= 10, 'RSS was sampled through the run');
-          assert.ok(growthKiB < 8 * 1024, `${option}: RSS grew ${growthKiB} KiB after warm-up`);
+          // 125k rows (tcpstates): a leak of 100 bytes a row would pass 12 MiB.
+          // V8's own heap steps stay well under it in a run this short.
+          assert.ok(growthKiB < 12 * 1024, `${option}: RSS grew ${growthKiB} KiB after warm-up`);
         }
       } finally {
         sampling = false;
