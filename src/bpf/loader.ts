@@ -42,16 +42,18 @@ export interface KernelCounters {
   readonly recursionMisses: number;
 }
 
-const LOAD_LOG_BEGIN = '-- BEGIN PROG LOAD LOG --';
-const LOAD_LOG_END = '-- END PROG LOAD LOG --';
+/** Per-program verifier log buffer, touched only when a load fails. Since
+ * Linux 6.4 the kernel keeps the end of an overlong log, which is the part
+ * that says why; the pages are not committed unless written. */
+export const VERIFIER_LOG_BYTES = 4 << 20;
 
 /** The hints that turn an errno into something to do. */
 function hintFor(step: string, errno: number): string | undefined {
   if (errno === 1 /* EPERM */ || errno === 13 /* EACCES */) {
-    return 'run as root, or grant CAP_BPF and CAP_PERFMON (e.g. sudo tcpstates)';
+    return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
   if (step === 'attach' && errno === 2 /* ENOENT */) {
-    return 'the kernel lacks the sock:inet_sock_set_state tracepoint (added in Linux 4.16)';
+    return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
   }
   if (step === 'load' && errno === 22 /* EINVAL */) {
     return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
@@ -70,13 +72,17 @@ function withHint(error: unknown): unknown {
 export interface TraceSession {
   readonly reader: PerfReader;
   readCounters(): KernelCounters;
+  /** Detaches the programs: no new events after this, while the rings and
+   * maps stay readable, so a last drain sees everything that was emitted. */
+  detach(): void;
   /** Detaches and frees everything; safe to call more than once. */
   close(): void;
 }
 
 export interface OpenTraceOptions {
   readonly objectPath?: string;
-  /** Receives every libbpf message as it comes (for --verbose). */
+  /** Receives every libbpf message as it comes (for --verbose). The verifier
+   * log is not among them: it comes whole in VerifierError.verifierLog. */
   readonly onLibbpfMessage?: (line: string) => void;
 }
 
@@ -85,23 +91,25 @@ export interface OpenTraceOptions {
  * VerifierError; on any failure nothing stays loaded or attached.
  */
 export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTraceOptions = {}): TraceSession {
-  const libbpfLog: string[] = [];
   libbpf.setPrint((_level, message) => {
-    for (const line of message.replace(/\n$/, '').split('\n')) {
-      libbpfLog.push(line);
-      options.onLibbpfMessage?.(line);
-    }
+    for (const line of message.replace(/\n$/, '').split('\n')) options.onLibbpfMessage?.(line);
   });
 
   const cleanups: (() => void)[] = [];
-  const closeAll = () => {
-    while (cleanups.length > 0) {
+  const links: (() => void)[] = [];
+  const release = (list: (() => void)[]) => {
+    while (list.length > 0) {
       try {
-        cleanups.pop()?.();
+        list.pop()?.();
       } catch {
         // Keep releasing the rest: a failed free must not leave links attached.
       }
     }
+  };
+  const detachAll = () => release(links);
+  const closeAll = () => {
+    detachAll();
+    release(cleanups);
   };
 
   try {
@@ -128,23 +136,30 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
       throw new BpfError('configure', `.rodata (object has ${rodataSize} bytes, expected ${encoded.length}: rebuild)`, 22);
     }
     libbpf.setInitialValue(rodata, encoded);
+    const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
     const sysExit = libbpf.findProgram(object, PROGRAM_SYS_EXIT);
     libbpf.setAutoload(sysExit, config.mode === 'sessions');
 
+    const logBuffers = [
+      { name: PROGRAM_SET_STATE, buffer: libbpf.setLogBuffer(setState, VERIFIER_LOG_BYTES) },
+      { name: PROGRAM_SYS_EXIT, buffer: libbpf.setLogBuffer(sysExit, VERIFIER_LOG_BYTES) },
+    ];
     try {
       libbpf.loadObject(object);
     } catch (error) {
       if (error instanceof BpfError) {
-        const begin = libbpfLog.findLastIndex((line) => line.endsWith(LOAD_LOG_BEGIN));
-        if (begin >= 0) {
-          const end = libbpfLog.findIndex((line, index) => index > begin && line.endsWith(LOAD_LOG_END));
-          const verifierLog = libbpfLog.slice(begin + 1, end < 0 ? undefined : end);
-          throw new VerifierError('BPF program', error.errno, verifierLog, {
+        const rejected = logBuffers.find(({ buffer }) => buffer.read().length > 0);
+        if (rejected !== undefined) {
+          const verifierLog = rejected.buffer.read().replace(/\n+$/, '').split('\n');
+          throw new VerifierError(`BPF program ${rejected.name}`, error.errno, verifierLog, {
             hint: 'the kernel verifier rejected the program; rerun with --verbose for the whole log',
           });
         }
       }
       throw error;
+    } finally {
+      // libbpf is done with the buffers once the load returns.
+      for (const { buffer } of logBuffers) buffer.free();
     }
 
     if (config.pids !== null) {
@@ -166,12 +181,12 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     const reader = new PerfReader(rings);
     cleanups.push(() => reader.close());
 
-    const programs = [libbpf.findProgram(object, PROGRAM_SET_STATE)];
+    const programs = [setState];
     if (config.mode === 'sessions') programs.push(sysExit);
     const programFds = programs.map((program) => libbpf.programFd(program));
     for (const program of programs) {
       const link = libbpf.attach(program, 'raw tracepoint');
-      cleanups.push(() => libbpf.destroyLink(link));
+      links.push(() => libbpf.destroyLink(link));
     }
 
     const cpus = libbpf.possibleCpus();
@@ -208,6 +223,7 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
               trackingFailed: sumCounter(COUNTER_TRACKING_FAILED),
               recursionMisses: recursionMisses(),
             },
+      detach: detachAll,
       close() {
         closed = true;
         closeAll();

@@ -26,8 +26,8 @@ export function hasTracingCapabilities(capabilities: bigint): boolean {
 /** @throws PreflightError without CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN). */
 export function checkPrivileges(tool: string, status = readFileSync('/proc/self/status', 'utf8')): void {
   if (!hasTracingCapabilities(effectiveCapabilities(status))) {
-    throw new PreflightError(`${tool} needs root privileges (CAP_BPF and CAP_PERFMON) to load eBPF programs`, {
-      hint: `run it as root: sudo ${tool}`,
+    throw new PreflightError('not permitted: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities', {
+      hint: `run it as root (sudo ${tool}), or grant CAP_BPF and CAP_PERFMON`,
     });
   }
 }
@@ -35,8 +35,8 @@ export function checkPrivileges(tool: string, status = readFileSync('/proc/self/
 /** @throws PreflightError when the kernel exposes no BTF (CO-RE needs it). */
 export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
   if (!existsSync(btfPath)) {
-    throw new PreflightError(`kernel BTF not found at ${btfPath}`, {
-      hint: 'this needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions since Linux 5.4)',
+    throw new PreflightError(`kernel BTF not found at ${btfPath}: the kernel was built without BTF type information`, {
+      hint: 'this needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default in most distributions since Linux 5.4)',
     });
   }
 }

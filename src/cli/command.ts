@@ -79,10 +79,11 @@ export function buildCommand(spec: CommandSpec, write: { out: (s: string) => voi
     .option('--buffer-pages <pages>', `perf ring size per CPU, in pages (power of two, default ${DEFAULT_BUFFER_PAGES})`)
     .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr")
     .addHelpText('after', `\n${spec.examples}`)
-    .showHelpAfterError(`(run ${spec.name} -h for usage)`)
     .allowExcessArguments(false)
     .exitOverride()
-    .configureOutput({ writeOut: write.out, writeErr: write.err });
+    // Errors are not printed here: parseArgs turns them into a UsageError,
+    // which main.ts prints like every other error ("tool: message").
+    .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
   return command;
 }
 
@@ -121,18 +122,42 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
 
 export type ParseResult<T> = { kind: 'run'; options: T } | { kind: 'exit'; code: number };
 
+/** The hint line after an error in the command line's shape. */
+export function usageHint(tool: string): string {
+  return `run '${tool} -h' for usage`;
+}
+
+/** commander's error text as one line of ours: no "error: " prefix, no
+ * trailing period, the "Did you mean" suggestion kept on the same line. */
+function commanderMessage(error: CommanderError, command: Command): string {
+  if (error.code === 'commander.excessArguments') {
+    const extra = command.args.map((arg) => `"${arg}"`).join(' ');
+    return `unexpected argument${command.args.length === 1 ? '' : 's'} ${extra}`;
+  }
+  return error.message
+    .replace(/^error: /, '')
+    .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.$/, '');
+}
+
 /**
- * Parses argv (without node and script). Help exits 0; commander's own
- * errors (unknown option, -4 with -6, stray arguments) exit 2 after commander
- * printed its one line; our validation errors are thrown as UsageError.
+ * Parses argv (without node and script). Help exits 0. Every invalid option,
+ * value or argument throws UsageError (exit 2), printed by main.ts as one
+ * "tool: message" line. As GNU tools do, errors in the command line's shape
+ * (unknown option, missing value, stray argument, -4 with -6) add the usage
+ * hint; an invalid value is said exactly and needs none.
  */
 export function parseArgs<T>(command: Command, argv: readonly string[], validate: (raw: RawOptions) => T): ParseResult<T> {
   try {
     command.parse([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      return { kind: 'exit', code: error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2 };
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') return { kind: 'exit', code: 0 };
+      throw new UsageError(commanderMessage(error, command), { hint: usageHint(command.name()) });
     }
+    // -h into a closed pipe (tcpstates -h | head -1): the reader is done.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return { kind: 'exit', code: 0 };
     throw error;
   }
   return { kind: 'run', options: validate(command.opts<RawOptions>()) };

@@ -4,21 +4,26 @@
 // only for errors that are not ours (a bug).
 
 import { writeSync } from 'node:fs';
-import { TcpToolError } from '../errors.js';
+import { TcpToolError, VerifierError } from '../errors.js';
 
-export function printError(tool: string, error: unknown, verbose: boolean): number {
+/** The stderr lines for an error. With `verbose`, a verifier rejection
+ * comes with the whole verifier log first, so the message stays last. */
+export function formatError(tool: string, error: unknown, verbose: boolean): string[] {
   const lines: string[] = [];
   if (error instanceof TcpToolError) {
+    if (verbose && error instanceof VerifierError) lines.push(...error.verifierLog.map((line) => `verifier: ${line}`));
     lines.push(`${tool}: ${error.message}`);
     if (error.hint !== undefined) lines.push(`${tool}: ${error.hint}`);
-    if (verbose && 'verifierLog' in error && Array.isArray(error.verifierLog)) {
-      lines.push(...(error.verifierLog as string[]).map((line) => `verifier: ${line}`));
-    }
   } else {
     const message = error instanceof Error ? error.message : String(error);
     lines.push(`${tool}: unexpected error: ${message}`);
     if (verbose && error instanceof Error && error.stack) lines.push(error.stack);
   }
+  return lines;
+}
+
+export function printError(tool: string, error: unknown, verbose: boolean): number {
+  const lines = formatError(tool, error, verbose);
   try {
     writeSync(2, `${lines.join('\n')}\n`);
   } catch {
@@ -29,7 +34,8 @@ export function printError(tool: string, error: unknown, verbose: boolean): numb
 
 /** Runs a tool's main and exits with its code. */
 export function runMain(tool: string, argv: readonly string[], main: (argv: readonly string[]) => Promise<number>): void {
-  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  // Also -Tv and the like: short flags can be bundled.
+  const verbose = argv.some((arg) => arg === '--verbose' || /^-[A-Za-z]*v[A-Za-z]*$/.test(arg));
   main(argv).then(
     (code) => process.exit(code),
     (error: unknown) => process.exit(printError(tool, error, verbose)),

@@ -4,19 +4,25 @@
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
 // stdout, --duration or --count, leaving nothing attached.
 
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
 import { decodeEvent, DecodeError, type TcpEvent } from '../decode/event.js';
-import { bindLibbpf } from '../ffi/libbpf.js';
+import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
 import type { RecordSink } from '../reader/ring.js';
+import { Output } from './output.js';
 
 /** How often the rings are read. Rows show within this of the event; the
  * rings (--buffer-pages) must hold this much traffic and more. */
 export const READ_INTERVAL_MS = 10;
 /** How often the kernel-side counters are checked for loss. */
 const COUNTER_CHECK_INTERVAL_MS = 1000;
+/** At exit, how long output that the reader is not taking may hold us up. */
+export const EXIT_FLUSH_TIMEOUT_MS = 1000;
+/** setTimeout's largest delay; longer --duration values are waited in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export interface RunOptions {
   readonly tool: string;
@@ -40,21 +46,13 @@ export interface RunOptions {
   readonly renderEnd?: () => string;
 }
 
-class StdoutClosed extends Error {}
-
-/** Writes all of `text` to fd 1, synchronously: a batch is one write(2). */
-function writeOut(text: string): void {
-  const bytes = Buffer.from(text);
-  let offset = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += writeSync(1, bytes, offset);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') throw new StdoutClosed();
-      if (code !== 'EAGAIN') throw error;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
+/** True when fd 1 is a pipe or socket, whose reader can go away. */
+function stdoutCanHangUp(): boolean {
+  try {
+    const stat = fstatSync(1);
+    return stat.isFIFO() || stat.isSocket();
+  } catch {
+    return false;
   }
 }
 
@@ -93,12 +91,35 @@ class BatchSink implements RecordSink {
 export async function runTracer(options: RunOptions): Promise<number> {
   const { tool } = options;
   const diagnostic = options.diagnostic ?? ((message: string) => `${tool}: ${message}`);
-  checkKernel();
-  checkPrivileges(tool);
-  const libbpf = bindLibbpf();
-  const session: TraceSession = openTrace(libbpf, options.config, {
-    ...(options.verbose ? { onLibbpfMessage: (line: string) => writeErr(line) } : {}),
-  });
+
+  // Taken first, so that a Ctrl-C during the (synchronous) load is handled
+  // once it is done, as a clean stop, instead of killing the process.
+  let stop: (code: number) => void = () => {};
+  const onSignal = (): void => stop(0);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  const releaseSignals = (): void => {
+    for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+  };
+
+  let session: TraceSession;
+  try {
+    checkKernel();
+    checkPrivileges(tool);
+    const libbpf = bindLibbpf();
+    session = openTrace(libbpf, options.config, {
+      ...(options.verbose ? { onLibbpfMessage: (line: string) => writeErr(line) } : {}),
+    });
+  } catch (error) {
+    releaseSignals();
+    throw error;
+  }
+
+  // Creating process.stdout puts a pipe or socket on fd 1 in non-blocking
+  // mode (libuv does): a reader that stops reading then makes writes fail
+  // with EAGAIN instead of blocking the event loop, and with it the signals.
+  void process.stdout;
+  const output = new Output();
+  const watchHangUp = stdoutCanHangUp();
 
   const sink = new BatchSink();
   let rowsWritten = 0;
@@ -137,38 +158,45 @@ export async function runTracer(options: RunOptions): Promise<number> {
     reportLoss();
   };
 
-  /** Reads the rings and writes one batch; false once output is closed. */
-  const tick = (): boolean => {
+  /** Reads the rings into rows for the output. */
+  const readBatch = (): void => {
     session.reader.drain(sink);
     const events = sink.events;
     sink.events = [];
     eventsRead += events.length;
     reportLoss();
-    if (events.length === 0) return true;
+    if (events.length === 0) return;
     // Rows from different CPUs' rings interleave: show them in time order.
     events.sort((a, b) => a.tsNs - b.tsNs);
-    const batch = options.maxRows === null ? events : events.slice(0, options.maxRows - rowsWritten);
+    const batch = options.maxRows === null ? events : events.slice(0, Math.max(0, options.maxRows - rowsWritten));
     rowsWritten += batch.length;
-    try {
-      const text = options.renderBatch(batch);
-      if (text.length > 0) writeOut(text);
-    } catch (error) {
-      if (error instanceof StdoutClosed) return false;
-      throw error;
-    }
-    return options.maxRows === null || rowsWritten < options.maxRows;
+    output.push(options.renderBatch(batch));
   };
 
-  const stop = (code: number): void => {
+  /** One timer tick; false once the run is over (output gone, --count reached). */
+  const tick = (): boolean => {
+    output.flush();
+    if (!output.closed && watchHangUp && isHungUp(1)) output.close();
+    if (output.closed) return false;
+    // A slow reader: leave the records in the rings. If they fill, the
+    // kernel drops new events and counts them, and we report that count.
+    if (output.backlogged) return true;
+    readBatch();
+    return !output.closed && (options.maxRows === null || rowsWritten < options.maxRows);
+  };
+
+  stop = (code: number): void => {
     if (stopping) return;
     stopping = true;
     clearInterval(readTimer);
     clearInterval(counterTimer);
-    if (durationTimer) clearTimeout(durationTimer);
+    if (durationTimer !== null) clearTimeout(durationTimer);
     let exitCode = code;
     try {
-      // Flush what the kernel already handed over, then detach.
-      if (code === 0) tick();
+      // Detach first, then read what the kernel already handed over: after
+      // the detach nothing new arrives, so this last read misses nothing.
+      session.detach();
+      if (code === 0 && !output.closed) readBatch();
       checkCounters();
     } catch (error) {
       writeErr(`${tool}: ${(error as Error).message}`);
@@ -176,17 +204,22 @@ export async function runTracer(options: RunOptions): Promise<number> {
     } finally {
       session.close();
     }
-    if (options.renderEnd !== undefined && exitCode === 0) {
+    if (options.renderEnd !== undefined && exitCode === 0 && !output.closed) {
       try {
-        const text = options.renderEnd();
-        if (text.length > 0) writeOut(text);
+        output.push(options.renderEnd());
       } catch (error) {
-        if (!(error instanceof StdoutClosed)) {
-          writeErr(`${tool}: ${(error as Error).message}`);
-          exitCode = 1;
-        }
+        writeErr(`${tool}: ${(error as Error).message}`);
+        exitCode = 1;
       }
     }
+    let unwritten = 0;
+    try {
+      unwritten = output.drain(EXIT_FLUSH_TIMEOUT_MS);
+    } catch (error) {
+      writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      exitCode = 1;
+    }
+    if (unwritten > 0) writeErr(diagnostic(`stdout is not being read: dropped the last ${unwritten} bytes of output`, { unwritten }));
     const lost = lostReported + lastCounters.recursionMisses;
     writeErr(
       diagnostic(`${eventsRead} events read, ${lost} lost`, {
@@ -196,13 +229,9 @@ export async function runTracer(options: RunOptions): Promise<number> {
         recursion_misses: lastCounters.recursionMisses,
       }),
     );
-    for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+    releaseSignals();
     resolveDone(exitCode);
   };
-
-  const onSignal = (): void => stop(0);
-  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const signal of SIGNALS) process.on(signal, onSignal);
 
   const safeTick = (): void => {
     try {
@@ -213,14 +242,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     }
   };
 
-  try {
-    if (options.header !== null) writeOut(`${options.header}\n`);
-    if (options.header === null) writeErr(diagnostic(options.notice ?? `Tracing... Hit Ctrl-C to end.`, {}));
-  } catch (error) {
-    session.close();
-    if (error instanceof StdoutClosed) return 0;
-    throw error;
-  }
+  let durationTimer: NodeJS.Timeout | null = null;
   const readTimer = setInterval(safeTick, READ_INTERVAL_MS);
   const counterTimer = setInterval(() => {
     try {
@@ -229,7 +251,23 @@ export async function runTracer(options: RunOptions): Promise<number> {
       writeErr(`${tool}: ${(error as Error).message}`);
     }
   }, COUNTER_CHECK_INTERVAL_MS);
-  const durationTimer = options.durationMs === null ? null : setTimeout(() => stop(0), options.durationMs);
-  if (options.maxRows === 0) stop(0);
+  try {
+    if (options.header !== null) output.push(`${options.header}\n`);
+    if (options.header === null) writeErr(diagnostic(options.notice ?? 'Tracing... Hit Ctrl-C to end.', {}));
+  } catch (error) {
+    writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    stop(1);
+    return done;
+  }
+  if (options.durationMs !== null) {
+    const deadline = performance.now() + options.durationMs;
+    const waitForDeadline = (): void => {
+      const remainingMs = deadline - performance.now();
+      if (remainingMs <= 0) stop(0);
+      else durationTimer = setTimeout(waitForDeadline, Math.min(Math.ceil(remainingMs), MAX_TIMER_MS));
+    };
+    waitForDeadline();
+  }
+  if (output.closed || options.maxRows === 0) stop(0);
   return done;
 }

@@ -24,6 +24,13 @@ export interface PerfRings {
   free(): void;
 }
 
+/** A verifier log buffer owned by JS memory outside the V8 heap. */
+export interface LogBuffer {
+  /** The log as the kernel left it ('' when the load did not fail). */
+  read(): string;
+  free(): void;
+}
+
 export interface Libbpf {
   /** Route libbpf's messages (warnings, the verifier log) to `sink`. */
   setPrint(sink: (level: number, message: string) => void): void;
@@ -35,6 +42,10 @@ export interface Libbpf {
   mapFd(map: Pointer): number;
   setInitialValue(map: Pointer, data: Uint8Array): void;
   setAutoload(program: Pointer, autoload: boolean): void;
+  /** Gives `program` its own verifier log buffer. libbpf fills it only when
+   * the load fails (it then retries at log level 1) and no longer prints the
+   * log itself, so the whole log is kept instead of one print buffer's worth. */
+  setLogBuffer(program: Pointer, sizeBytes: number): LogBuffer;
   loadObject(object: Pointer): void;
   programFd(program: Pointer): number;
   attach(program: Pointer, what: string): Pointer;
@@ -78,12 +89,24 @@ export function perfEventAttr(wakeupWatermarkBytes: number): Uint8Array {
  * program itself (tests pass a missing one), never user input.
  */
 export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
+  // koffi type names are process-wide: bind once, hand out the same binding.
+  let binding = bindings.get(libraryPath);
+  if (binding === undefined) {
+    binding = bind(libraryPath);
+    bindings.set(libraryPath, binding);
+  }
+  return binding;
+}
+
+const bindings = new Map<string, Libbpf>();
+
+function bind(libraryPath: string): Libbpf {
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(libraryPath);
   } catch (error) {
-    throw new PreflightError(`cannot load ${libraryPath}: the libbpf shared library is missing`, {
-      hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu) or dnf install libbpf (Fedora)',
+    throw new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
+      hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
       cause: error,
     });
   }
@@ -107,6 +130,7 @@ export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
     mapFd: lib.func('int bpf_map__fd(const bpf_map *map)'),
     setInitialValue: lib.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
     setAutoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+    setLogBuf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *log_buf, size_t log_size)'),
     load: lib.func('int bpf_object__load(bpf_object *obj)'),
     programFd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
     attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
@@ -172,6 +196,29 @@ export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
     setAutoload(program, autoload) {
       const rc = c.setAutoload(program, autoload) as number;
       if (rc < 0) fail('configure', 'program autoload', rc);
+    },
+    setLogBuffer(program, sizeBytes) {
+      const memory = koffi.alloc('uint8_t', sizeBytes);
+      const bytes = new Uint8Array(koffi.view(memory, sizeBytes));
+      bytes[0] = 0;
+      const rc = c.setLogBuf(program, memory, sizeBytes) as number;
+      if (rc < 0) {
+        koffi.free(memory);
+        fail('configure', 'program log buffer', rc);
+      }
+      let freed = false;
+      return {
+        read() {
+          if (freed) return '';
+          const end = bytes.indexOf(0);
+          return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? sizeBytes : end).toString('utf8');
+        },
+        free() {
+          if (freed) return;
+          freed = true;
+          koffi.free(memory);
+        },
+      };
     },
     loadObject(object) {
       const rc = c.load(object) as number;
@@ -239,4 +286,29 @@ export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
       return n > 0 ? n : fail('count', 'possible CPUs', n);
     },
   };
+}
+
+// from include/uapi/asm-generic/poll.h
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+let pollBinding: ((fds: Uint8Array, count: number, timeoutMs: number) => number) | null = null;
+const pollFds = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
+const pollView = new DataView(pollFds.buffer);
+
+/**
+ * True when `fd` is a pipe whose reader is gone, or a socket or terminal that
+ * hung up: poll(2) reports POLLERR/POLLHUP without writing anything. This is
+ * how a tracer on a quiet system notices `| head -5` has exited, instead of
+ * waiting for the next event to fail with EPIPE. Regular files never report it.
+ */
+export function isHungUp(fd: number): boolean {
+  if (pollBinding === null) {
+    const poll = koffi.load('libc.so.6').func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
+    pollBinding = (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number;
+  }
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, 0, true); // POLLERR and POLLHUP are always reported
+  pollView.setInt16(6, 0, true);
+  if (pollBinding(pollFds, 1, 0) <= 0) return false;
+  return (pollView.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
 }

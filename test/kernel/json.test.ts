@@ -108,10 +108,10 @@ describe('tcpstates --json (kernel)', () => {
 
 describe('extras option errors', () => {
   const cases: [string[], string[]][] = [
-    [['--json', '-s'], ["error: option '--json' cannot be used with option '-s, --csv'"]],
-    [['-w', '--json'], ["error: option '--json' cannot be used with option '-w, --wide'"]],
-    [['--summary', '-T'], ["error: option '--summary' cannot be used with option '-T, --time'"]],
-    [['--histogram', '-t'], ["error: option '--histogram' cannot be used with option '-t, --timestamp'"]],
+    [['--json', '-s'], ["tcpstates: option '--json' cannot be used with option '-s, --csv'"]],
+    [['-w', '--json'], ["tcpstates: option '--json' cannot be used with option '-w, --wide'"]],
+    [['--summary', '-T'], ["tcpstates: option '--summary' cannot be used with option '-T, --time'"]],
+    [['--histogram', '-t'], ["tcpstates: option '--histogram' cannot be used with option '-t, --timestamp'"]],
     [['-p', '1,,2'], ['tcpstates: -p/--pid: empty PID in list "1,,2"']],
     [['-p', 'abc'], ['tcpstates: -p/--pid: invalid PID "abc": not a positive integer']],
     [['-p', Array.from({ length: 1025 }, (_, i) => i + 1).join(',')], ['tcpstates: -p/--pid: at most 1024 PIDs (got 1025)']],
@@ -121,7 +121,7 @@ describe('extras option errors', () => {
       const result = await runTracerToExit(args);
       assert.equal(result.code, 2);
       assert.deepEqual(result.stdout, []);
-      const expected = message[0]!.startsWith('error:') ? [...message, '(run tcpstates -h for usage)'] : message;
+      const expected = message[0]!.startsWith('tcpstates: option') ? [...message, "tcpstates: run 'tcpstates -h' for usage"] : message;
       assert.deepEqual(result.stderr, expected);
     });
   }

@@ -33,12 +33,12 @@ test('commander errors: the error and where to look, exit 2', () => {
   assert.deepEqual(run(['-4', '-6']), {
     code: 2,
     stdout: '',
-    stderr: "error: option '-4, --ipv4' cannot be used with option '-6, --ipv6'\n(run tcplife -h for usage)\n",
+    stderr: "tcplife: option '-4, --ipv4' cannot be used with option '-6, --ipv6'\ntcplife: run 'tcplife -h' for usage\n",
   });
   assert.deepEqual(run(['-p']), {
     code: 2,
     stdout: '',
-    stderr: "error: option '-p, --pid <pids>' argument missing\n(run tcplife -h for usage)\n",
+    stderr: "tcplife: option '-p, --pid <pids>' argument missing\ntcplife: run 'tcplife -h' for usage\n",
   });
 });
 

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+// What a user sees when the machine cannot run the tracer: no privileges,
+// no BTF, no libbpf, no tracepoint, a verifier rejection. Each is produced
+// for real (setpriv, a private mount namespace, a broken BPF object through
+// the loader's own code path) and must give its exact message, exit 1, and
+// leave nothing loaded.
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { openTrace } from '../../src/bpf/loader.js';
+import type { TraceConfig } from '../../src/bpf/config.js';
+import { formatError } from '../../src/cli/main.js';
+import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
+import { bindLibbpf } from '../../src/ffi/libbpf.js';
+import {
+  LoopbackServer,
+  MISSING_TRACEPOINT_SOURCE,
+  TOOLS,
+  VERIFIER_REJECTED_SOURCE,
+  binPath,
+  bpfObjectsOf,
+  buildBpfObject,
+  csvRows,
+  startTracer,
+  testAddress,
+  testPort,
+  waitFor,
+  waitForAttach,
+} from './robust-helpers.js';
+
+/** setpriv as user nobody. CAP_DAC_READ_SEARCH only lets it read the
+ * checkout wherever it is (CI may clone under /root); it grants nothing for
+ * BPF, which needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN. */
+const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+const readAnywhere = (caps: string[] = []) => {
+  const list = ['+dac_read_search', ...caps.map((cap) => `+${cap}`)].join(',');
+  return [`--inh-caps=${list}`, `--ambient-caps=${list}`];
+};
+
+const NOT_PERMITTED = (tool: string) =>
+  `${tool}: not permitted: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities\n` +
+  `${tool}: run it as root (sudo ${tool}), or grant CAP_BPF and CAP_PERFMON\n`;
+
+function runAs(wrapper: readonly string[], tool: string, args: readonly string[] = []) {
+  const result = spawnSync(wrapper[0]!, [...wrapper.slice(1), process.execPath, binPath(tool), ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs `script` (fixed text, no user input) in a private mount namespace:
+ * mounts made there vanish with it. $NODE and $BIN are the tool to run. */
+function inMountNamespace(script: string, tool: string) {
+  const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-ec', script], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, NODE: process.execPath, BIN: binPath(tool) },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function libbpfPath(): string {
+  const line = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .find((entry) => entry.trim().startsWith('libbpf.so.1 ('));
+  const path = line?.split(' => ')[1]?.trim();
+  if (path === undefined) throw new Error('libbpf.so.1 not in the ld.so cache');
+  return path;
+}
+
+const TRANSITIONS: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, bufferPages: 8 };
+
+for (const tool of TOOLS) {
+  describe(`${tool.name}: privileges`, () => {
+    test('as nobody: says it needs root or CAP_BPF+CAP_PERFMON, exit 1', () => {
+      const result = runAs([...AS_NOBODY, ...readAnywhere()], tool.name);
+      assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
+    });
+
+    test('as root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: the same', () => {
+      const result = runAs(['setpriv', '--inh-caps=-all', '--bounding-set=-bpf,-perfmon,-sys_admin'], tool.name);
+      assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
+    });
+
+    test('as nobody with only CAP_BPF and CAP_PERFMON: traces (the advice is right)', async () => {
+      const address = testAddress(11);
+      const port = testPort(11);
+      const server = await LoopbackServer.listen(address, port);
+      const capped = spawnTracerAs(
+        [...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])],
+        tool.name,
+        ['-s', '-L', String(port)],
+      );
+      try {
+        await waitForAttach(capped);
+        await server.connections(2);
+        await waitFor('both connections', () => csvRows(capped.stdout()).filter(tool.endsConnection).length >= 2);
+      } finally {
+        capped.child.kill('SIGINT');
+        await server.close();
+      }
+      const [code] = await capped.exited;
+      assert.equal(code, 0, capped.stderr());
+      assert.match(capped.stderr(), new RegExp(`^${tool.name}: \\d+ events read, 0 lost\\n$`, 'm'));
+    });
+  });
+
+  describe(`${tool.name}: missing kernel and library support`, () => {
+    test('kernel without BTF: names CONFIG_DEBUG_INFO_BTF, exit 1', () => {
+      // An empty tmpfs over /sys/kernel/btf, seen by this namespace only.
+      const result = inMountNamespace('mount -t tmpfs none /sys/kernel/btf; exec "$NODE" "$BIN"', tool.name);
+      assert.deepEqual(result, {
+        status: 1,
+        stdout: '',
+        stderr:
+          `${tool.name}: kernel BTF not found at /sys/kernel/btf/vmlinux: the kernel was built without BTF type information\n` +
+          `${tool.name}: this needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default in most distributions since Linux 5.4)\n`,
+      });
+    });
+
+    test('libbpf.so.1 missing: names the package, exit 1', () => {
+      // /dev/null over the library, seen by this namespace only: dlopen fails.
+      const result = inMountNamespace(`mount --bind /dev/null '${libbpfPath()}'; exec "$NODE" "$BIN"`, tool.name);
+      assert.deepEqual(result, {
+        status: 1,
+        stdout: '',
+        stderr:
+          `${tool.name}: cannot load libbpf.so.1: the libbpf shared library (version 1.x) is missing\n` +
+          `${tool.name}: install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)\n`,
+      });
+    });
+  });
+}
+
+function spawnTracerAs(wrapper: readonly string[], tool: string, args: readonly string[]) {
+  return startTracer(tool, args, { wrapper });
+}
+
+describe('the loader on broken objects', () => {
+  test('bindLibbpf with a library that is not there: PreflightError naming the package', () => {
+    assert.throws(
+      () => bindLibbpf('libbpf.so.0-robust-test-missing'),
+      (error: unknown) =>
+        error instanceof PreflightError &&
+        error.message === 'cannot load libbpf.so.0-robust-test-missing: the libbpf shared library (version 1.x) is missing' &&
+        error.hint === 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)' &&
+        error.exitCode === 1,
+    );
+  });
+
+  test('a verifier rejection: the last lines in the message, the whole log with --verbose, nothing left loaded', () => {
+    const objectPath = buildBpfObject('rejected', VERIFIER_REJECTED_SOURCE);
+    const libbpfLines: string[] = [];
+    let caught: unknown;
+    try {
+      openTrace(bindLibbpf(), TRANSITIONS, { objectPath, onLibbpfMessage: (line) => libbpfLines.push(line) });
+    } catch (error) {
+      caught = error;
+    }
+    assert.ok(caught instanceof VerifierError, `got ${String(caught)}`);
+    const error = caught;
+    const messageLines = error.message.split('\n');
+    assert.equal(messageLines[0], 'failed to load BPF program handle_set_state: EACCES');
+    assert.equal(messageLines.length, 4);
+    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ rejected\.bpf\.c:\d+$/);
+    assert.match(messageLines[2]!, /^ {2}verifier: \d+: \(79\) r\d = \*\(u64 \*\)\(r\d \+8000\)$/);
+    assert.equal(messageLines[3], '  verifier: invalid bpf_context access off=8000 size=8');
+    assert.equal(error.hint, 'the kernel verifier rejected the program; rerun with --verbose for the whole log');
+    assert.equal(error.exitCode, 1);
+
+    // The whole log, from the first instruction to the summary line: far
+    // more than libbpf's print path would carry.
+    const log = error.verifierLog;
+    assert.equal(log[0], '0: R1=ctx() R10=fp0');
+    assert.match(log.at(-1)!, /^processed \d+ insns \(limit 1000000\)/);
+    assert.ok(log.join('\n').length > 64 * 1024, `log is ${log.join('\n').length} bytes`);
+    // It is not also streamed through libbpf's messages (no double printing).
+    assert.ok(!libbpfLines.some((line) => line.includes('BEGIN PROG LOAD LOG')));
+    assert.ok(libbpfLines.includes("libbpf: prog 'handle_set_state': BPF program load failed: Permission denied"));
+
+    const quiet = formatError('tcpstates', error, false).join('\n').split('\n');
+    assert.deepEqual(quiet, [
+      'tcpstates: failed to load BPF program handle_set_state: EACCES',
+      ...messageLines.slice(1),
+      'tcpstates: the kernel verifier rejected the program; rerun with --verbose for the whole log',
+    ]);
+    const verbose = formatError('tcpstates', error, true).join('\n').split('\n');
+    assert.deepEqual(verbose, [...log.map((line) => `verifier: ${line}`), ...quiet]);
+
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+  });
+
+  test('a kernel without the tracepoint: the attach step names it and the kernel option, nothing left loaded', () => {
+    const objectPath = buildBpfObject('no_tracepoint', MISSING_TRACEPOINT_SOURCE);
+    assert.throws(
+      () => openTrace(bindLibbpf(), TRANSITIONS, { objectPath }),
+      (error: unknown) =>
+        error instanceof BpfError &&
+        !(error instanceof VerifierError) &&
+        error.message === 'failed to attach raw tracepoint: ENOENT' &&
+        error.hint ===
+          'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y',
+    );
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+  });
+});

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// What the code may load and run: the BPF object only from the package's
+// own files (never the working directory or an environment-controlled
+// path), and no shell or child process at all.
+
+import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { test } from 'node:test';
+import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
+import { ROOT } from '../support/robust-tools.js';
+
+function sources(directory: string): string[] {
+  return readdirSync(directory, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .map((entry) => `${entry.parentPath}/${entry.name}`);
+}
+
+test('the BPF object path is fixed inside the package, next to the compiled code', () => {
+  assert.ok(isAbsolute(BPF_OBJECT_PATH));
+  assert.equal(BPF_OBJECT_PATH, `${ROOT}dist/bpf/tcpstates.bpf.o`);
+});
+
+test('no source spawns a process or a shell', () => {
+  for (const file of sources(`${ROOT}src`)) {
+    const text = readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /child_process|\bexecSync\b|\bspawn\(|\bexecFile\b/, file);
+  }
+});
+
+test('the loader and the FFI read no environment and no working directory', () => {
+  for (const file of [`${ROOT}src/bpf/loader.ts`, `${ROOT}src/ffi/libbpf.ts`, `${ROOT}src/cli/run.ts`]) {
+    const text = readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /process\.env|process\.cwd|process\.chdir/, file);
+  }
+});
+
+test('the CLI never passes an object path to the loader', () => {
+  for (const file of sources(`${ROOT}src/cli`)) {
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /objectPath/, file);
+  }
+});
