@@ -4,10 +4,10 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import type { TcpEvent } from '../../src/decode/event.js';
 import { bytesAsKib, sessionOwner, tcplifeRenderer, type TcplifeFormatOptions } from '../../src/format/tcplife.js';
 import { colorizerFor } from '../../src/format/color.js';
+import { bccFormat } from '../support/oracle.js';
 
 function options(overrides: Partial<TcplifeFormatOptions> = {}): TcplifeFormatOptions {
   return { wide: false, csv: false, time: false, timestamp: false, wallClockOffsetMs: 0, colorizer: null, ...overrides };
@@ -114,44 +114,6 @@ test('colour marks only a guessed owner, and never changes the visible text', ()
   assert.ok(coloured.row(guessed).startsWith('\x1b[33m0    \x1b[39m \x1b[33mswapper/1 \x1b[39m '));
 });
 
-/** bcc tools/tcplife.py's formats (39-character wide addresses since bcc
- * commit 01673352), applied by Python to the same values. */
-const BCC_TCPLIFE = String.raw`
-import json, sys
-FORMATS = {
-    'default': ("%-5s %-10.10s %s%-15s %-5s %-15s %-5s %5s %5s %s",
-                "%-5d %-10.10s %s%-15s %-5d %-15s %-5d %5d %5d %.2f"),
-    'wide': ("%-5s %-16.16s %-2s %-39s %-5s %-39s %-5s %6s %6s %s",
-             "%-5d %-16.16s %-2s %-39s %-5s %-39s %-5d %6d %6d %.2f"),
-    'csv': ("%s,%s,%s,%s,%s,%s,%s,%s,%s,%s",
-            "%d,%s,%s,%s,%s,%s,%d,%d,%d,%.2f"),
-}
-out = []
-for job in json.load(sys.stdin):
-    mode, ts = job['mode'], job['timestamp']
-    header_string, format_string = FORMATS[mode]
-    ip = mode != 'default'
-    lines = []
-    head = ''
-    if ts:
-        head = "%s," % "TIME(s)" if mode == 'csv' else "%-9s " % "TIME(s)"
-    lines.append(head + header_string % ("PID", "COMM", "IP" if ip else "", "LADDR",
-                                         "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS"))
-    start_ts = 0
-    for e in job['events']:
-        prefix = ''
-        if ts:
-            if start_ts == 0:
-                start_ts = e['ts_us']
-            delta_s = (float(e['ts_us']) - start_ts) / 1000000
-            prefix = ("%.6f," % delta_s) if mode == 'csv' else ("%-9.6f " % delta_s)
-        lines.append(prefix + format_string % (e['pid'], e['comm'], e['ip'] if ip else "",
-            e['saddr'], e['lport'], e['daddr'], e['dport'],
-            e['tx_b'] / 1024, e['rx_b'] / 1024, float(e['span_us']) / 1000))
-    out.append(lines)
-print(json.dumps(out))
-`;
-
 /** A deterministic spread of awkward values. */
 function sampleSessions(): TcpEvent[] {
   let seed = 424242;
@@ -195,28 +157,8 @@ test('header and rows equal bcc tcplife byte for byte, every layout, with and wi
     { mode: 'wide', wide: true, csv: false },
     { mode: 'csv', wide: false, csv: true },
   ] as const;
-  const jobs = modes.flatMap(({ mode }) => [false, true].map((timestamp) => ({ mode, timestamp })));
-  const input = jobs.map(({ mode, timestamp }) => ({
-    mode,
-    timestamp,
-    events: sessions.map((event) => {
-      const owner = sessionOwner(event);
-      return {
-        pid: owner.pid,
-        comm: owner.comm,
-        ip: event.family === 10 ? '6' : '4',
-        saddr: event.localAddress,
-        daddr: event.remoteAddress,
-        lport: event.localPort,
-        dport: event.remotePort,
-        tx_b: event.txBytes,
-        rx_b: event.rxBytes,
-        span_us: Math.floor(event.deltaNs / 1000),
-        ts_us: Math.floor(event.tsNs / 1000),
-      };
-    }),
-  }));
-  const expected = JSON.parse(execFileSync('python3', ['-c', BCC_TCPLIFE], { input: JSON.stringify(input), encoding: 'utf8' })) as string[][];
+  const jobs = modes.flatMap(({ mode }) => [false, true].map((timestamp) => ({ tool: 'tcplife' as const, mode, timestamp, events: sessions })));
+  const expected = bccFormat(jobs);
   jobs.forEach(({ mode, timestamp }, index) => {
     const layout = modes.find((candidate) => candidate.mode === mode)!;
     const renderer = tcplifeRenderer(options({ wide: layout.wide, csv: layout.csv, timestamp }));
