@@ -3,14 +3,20 @@
 // read the rings on a short timer, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
 // stdout, --duration or --count, leaving nothing attached.
+//
+// The hot path makes no object and no string per event: a tick collects
+// where the events are in the rings (EventBatch), merges the CPUs' rings
+// into time order, formats each event in place through one EventView into
+// one byte buffer, hands the ring space back, and writes the buffer once.
 
 import { writeSync } from 'node:fs';
 import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
-import { decodeEvent, DecodeError, type TcpEvent } from '../decode/event.js';
+import { EventView } from '../decode/event.js';
 import { bindLibbpf } from '../ffi/libbpf.js';
-import type { RecordSink } from '../reader/ring.js';
+import { EventBatch } from '../reader/batch.js';
+import { ByteOutput } from '../format/output.js';
 
 /** How often the rings are read. Rows show within this of the event; the
  * rings (--buffer-pages) must hold this much traffic and more. */
@@ -23,8 +29,9 @@ export interface RunOptions {
   readonly config: TraceConfig;
   /** Printed once attached; null for none. */
   readonly header: string | null;
-  /** Renders the rows of one batch, in time order; '' when none. */
-  readonly renderBatch: (events: readonly TcpEvent[]) => string;
+  /** Appends one event's row and its newline to `out`. `event` looks at the
+   * ring in place: it is only valid during the call. */
+  readonly writeRow: (out: ByteOutput, event: EventView) => void;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
   readonly durationMs: number | null;
@@ -35,13 +42,12 @@ export interface RunOptions {
 
 class StdoutClosed extends Error {}
 
-/** Writes all of `text` to fd 1, synchronously: a batch is one write(2). */
-function writeOut(text: string): void {
-  const bytes = Buffer.from(text);
+/** Writes all of `bytes` to fd 1, synchronously: a batch is one write(2). */
+function writeOut(bytes: Uint8Array): void {
   let offset = 0;
   while (offset < bytes.length) {
     try {
-      offset += writeSync(1, bytes, offset);
+      offset += writeSync(1, bytes, offset, bytes.length - offset);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') throw new StdoutClosed();
@@ -59,26 +65,6 @@ function writeErr(text: string): void {
   }
 }
 
-/** Collects one tick's samples from all rings. */
-class BatchSink implements RecordSink {
-  events: TcpEvent[] = [];
-  lostInRings = 0;
-  undecodable = 0;
-
-  sample(view: DataView, offset: number, size: number): void {
-    try {
-      this.events.push(decodeEvent(view, offset, size));
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      this.undecodable++;
-    }
-  }
-
-  lost(count: number): void {
-    this.lostInRings += count;
-  }
-}
-
 /**
  * Runs until stopped; resolves with the exit code. Errors before the header
  * (preflight, load, attach) are thrown for the CLI to report.
@@ -93,7 +79,9 @@ export async function runTracer(options: RunOptions): Promise<number> {
     ...(options.verbose ? { onLibbpfMessage: (line: string) => writeErr(line) } : {}),
   });
 
-  const sink = new BatchSink();
+  const sink = new EventBatch();
+  const out = new ByteOutput();
+  const cursor = new EventView();
   let rowsWritten = 0;
   let eventsRead = 0;
   let lostReported = 0;
@@ -127,19 +115,28 @@ export async function runTracer(options: RunOptions): Promise<number> {
 
   /** Reads the rings and writes one batch; false once output is closed. */
   const tick = (): boolean => {
-    session.reader.drain(sink);
-    const events = sink.events;
-    sink.events = [];
-    eventsRead += events.length;
-    reportLoss();
-    if (events.length === 0) return true;
-    // Rows from different CPUs' rings interleave: show them in time order.
-    events.sort((a, b) => a.tsNs - b.tsNs);
-    const batch = options.maxRows === null ? events : events.slice(0, options.maxRows - rowsWritten);
-    rowsWritten += batch.length;
+    sink.clear();
+    out.clear();
     try {
-      const text = options.renderBatch(batch);
-      if (text.length > 0) writeOut(text);
+      session.reader.collect(sink);
+      eventsRead += sink.count;
+      if (sink.count > 0) {
+        // Rows from different CPUs' rings interleave: show them in time order.
+        const order = sink.timeOrder();
+        const rows = options.maxRows === null ? order.length : Math.min(order.length, options.maxRows - rowsWritten);
+        for (let i = 0; i < rows; i++) {
+          const index = order[i] as number;
+          options.writeRow(out, cursor.at(sink.views[index] as DataView, sink.offsets[index] as number));
+        }
+        rowsWritten += rows;
+      }
+    } finally {
+      // Formatted (or failed): either way the kernel may have the space back.
+      session.reader.release();
+    }
+    reportLoss();
+    try {
+      if (out.length > 0) writeOut(out.view());
     } catch (error) {
       if (error instanceof StdoutClosed) return false;
       throw error;
@@ -191,7 +188,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
   };
 
   try {
-    if (options.header !== null) writeOut(`${options.header}\n`);
+    if (options.header !== null) writeOut(Buffer.from(`${options.header}\n`));
   } catch (error) {
     session.close();
     if (error instanceof StdoutClosed) return 0;

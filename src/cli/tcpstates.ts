@@ -3,7 +3,6 @@
 // Reimplements tcpstates(8) from bcc (Brendan Gregg, 2018).
 
 import { writeSync } from 'node:fs';
-import type { TcpEvent } from '../decode/event.js';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
@@ -48,11 +47,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     tool: 'tcpstates',
     config: options.trace,
     header: renderer.header(),
-    renderBatch: (events: readonly TcpEvent[]) => {
-      let text = '';
-      for (const event of events) text += `${renderer.row(event)}\n`;
-      return text;
-    },
+    writeRow: (out, event) => renderer.writeLine(out, event),
     maxRows: options.maxRows,
     durationMs: options.durationMs,
     verbose: options.verbose,

@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: Apache-2.0
+// The performance benchmark (npm run bench): loopback connection churn from
+// our own generator, run untraced, under our tcpstates and under
+// libbpf-tools' tcpstates (when installed), in alternating order so that a
+// noisy machine affects all three alike; then start-up times, and on request
+// a long run that samples our memory. Prints one line per run and a table of
+// medians. Needs root (it loads BPF programs and makes a network namespace).
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  expectedRows,
+  markdownTable,
+  median,
+  parseLoadgen,
+  parseMeasurePid,
+  parseMeasureReport,
+  parseOurSummary,
+  RowCounter,
+  sumLostLines,
+  sumSchedstatNs,
+  TRANSITIONS_PER_CONNECTION,
+  type LoadgenResult,
+} from './parse.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN_DIR = join(ROOT, 'dist', 'bench');
+const LOADGEN = join(BIN_DIR, 'loadgen');
+const MEASURE = join(BIN_DIR, 'measure');
+const OUR_TOOL = join(ROOT, 'bin', 'tcpstates');
+const REFERENCE = '/usr/sbin/tcpstates';
+const TRACEFS = '/sys/kernel/tracing';
+/** Time for a freshly attached tracer to settle (JIT, first GC) before the load. */
+const SETTLE_MS = 200;
+/** Time after the load for the tracers to read what is still in their rings:
+ * libbpf-tools exits on SIGINT without draining them. */
+const DRAIN_MS = 300;
+
+const USAGE = `usage: npm run bench -- [options]
+  --connections N    connections per run (default 20000: 200k state changes)
+  --rate R           pace the generator to R connections/s (default 0: full speed)
+  --rounds N         runs of each of untraced/ours/reference, alternating (default 5)
+  --startup-runs N   start-up measurements of each tool (default 10)
+  --buffer-pages P   our --buffer-pages (default: the tool's default)
+  --busy N           keep N CPU-burning processes running during the runs (default 0)
+  --soak N           instead: one long run of N connections under our tool,
+                     sampling its memory every second
+  --no-reference     skip libbpf-tools
+  --port P           the generator's listening port (default: random 20000-29999)
+  --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
+  --keep             keep the run outputs`;
+
+type ToolName = 'untraced' | 'ours' | 'reference';
+
+interface Options {
+  connections: number;
+  rate: number;
+  rounds: number;
+  startupRuns: number;
+  bufferPages: number | null;
+  busy: number;
+  soak: number | null;
+  reference: boolean;
+  port: number;
+  addresses: number;
+  outDir: string | null;
+  keep: boolean;
+}
+
+function readOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      connections: { type: 'string', default: '20000' },
+      rate: { type: 'string', default: '0' },
+      rounds: { type: 'string', default: '5' },
+      'startup-runs': { type: 'string', default: '10' },
+      'buffer-pages': { type: 'string' },
+      busy: { type: 'string', default: '0' },
+      soak: { type: 'string' },
+      'no-reference': { type: 'boolean', default: false },
+      port: { type: 'string' },
+      'out-dir': { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const integer = (text: string | undefined, name: string, min: number): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text ?? '') || value < min) throw new UsageFailure(`--${name}: expected an integer >= ${min}, got "${text}"`);
+    return value;
+  };
+  return {
+    connections: integer(values.connections, 'connections', 1),
+    rate: integer(values.rate, 'rate', 0),
+    rounds: integer(values.rounds, 'rounds', 1),
+    startupRuns: integer(values['startup-runs'], 'startup-runs', 0),
+    bufferPages: values['buffer-pages'] === undefined ? null : integer(values['buffer-pages'], 'buffer-pages', 1),
+    busy: integer(values.busy, 'busy', 0),
+    soak: values.soak === undefined ? null : integer(values.soak, 'soak', 1),
+    reference: !values['no-reference'],
+    port: values.port === undefined ? 20000 + Math.floor(Math.random() * 10000) : integer(values.port, 'port', 1),
+    addresses: 64,
+    outDir: values['out-dir'] ?? null,
+    keep: values.keep === true,
+  };
+}
+
+class UsageFailure extends Error {}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Children we started, killed (by pid) if the bench is interrupted. */
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function exited(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? 128);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0))));
+}
+
+/** Builds the C helpers when missing or older than their source. */
+function buildHelpers(): void {
+  for (const [binary, source] of [
+    [LOADGEN, join(ROOT, 'bench', 'loadgen.c')],
+    [MEASURE, join(ROOT, 'bench', 'measure.c')],
+  ] as const) {
+    if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) continue;
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
+  }
+}
+
+// --- tracefs, for libbpf-tools: mounted only while it attaches, and only if absent.
+
+function tracefsMounted(): boolean {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === TRACEFS && line.split(' ')[2] === 'tracefs');
+}
+
+/** Mounts tracefs if absent; returns whether we did (and so must unmount). */
+function mountTracefs(): boolean {
+  if (tracefsMounted()) return false;
+  execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS]);
+  return true;
+}
+
+function unmountTracefs(): void {
+  try {
+    execFileSync('umount', [TRACEFS], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write(`bench: could not unmount ${TRACEFS} (busy?); unmount it by hand\n`);
+  }
+}
+
+// --- /proc readings
+
+function fdKinds(pid: number): Map<string, number> {
+  const kinds = new Map<string, number>();
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return kinds;
+  }
+  for (const fd of fds) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      kinds.set(target, (kinds.get(target) ?? 0) + 1);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return kinds;
+}
+
+/** Whether the tracer has attached and opened its per-CPU rings (after which
+ * both tools print their header at once). */
+function attached(tool: ToolName, pid: number, cpuCount: number): boolean {
+  const kinds = fdKinds(pid);
+  const perfEvents = kinds.get('anon_inode:[perf_event]') ?? 0;
+  if (tool === 'ours') return (kinds.get('anon_inode:bpf_link') ?? 0) >= 1 && perfEvents >= cpuCount;
+  // libbpf-tools: the tracepoint's perf event, then the perf buffer (epoll + one per CPU).
+  return perfEvents >= cpuCount + 1 && (kinds.get('anon_inode:[eventpoll]') ?? 0) >= 1;
+}
+
+/** ns on CPU so far, all threads. */
+function cpuNs(pid: number): number {
+  const texts: string[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      texts.push(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+    } catch {
+      // thread gone
+    }
+  }
+  return sumSchedstatNs(texts);
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+// --- runs
+
+function toolCommand(tool: ToolName, options: Options): string[] {
+  if (tool === 'ours') {
+    return [process.execPath, OUR_TOOL, ...(options.bufferPages === null ? [] : ['--buffer-pages', String(options.bufferPages)])];
+  }
+  return [REFERENCE];
+}
+
+async function runLoadgen(options: Options, connections: number): Promise<LoadgenResult> {
+  const args = ['--netns', '--count', String(connections), '--port', String(options.port), '--addresses', String(options.addresses)];
+  if (options.rate > 0) args.push('--rate', String(options.rate));
+  args.push('--seconds', String(Math.ceil(60 + connections / Math.max(options.rate, 1000))));
+  const child = track(spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await exited(child);
+  if (code !== 0) throw new Error(`the generator failed (exit ${code})`);
+  return parseLoadgen(stdout);
+}
+
+interface RunningTracer {
+  readonly tool: ToolName;
+  readonly measure: ChildProcess;
+  readonly pid: number;
+  readonly reportPath: string;
+  readonly errPath: string;
+}
+
+async function startTracer(tool: ToolName, options: Options, outPath: string, errPath: string, reportPath: string): Promise<RunningTracer> {
+  const cpuCount = cpus().length;
+  const mounted = tool === 'reference' ? mountTracefs() : false;
+  try {
+    const outFd = openSync(outPath, 'w');
+    const errFd = openSync(errPath, 'w');
+    const measure = track(spawn(MEASURE, [reportPath, '--', ...toolCommand(tool, options)], { stdio: ['ignore', outFd, errFd] }));
+    closeSync(outFd);
+    closeSync(errFd);
+    const deadline = Date.now() + 15_000;
+    let pid: number | null = null;
+    while (Date.now() < deadline && measure.exitCode === null) {
+      pid ??= existsSync(reportPath) ? parseMeasurePid(readFileSync(reportPath, 'utf8')) : null;
+      if (pid !== null && attached(tool, pid, cpuCount)) return { tool, measure, pid, reportPath, errPath };
+      await sleep(2);
+    }
+    measure.kill('SIGKILL');
+    throw new Error(`${tool} did not attach: ${readFileSync(errPath, 'utf8').trim() || 'no message'}`);
+  } finally {
+    if (mounted) unmountTracefs();
+  }
+}
+
+async function stopTracer(tracer: RunningTracer): Promise<{ cpuUs: number; maxRssKb: number; stderr: string }> {
+  tracer.measure.kill('SIGINT');
+  const timeout = setTimeout(() => {
+    process.stderr.write(`bench: ${tracer.tool} did not stop in 10 s; killing it\n`);
+    try {
+      process.kill(tracer.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 10_000);
+  await exited(tracer.measure);
+  clearTimeout(timeout);
+  const report = parseMeasureReport(readFileSync(tracer.reportPath, 'utf8'));
+  if (report === null) throw new Error(`no resource report for ${tracer.tool}`);
+  const stderr = readFileSync(tracer.errPath, 'utf8');
+  if (report.status !== 0) throw new Error(`${tracer.tool} exited with ${report.status}: ${stderr.trim()}`);
+  return { cpuUs: report.cpuUs, maxRssKb: report.maxRssKb, stderr };
+}
+
+function countRows(path: string, port: number): RowCounter {
+  const counter = new RowCounter(port);
+  const decoder = new TextDecoder();
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.alloc(1 << 20);
+  try {
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
+      counter.feed(decoder.decode(chunk.subarray(0, read), { stream: true }));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  counter.feed(decoder.decode());
+  counter.end();
+  return counter;
+}
+
+interface Trial {
+  readonly tool: ToolName;
+  readonly round: number;
+  readonly load: LoadgenResult;
+  readonly expected: number;
+  /** Rows for the generator's port; all rows; events the tool says it lost. */
+  readonly portRows?: number;
+  readonly rows?: number;
+  readonly lost?: number;
+  /** Events the tool handled (ours: its own count; reference: its rows). */
+  readonly handled?: number;
+  /** CPU from the start of the load to exit, and in all. */
+  readonly loadCpuUs?: number;
+  readonly totalCpuUs?: number;
+  readonly maxRssKb?: number;
+  readonly transitions?: Map<string, number>;
+}
+
+async function runTrial(tool: ToolName, round: number, options: Options, dir: string): Promise<Trial> {
+  if (tool === 'untraced') {
+    const load = await runLoadgen(options, options.connections);
+    return { tool, round, load, expected: expectedRows(load.connections, options.addresses) };
+  }
+  const base = join(dir, `${round}-${tool}`);
+  const tracer = await startTracer(tool, options, `${base}.out`, `${base}.err`, `${base}.report`);
+  await sleep(SETTLE_MS);
+  const cpuAtLoadNs = cpuNs(tracer.pid);
+  const load = await runLoadgen(options, options.connections);
+  await sleep(DRAIN_MS);
+  const { cpuUs, maxRssKb, stderr } = await stopTracer(tracer);
+  const counted = countRows(`${base}.out`, options.port);
+  let lost: number;
+  let handled: number;
+  if (tool === 'ours') {
+    const summary = parseOurSummary(stderr);
+    if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
+    lost = summary.lost;
+    handled = summary.read;
+  } else {
+    lost = sumLostLines(stderr);
+    handled = counted.rows;
+  }
+  if (!options.keep) {
+    for (const suffix of ['.out', '.err', '.report']) rmSync(`${base}${suffix}`, { force: true });
+  }
+  return {
+    tool,
+    round,
+    load,
+    expected: expectedRows(load.connections, options.addresses),
+    portRows: counted.portRows,
+    rows: counted.rows,
+    lost,
+    handled,
+    loadCpuUs: cpuUs - cpuAtLoadNs / 1000,
+    totalCpuUs: cpuUs,
+    maxRssKb,
+    transitions: counted.transitions,
+  };
+}
+
+function describeTrial(trial: Trial): string {
+  let text = `round ${trial.round} ${trial.tool.padEnd(9)} ${trial.load.rate.toFixed(0).padStart(6)} conn/s (${trial.load.connections} in ${trial.load.seconds.toFixed(2)} s)`;
+  if (trial.tool !== 'untraced') {
+    const perEvent = (trial.loadCpuUs as number) / Math.max(trial.handled as number, 1);
+    text += `  rows ${trial.portRows}/${trial.expected} expected, ${trial.lost} lost, ${trial.handled} handled`;
+    text += `  cpu ${perEvent.toFixed(2)} us/event (${((trial.loadCpuUs as number) / 1000).toFixed(0)} ms load, ${((trial.totalCpuUs as number) / 1000).toFixed(0)} ms total)`;
+    text += `  rss ${((trial.maxRssKb as number) / 1024).toFixed(1)} MB`;
+  }
+  return text;
+}
+
+/** Checks the generator's 10 transitions per connection in one traced run. */
+function checkTransitions(trial: Trial): string {
+  const seen = trial.transitions as Map<string, number>;
+  const lines = TRANSITIONS_PER_CONNECTION.map((key) => `${key} ${seen.get(key) ?? 0}`);
+  const exact = TRANSITIONS_PER_CONNECTION.every((key) => seen.get(key) === trial.load.connections);
+  return `${exact ? 'ok' : 'MISMATCH'}: ${trial.load.connections} connections -> ${lines.join(', ')}`;
+}
+
+// --- start-up
+
+/** Spawn to header line on stdout (a pipe; libbpf-tools is line-buffered with stdbuf). */
+async function startupMs(tool: ToolName, options: Options): Promise<number> {
+  const command = tool === 'ours' ? toolCommand(tool, options) : ['stdbuf', '-oL', REFERENCE];
+  const mounted = tool === 'reference' ? mountTracefs() : false;
+  try {
+    const started = process.hrtime.bigint();
+    const child = track(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
+    const headerAt = await new Promise<bigint>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${tool} printed no header in 15 s`)), 15_000);
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.includes(0x0a)) {
+          clearTimeout(timer);
+          resolve(process.hrtime.bigint());
+        }
+      });
+      child.once('exit', () => reject(new Error(`${tool} exited before its header`)));
+    });
+    child.stdout?.removeAllListeners('data');
+    child.stdout?.resume();
+    child.kill('SIGINT');
+    await exited(child);
+    return Number(headerAt - started) / 1e6;
+  } finally {
+    if (mounted) unmountTracefs();
+  }
+}
+
+// --- reports
+
+const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function summarize(trials: readonly Trial[], startups: Map<ToolName, number[]>, options: Options): string {
+  const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
+  const of = (tool: ToolName) => trials.filter((trial) => trial.tool === tool);
+  const rates = new Map(tools.map((tool) => [tool, median(of(tool).map((trial) => trial.load.rate))]));
+  const untraced = rates.get('untraced') as number;
+  const column = (tool: ToolName, pick: (runs: Trial[]) => string) => (tool === 'untraced' ? '' : pick(of(tool)));
+  const rows: string[][] = [
+    ['workload conn/s (median)', ...tools.map((tool) => fmt(rates.get(tool) as number))],
+    ['  vs untraced', ...tools.map((tool) => `${fmt((rates.get(tool) as number) / untraced, 2)}x`)],
+  ];
+  if (options.reference) {
+    rows.push(['  ours vs libbpf-tools', '', `${fmt((rates.get('ours') as number) / (rates.get('reference') as number), 2)}x`, '']);
+  }
+  rows.push(
+    ['state changes expected per run', ...tools.map((tool) => fmt(median(of(tool).map((trial) => trial.expected))))],
+    [
+      'generator rows received (min / median)',
+      ...tools.map((tool) =>
+        column(tool, (runs) => `${fmt(Math.min(...runs.map((trial) => trial.portRows as number)))} / ${fmt(median(runs.map((trial) => trial.portRows as number)))}`),
+      ),
+    ],
+    [
+      'missing rows (max of runs)',
+      ...tools.map((tool) => column(tool, (runs) => fmt(Math.max(...runs.map((trial) => trial.expected - (trial.portRows as number)))))),
+    ],
+    [
+      'events lost, reported (all runs)',
+      ...tools.map((tool) => column(tool, (runs) => fmt(runs.reduce((sum, trial) => sum + (trial.lost as number), 0)))),
+    ],
+    [
+      'tracer CPU us/event, load phase (median)',
+      ...tools.map((tool) =>
+        column(tool, (runs) => fmt(median(runs.map((trial) => (trial.loadCpuUs as number) / Math.max(trial.handled as number, 1))), 2)),
+      ),
+    ],
+    [
+      'tracer CPU ms, whole run incl. start-up (median)',
+      ...tools.map((tool) => column(tool, (runs) => fmt(median(runs.map((trial) => (trial.totalCpuUs as number) / 1000))))),
+    ],
+    [
+      'peak RSS MB (max of runs)',
+      ...tools.map((tool) => column(tool, (runs) => fmt(Math.max(...runs.map((trial) => trial.maxRssKb as number)) / 1024, 1))),
+    ],
+    [
+      'start to header ms (median)',
+      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(median(startups.get(tool) ?? []), 1))),
+    ],
+  );
+  const header = ['', 'untraced', 'ours', ...(options.reference ? ['libbpf-tools'] : [])];
+  return markdownTable(header, rows);
+}
+
+// --- soak
+
+async function soak(options: Options, connections: number): Promise<void> {
+  const dir = mkdtempSync(join(options.outDir ?? tmpdir(), 'tcpstates-soak-'));
+  const tracer = await startTracer('ours', options, '/dev/null', join(dir, 'err'), join(dir, 'report'));
+  const startedAt = Date.now();
+  const samples: { seconds: number; rssKb: number }[] = [];
+  const sample = () => samples.push({ seconds: (Date.now() - startedAt) / 1000, rssKb: statusKb(tracer.pid, 'VmRSS') });
+  sample();
+  const sampler = setInterval(sample, 1000);
+  let load: LoadgenResult;
+  try {
+    load = await runLoadgen(options, connections);
+    await sleep(DRAIN_MS);
+    sample();
+  } finally {
+    clearInterval(sampler);
+  }
+  const { cpuUs, maxRssKb, stderr } = await stopTracer(tracer);
+  rmSync(dir, { recursive: true, force: true });
+  const summary = parseOurSummary(stderr);
+  const step = Math.max(1, Math.floor(samples.length / 12));
+  const shown = samples.filter((_, index) => index % step === 0 || index === samples.length - 1);
+  process.stdout.write(
+    `\nsoak: ${load.connections} connections in ${load.seconds.toFixed(1)} s (${load.rate.toFixed(0)} conn/s), ` +
+      `${summary?.read ?? '?'} events read, ${summary?.lost ?? '?'} lost, CPU ${(cpuUs / 1e6).toFixed(1)} s ` +
+      `(${(cpuUs / Math.max(summary?.read ?? 1, 1)).toFixed(2)} us/event incl. start-up)\n\n` +
+      markdownTable(
+        ['seconds', 'RSS MB'],
+        shown.map((entry) => [entry.seconds.toFixed(0), (entry.rssKb / 1024).toFixed(1)]),
+      ) +
+      '\n',
+  );
+  const settled = samples.filter((entry) => entry.seconds >= 5).map((entry) => entry.rssKb);
+  if (settled.length > 0) {
+    process.stdout.write(
+      `\nRSS from 5 s on: min ${(Math.min(...settled) / 1024).toFixed(1)} MB, max ${(Math.max(...settled) / 1024).toFixed(1)} MB, ` +
+        `last ${((settled[settled.length - 1] as number) / 1024).toFixed(1)} MB; peak (VmHWM) ${(maxRssKb / 1024).toFixed(1)} MB\n`,
+    );
+  }
+}
+
+// --- main
+
+async function main(): Promise<void> {
+  const options = readOptions(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new UsageFailure('the benchmark needs root (it loads BPF programs and makes a network namespace)');
+  if (options.reference && !existsSync(REFERENCE)) {
+    process.stderr.write(`bench: ${REFERENCE} not found (apt-get install libbpf-tools); comparing without it\n`);
+    options.reference = false;
+  }
+  buildHelpers();
+  const burners = Array.from({ length: options.busy }, () =>
+    track(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })),
+  );
+  try {
+    if (options.soak !== null) {
+      await soak(options, options.soak);
+      return;
+    }
+    const dir = mkdtempSync(join(options.outDir ?? tmpdir(), 'tcpstates-bench-'));
+    process.stdout.write(
+      `bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${options.connections} connections per run` +
+        `${options.rate ? ` at ${options.rate}/s` : ' at full speed'}, ${options.rounds} rounds, port ${options.port}` +
+        `${options.busy ? `, ${options.busy} CPU burners` : ''}; outputs in ${dir}\n`,
+    );
+    const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
+    const trials: Trial[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      // Rotate the order each round, so no tool always runs first or after another.
+      const order = tools.map((_, index) => tools[(index + round - 1) % tools.length] as ToolName);
+      for (const tool of order) {
+        const trial = await runTrial(tool, round, options, dir);
+        trials.push(trial);
+        process.stdout.write(`${describeTrial(trial)}\n`);
+        if (round === 1 && tool === 'ours') process.stdout.write(`  transitions per connection: ${checkTransitions(trial)}\n`);
+      }
+    }
+    const startups = new Map<ToolName, number[]>([['ours', []], ['reference', []]]);
+    for (let run = 0; run < options.startupRuns; run++) {
+      for (const tool of ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[]) {
+        startups.get(tool)?.push(await startupMs(tool, options));
+        await sleep(50);
+      }
+    }
+    if (options.startupRuns > 0) {
+      for (const [tool, times] of startups) {
+        if (times.length > 0) process.stdout.write(`start to header, ${tool}: ${times.map((ms) => ms.toFixed(1)).join(' ')} ms\n`);
+      }
+    }
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
+  } finally {
+    for (const burner of burners) burner.kill('SIGKILL');
+  }
+}
+
+/** SIGTERM, not SIGKILL: measure forwards it, so a tracer detaches cleanly. */
+function killChildren(): void {
+  for (const child of children) {
+    try {
+      child.kill('SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    killChildren();
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof UsageFailure ? 2 : 1);
+  },
+);

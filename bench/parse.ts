@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pure helpers of the benchmark: reading the tools' output and summary
+// lines, counting rows, medians. Kept apart from the process juggling in
+// bench.ts so that they can be unit-tested.
+
+/** The generator's summary line:
+ * "loadgen: connections=N failures=F seconds=S rate=R cpu_us=C". */
+export interface LoadgenResult {
+  readonly connections: number;
+  readonly failures: number;
+  readonly seconds: number;
+  readonly rate: number;
+  readonly cpuUs: number;
+}
+
+export function parseLoadgen(stdout: string): LoadgenResult {
+  const match = /loadgen: connections=(\d+) failures=(\d+) seconds=([\d.]+) rate=([\d.]+) cpu_us=(\d+)/.exec(stdout);
+  if (!match) throw new Error(`no summary line in the generator's output: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return {
+    connections: Number(match[1]),
+    failures: Number(match[2]),
+    seconds: Number(match[3]),
+    rate: Number(match[4]),
+    cpuUs: Number(match[5]),
+  };
+}
+
+/** measure's report: "pid=P" then "pid=P status=S utime_us=U stime_us=S maxrss_kb=K". */
+export interface MeasureReport {
+  readonly pid: number;
+  readonly status: number;
+  readonly cpuUs: number;
+  readonly maxRssKb: number;
+}
+
+export function parseMeasureReport(text: string): MeasureReport | null {
+  const match = /pid=(\d+) status=(\d+) utime_us=(\d+) stime_us=(\d+) maxrss_kb=(\d+)/.exec(text);
+  if (!match) return null;
+  return {
+    pid: Number(match[1]),
+    status: Number(match[2]),
+    cpuUs: Number(match[3]) + Number(match[4]),
+    maxRssKb: Number(match[5]),
+  };
+}
+
+/** The child pid, from measure's first line. */
+export function parseMeasurePid(text: string): number | null {
+  const match = /^pid=(\d+)$/m.exec(text);
+  return match ? Number(match[1]) : null;
+}
+
+/** Our tool's last stderr line: "tcpstates: N events read, M lost". */
+export function parseOurSummary(stderr: string): { read: number; lost: number } | null {
+  const match = /tcpstates: (\d+) events read, (\d+) lost/.exec(stderr);
+  return match ? { read: Number(match[1]), lost: Number(match[2]) } : null;
+}
+
+/** Sums libbpf-tools' "lost N events on CPU #C" lines (and ours' "lost N events: ..."). */
+export function sumLostLines(stderr: string): number {
+  let lost = 0;
+  for (const match of stderr.matchAll(/lost (\d+) events/g)) lost += Number(match[1]);
+  return lost;
+}
+
+/**
+ * Counts the rows of a tcpstates output (bcc's or libbpf-tools' default
+ * layout: "... LADDR LPORT RADDR RPORT OLDSTATE -> NEWSTATE MS"), fed in
+ * chunks. Fields are taken from the end of the line, so a command name with
+ * spaces cannot shift them. Rows with `port` as LPORT or RPORT are the
+ * generator's, counted per transition.
+ */
+export class RowCounter {
+  rows = 0;
+  portRows = 0;
+  readonly transitions = new Map<string, number>();
+  private partial = '';
+  private headerSeen = false;
+
+  constructor(private readonly port: number) {}
+
+  feed(chunk: string): void {
+    const text = this.partial + chunk;
+    let start = 0;
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+      this.line(text.slice(start, end));
+      start = end + 1;
+    }
+    this.partial = text.slice(start);
+  }
+
+  end(): void {
+    if (this.partial.length > 0) this.line(this.partial);
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    if (!this.headerSeen) {
+      this.headerSeen = true;
+      return;
+    }
+    this.rows++;
+    const fields = line.trim().split(/\s+/);
+    const n = fields.length;
+    if (n < 8 || fields[n - 3] !== '->') return;
+    const port = String(this.port);
+    if (fields[n - 7] !== port && fields[n - 5] !== port) return;
+    this.portRows++;
+    const key = `${fields[n - 4]}->${fields[n - 2]}`;
+    this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
+  }
+}
+
+/** What each generator connection must show: 5 client and 5 server transitions. */
+export const TRANSITIONS_PER_CONNECTION = [
+  'CLOSE->SYN_SENT',
+  'SYN_SENT->ESTABLISHED',
+  'ESTABLISHED->FIN_WAIT1',
+  'FIN_WAIT1->FIN_WAIT2',
+  'FIN_WAIT2->CLOSE',
+  'LISTEN->SYN_RECV',
+  'SYN_RECV->ESTABLISHED',
+  'ESTABLISHED->CLOSE_WAIT',
+  'CLOSE_WAIT->LAST_ACK',
+  'LAST_ACK->CLOSE',
+] as const;
+
+/** Rows the generator causes: 10 per connection, plus each listener's
+ * CLOSE->LISTEN and LISTEN->CLOSE. */
+export function expectedRows(connections: number, listeners: number): number {
+  return connections * TRANSITIONS_PER_CONNECTION.length + 2 * listeners;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** Sums the first field (ns on CPU) of each thread's /proc/<pid>/task/<tid>/schedstat. */
+export function sumSchedstatNs(schedstats: readonly string[]): number {
+  let total = 0;
+  for (const text of schedstats) {
+    const first = Number(text.trim().split(/\s+/)[0]);
+    if (Number.isFinite(first)) total += first;
+  }
+  return total;
+}
+
+/** A markdown table, columns padded for reading as plain text too. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (column === 0 ? `-${'-'.repeat(width)}-` : `-${'-'.repeat(width)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
