@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     time: options.time,
     timestamp: options.timestamp,
     wallClockOffsetMs: sampleWallClockOffsetMs(),
-    colorizer: options.csv ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+    colorizer: options.csv ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
   });
   return runTracer({
     tool: 'tcpstates',

@@ -157,8 +157,8 @@ test('-t alone: TIME(s) is %-9.6f, wider than its heading past 100 s', () => {
   assert.ok(rows[1]!.startsWith('123.400000 ffff88810a2b3c40 '));
 });
 
-test('colour decorates state names only on the string path it falls back to', () => {
-  const colorizer = colorizerFor(true, {});
+test('colour decorates state names only on the string path it falls back to', async () => {
+  const colorizer = await colorizerFor(true, {});
   const { rows } = render({ ...PLAIN, colorizer }, [CURL]);
   assert.equal(
     rows[0],
