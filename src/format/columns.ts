@@ -145,16 +145,19 @@ export class RowRenderer<Row, Raw extends Row = Row> {
     out.blankAhead(ROW_BYTES);
     let bytes = out.bytes;
     let position = out.length;
+    // out's own blankEnd, re-read after any call that may move it.
+    let blankEnd = out.blankEnd;
     for (let i = 0; i < plans.length; i++) {
       const plan = plans[i] as ColumnPlan<Row, Raw>;
       if (position + plan.room > bytes.length) {
         out.length = position;
         out.reserve(plan.room);
         bytes = out.bytes;
+        blankEnd = out.blankEnd;
       }
       if (i > 0) {
         // A space over blanked bytes needs no store.
-        if (separator !== SPACE || position >= out.blankEnd) bytes[position] = separator;
+        if (separator !== SPACE || position >= blankEnd) bytes[position] = separator;
         position++;
       }
       const literal = plan.literal;
@@ -169,8 +172,9 @@ export class RowRenderer<Row, Raw extends Row = Row> {
       } else if (plan.write !== null) {
         out.length = position;
         end = plan.write(out, row) ? out.length : -1;
-        bytes = out.bytes;
         if (end < 0) out.truncate(start);
+        bytes = out.bytes;
+        blankEnd = out.blankEnd;
       }
       if (end >= 0) {
         position = end;
@@ -179,16 +183,18 @@ export class RowRenderer<Row, Raw extends Row = Row> {
           out.length = position;
           out.truncate(start + plan.maxChars);
           position = out.length;
+          blankEnd = out.blankEnd;
         }
         const padded = start + plan.width;
         if (position < padded) {
-          if (plan.align === 'left' && padded <= out.blankEnd) {
+          if (plan.align === 'left' && padded <= blankEnd) {
             position = padded;
           } else {
             out.length = position;
             out.pad(start, plan.width, plan.align);
             bytes = out.bytes;
             position = out.length;
+            blankEnd = out.blankEnd;
           }
         }
         continue;
@@ -204,6 +210,7 @@ export class RowRenderer<Row, Raw extends Row = Row> {
       }
       bytes = out.bytes;
       position = out.length;
+      blankEnd = out.blankEnd;
     }
     out.length = position;
     out.byte(NEWLINE);

@@ -13,6 +13,8 @@ const SPACE = 0x20;
 const ZERO = 0x30;
 const HEX_DIGITS = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
 const encoder = new TextEncoder();
+/** How far ahead blankAhead blanks at once. */
+const BLANK_STRETCH = 1 << 16;
 
 /** The two ASCII digits of 0..99 ("00".."99"), to print two digits per division. */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => ZERO + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
@@ -127,13 +129,16 @@ export class ByteOutput {
   }
 
   /** Makes room for `count` more bytes and makes them spaces, so that
-   * padding within them costs nothing. */
+   * padding within them costs nothing. Blanks a good stretch beyond (up to
+   * BLANK_STRETCH, within the buffer) so that this is one fill() for many
+   * rows rather than one per row. */
   blankAhead(count: number): void {
     const end = this.length + count;
     if (end <= this.blankEnd) return;
     this.reserve(count);
-    this.bytes.fill(SPACE, Math.max(this.length, this.blankEnd), end);
-    this.blankEnd = end;
+    const stretchEnd = Math.max(end, Math.min(this.bytes.length, this.length + BLANK_STRETCH));
+    this.bytes.fill(SPACE, Math.max(this.length, this.blankEnd), stretchEnd);
+    this.blankEnd = stretchEnd;
   }
 
   /** Drops the bytes after `length` (which must not be past the current one). */
