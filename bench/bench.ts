@@ -41,7 +41,9 @@ const SETTLE_MS = 200;
 const DRAIN_MS = 300;
 
 const USAGE = `usage: npm run bench -- [options]
-  --connections N    connections per run (default 20000: 200k state changes)
+  --connections N    connections per measured run (default 20000: 200k state changes)
+  --warmup N         connections before each measured run, under the same tracer
+                     (default 10000: lets the JIT settle; 0 to include it)
   --rate R           pace the generator to R connections/s (default 0: full speed)
   --rounds N         runs of each of untraced/ours/reference, alternating (default 5)
   --startup-runs N   start-up measurements of each tool (default 10)
@@ -58,6 +60,7 @@ type ToolName = 'untraced' | 'ours' | 'reference';
 
 interface Options {
   connections: number;
+  warmup: number;
   rate: number;
   rounds: number;
   startupRuns: number;
@@ -76,6 +79,7 @@ function readOptions(argv: readonly string[]): Options {
     args: [...argv],
     options: {
       connections: { type: 'string', default: '20000' },
+      warmup: { type: 'string', default: '10000' },
       rate: { type: 'string', default: '0' },
       rounds: { type: 'string', default: '5' },
       'startup-runs': { type: 'string', default: '10' },
@@ -100,6 +104,7 @@ function readOptions(argv: readonly string[]): Options {
   };
   return {
     connections: integer(values.connections, 'connections', 1),
+    warmup: integer(values.warmup, 'warmup', 0),
     rate: integer(values.rate, 'rate', 0),
     rounds: integer(values.rounds, 'rounds', 1),
     startupRuns: integer(values['startup-runs'], 'startup-runs', 0),
@@ -286,6 +291,12 @@ async function stopTracer(tracer: RunningTracer): Promise<{ cpuUs: number; maxRs
   return { cpuUs: report.cpuUs, maxRssKb: report.maxRssKb, stderr };
 }
 
+/** Rows written so far: one per event handled (a block-buffered tool's
+ * last few rows may still be in its buffer). */
+function countHandled(path: string, port: number): number {
+  return countRows(path, port).rows;
+}
+
 function countRows(path: string, port: number): RowCounter {
   const counter = new RowCounter(port);
   const decoder = new TextDecoder();
@@ -306,7 +317,10 @@ function countRows(path: string, port: number): RowCounter {
 interface Trial {
   readonly tool: ToolName;
   readonly round: number;
+  /** The measured load (after the warm-up). */
   readonly load: LoadgenResult;
+  /** Generator connections and rows expected over the whole run, warm-up included. */
+  readonly connections: number;
   readonly expected: number;
   /** Rows for the generator's port; all rows; events the tool says it lost. */
   readonly portRows?: number;
@@ -322,14 +336,22 @@ interface Trial {
 }
 
 async function runTrial(tool: ToolName, round: number, options: Options, dir: string): Promise<Trial> {
+  const warm = async (): Promise<number> => (options.warmup > 0 ? (await runLoadgen(options, options.warmup)).connections : 0);
+  /** Rows for both generator runs (each opens and closes its listeners). */
+  const expectedFor = (warmConnections: number, load: LoadgenResult) =>
+    (warmConnections > 0 ? expectedRows(warmConnections, options.addresses) : 0) + expectedRows(load.connections, options.addresses);
   if (tool === 'untraced') {
+    const warmConnections = await warm();
     const load = await runLoadgen(options, options.connections);
-    return { tool, round, load, expected: expectedRows(load.connections, options.addresses) };
+    return { tool, round, load, connections: warmConnections + load.connections, expected: expectedFor(warmConnections, load) };
   }
   const base = join(dir, `${round}-${tool}`);
   const tracer = await startTracer(tool, options, `${base}.out`, `${base}.err`, `${base}.report`);
   await sleep(SETTLE_MS);
+  const warmConnections = await warm();
+  if (options.warmup > 0) await sleep(DRAIN_MS);
   const cpuAtLoadNs = cpuNs(tracer.pid);
+  const handledBefore = countHandled(`${base}.out`, options.port);
   const load = await runLoadgen(options, options.connections);
   await sleep(DRAIN_MS);
   const { cpuUs, maxRssKb, stderr } = await stopTracer(tracer);
@@ -352,11 +374,12 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
     tool,
     round,
     load,
-    expected: expectedRows(load.connections, options.addresses),
+    connections: warmConnections + load.connections,
+    expected: expectedFor(warmConnections, load),
     portRows: counted.portRows,
     rows: counted.rows,
     lost,
-    handled,
+    handled: handled - handledBefore,
     loadCpuUs: cpuUs - cpuAtLoadNs / 1000,
     totalCpuUs: cpuUs,
     maxRssKb,
@@ -379,8 +402,8 @@ function describeTrial(trial: Trial): string {
 function checkTransitions(trial: Trial): string {
   const seen = trial.transitions as Map<string, number>;
   const lines = TRANSITIONS_PER_CONNECTION.map((key) => `${key} ${seen.get(key) ?? 0}`);
-  const exact = TRANSITIONS_PER_CONNECTION.every((key) => seen.get(key) === trial.load.connections);
-  return `${exact ? 'ok' : 'MISMATCH'}: ${trial.load.connections} connections -> ${lines.join(', ')}`;
+  const exact = TRANSITIONS_PER_CONNECTION.every((key) => seen.get(key) === trial.connections);
+  return `${exact ? 'ok' : 'MISMATCH'}: ${trial.connections} connections -> ${lines.join(', ')}`;
 }
 
 // --- start-up

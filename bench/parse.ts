@@ -75,7 +75,6 @@ export class RowCounter {
   portRows = 0;
   readonly transitions = new Map<string, number>();
   private partial = '';
-  private headerSeen = false;
 
   constructor(private readonly port: number) {}
 
@@ -95,10 +94,7 @@ export class RowCounter {
   }
 
   private line(line: string): void {
-    if (!this.headerSeen) {
-      this.headerSeen = true;
-      return;
-    }
+    if (line.startsWith('SKADDR') || line.startsWith('TIME')) return;
     this.rows++;
     const fields = line.trim().split(/\s+/);
     const n = fields.length;
