@@ -8,6 +8,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -408,29 +409,68 @@ function checkTransitions(trial: Trial): string {
 
 // --- start-up
 
-/** Spawn to header line on stdout (a pipe; libbpf-tools is line-buffered with stdbuf). */
-async function startupMs(tool: ToolName, options: Options): Promise<number> {
+interface Startup {
+  /** Spawn to header line on stdout. */
+  readonly headerMs: number;
+  /** One connection on an otherwise quiet tracer: connect() to its first row. */
+  readonly quietRowMs: number;
+}
+
+/** Whether `line` is a row with `port` as LPORT or RPORT (fields from the end). */
+function rowHasPort(line: string, port: number): boolean {
+  const fields = line.trim().split(/\s+/);
+  const n = fields.length;
+  return n >= 8 && (fields[n - 7] === String(port) || fields[n - 5] === String(port));
+}
+
+/**
+ * Start-up and latency, on a pipe (libbpf-tools made line-buffered with
+ * stdbuf, as it would be block-buffered): time to the header, then time
+ * from one loopback connect() to its first row.
+ */
+async function measureStartup(tool: ToolName, options: Options): Promise<Startup> {
   const command = tool === 'ours' ? toolCommand(tool, options) : ['stdbuf', '-oL', REFERENCE];
-  const mounted = tool === 'reference' ? mountTracefs() : false;
+  let mounted = tool === 'reference' ? mountTracefs() : false;
+  const server = createServer((socket) => socket.destroy());
   try {
     const started = process.hrtime.bigint();
     const child = track(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
-    const headerAt = await new Promise<bigint>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${tool} printed no header in 15 s`)), 15_000);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (chunk.includes(0x0a)) {
-          clearTimeout(timer);
-          resolve(process.hrtime.bigint());
-        }
-      });
-      child.once('exit', () => reject(new Error(`${tool} exited before its header`)));
+    let text = '';
+    let waiting: { test: (text: string) => boolean; resolve: () => void } | null = null;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (waiting?.test(text)) waiting.resolve();
     });
-    child.stdout?.removeAllListeners('data');
-    child.stdout?.resume();
+    const until = (test: (text: string) => boolean, what: string) =>
+      new Promise<bigint>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${tool}: no ${what} in 15 s`)), 15_000);
+        const done = () => {
+          clearTimeout(timer);
+          waiting = null;
+          resolve(process.hrtime.bigint());
+        };
+        if (test(text)) done();
+        else waiting = { test, resolve: done };
+        child.once('exit', () => reject(new Error(`${tool} exited before its ${what}`)));
+      });
+    const headerAt = await until((seen) => seen.includes('\n'), 'header');
+    if (mounted) {
+      unmountTracefs();
+      mounted = false;
+    }
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await sleep(100); // quiet: nothing of ours for the tracer to read
+    text = '';
+    const connectAt = process.hrtime.bigint();
+    const client = connect(port, '127.0.0.1', () => client.end());
+    client.on('error', () => {});
+    const rowAt = await until((seen) => seen.split('\n').some((line) => rowHasPort(line, port)), 'row for a quiet connection');
     child.kill('SIGINT');
     await exited(child);
-    return Number(headerAt - started) / 1e6;
+    return { headerMs: Number(headerAt - started) / 1e6, quietRowMs: Number(rowAt - connectAt) / 1e6 };
   } finally {
+    server.close();
     if (mounted) unmountTracefs();
   }
 }
@@ -439,7 +479,7 @@ async function startupMs(tool: ToolName, options: Options): Promise<number> {
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
-function summarize(trials: readonly Trial[], startups: Map<ToolName, number[]>, options: Options): string {
+function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>, options: Options): string {
   const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
   const of = (tool: ToolName) => trials.filter((trial) => trial.tool === tool);
   const rates = new Map(tools.map((tool) => [tool, median(of(tool).map((trial) => trial.load.rate))]));
@@ -484,7 +524,11 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, number[]>, 
     ],
     [
       'start to header ms (median)',
-      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(median(startups.get(tool) ?? []), 1))),
+      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(median((startups.get(tool) ?? []).map((run) => run.headerMs)), 1))),
+    ],
+    [
+      'quiet connection to its row ms (max)',
+      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(Math.max(...(startups.get(tool) ?? []).map((run) => run.quietRowMs)), 1))),
     ],
   );
   const header = ['', 'untraced', 'ours', ...(options.reference ? ['libbpf-tools'] : [])];
@@ -569,17 +613,17 @@ async function main(): Promise<void> {
         if (round === 1 && tool === 'ours') process.stdout.write(`  transitions per connection: ${checkTransitions(trial)}\n`);
       }
     }
-    const startups = new Map<ToolName, number[]>([['ours', []], ['reference', []]]);
+    const startups = new Map<ToolName, Startup[]>([['ours', []], ['reference', []]]);
     for (let run = 0; run < options.startupRuns; run++) {
       for (const tool of ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[]) {
-        startups.get(tool)?.push(await startupMs(tool, options));
+        startups.get(tool)?.push(await measureStartup(tool, options));
         await sleep(50);
       }
     }
-    if (options.startupRuns > 0) {
-      for (const [tool, times] of startups) {
-        if (times.length > 0) process.stdout.write(`start to header, ${tool}: ${times.map((ms) => ms.toFixed(1)).join(' ')} ms\n`);
-      }
+    for (const [tool, runs] of startups) {
+      if (runs.length === 0) continue;
+      process.stdout.write(`start to header, ${tool}: ${runs.map((run) => run.headerMs.toFixed(1)).join(' ')} ms\n`);
+      process.stdout.write(`quiet connection to its row, ${tool}: ${runs.map((run) => run.quietRowMs.toFixed(1)).join(' ')} ms\n`);
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);

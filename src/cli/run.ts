@@ -80,7 +80,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
   });
 
   const sink = new EventBatch();
-  const out = new ByteOutput();
+  // 1 MiB: a read's rows at full loopback rate fit without growing.
+  const out = new ByteOutput(1 << 20);
   const cursor = new EventView();
   let rowsWritten = 0;
   let eventsRead = 0;

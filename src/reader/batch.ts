@@ -8,20 +8,24 @@
 import { EVENT_SIZE, eventTsNs } from '../decode/event.js';
 import type { RecordSink } from './ring.js';
 
+/** Room for ~40 ms of a loopback flood from the start, so that the first
+ * busy reads do not take the (rarely run, so slowly compiled) growth path. */
+const INITIAL_EVENTS = 8192;
+
 export class EventBatch implements RecordSink {
   /** Events in this batch. */
   count = 0;
   /** Where event i is: views[i] at offsets[i]. */
   readonly views: DataView[] = [];
-  offsets = new Uint32Array(1024);
-  timestamps = new Float64Array(1024);
+  offsets = new Uint32Array(INITIAL_EVENTS);
+  timestamps = new Float64Array(INITIAL_EVENTS);
   /** Samples the kernel dropped (PERF_RECORD_LOST), since the start. */
   lostInRings = 0;
   /** Samples too short to be an event, since the start. */
   undecodable = 0;
-  private order = new Uint32Array(1024);
-  private spare = new Uint32Array(1024);
-  private runStarts = new Uint32Array(1024);
+  private order = new Uint32Array(INITIAL_EVENTS);
+  private spare = new Uint32Array(INITIAL_EVENTS);
+  private runStarts = new Uint32Array(INITIAL_EVENTS);
 
   /** Empties the batch (the loss counters keep counting). */
   clear(): void {
