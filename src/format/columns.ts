@@ -16,6 +16,9 @@ import { compileRawField, putRawField, rawFieldMaxBytes, type RawField, type Raw
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
+/** "No maximum", as a small integer: with Infinity, positions computed from
+ * it became doubles and cost the JIT a deoptimisation per warm-up. */
+const NO_MAX_CHARS = 0x3fff_ffff;
 /** Blanked ahead of each row: longer than any usual row, so that padding
  * costs nothing (a longer row is still right, only slower). */
 const ROW_BYTES = 256;
@@ -69,7 +72,7 @@ interface ColumnPlan<Row, Raw extends Row> {
   readonly room: number;
   readonly write: ((out: ByteOutput, row: Raw) => boolean) | null;
   readonly fixedWidth: boolean;
-  /** The spec's width, alignment and maxChars (Infinity: none), copied
+  /** The spec's width, alignment and maxChars (NO_MAX_CHARS: none), copied
    * into one monomorphic object for the hot loop. */
   readonly width: number;
   readonly align: 'left' | 'right';
@@ -104,7 +107,7 @@ export class RowRenderer<Row, Raw extends Row = Row> {
         fixedWidth: !csv,
         width: column.width,
         align: column.align,
-        maxChars: column.maxChars ?? Number.POSITIVE_INFINITY,
+        maxChars: column.maxChars ?? NO_MAX_CHARS,
       };
     });
   }

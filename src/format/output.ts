@@ -11,7 +11,7 @@
 
 const SPACE = 0x20;
 const ZERO = 0x30;
-const HEX_DIGITS = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
+export const HEX_DIGITS = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
 const encoder = new TextEncoder();
 /** How far ahead blankAhead blanks at once. */
 const BLANK_STRETCH = 1 << 16;
@@ -19,7 +19,7 @@ const BLANK_STRETCH = 1 << 16;
 /** The two ASCII digits of 0..99 ("00".."99"), to print two digits per division. */
 const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => ZERO + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 /** The two hex digits of each byte value. */
-const HEX_PAIRS = Uint8Array.from({ length: 512 }, (_, i) => HEX_DIGITS[i % 2 === 0 ? i >> 5 : (i >> 1) & 15] as number);
+export const HEX_PAIRS = Uint8Array.from({ length: 512 }, (_, i) => HEX_DIGITS[i % 2 === 0 ? i >> 5 : (i >> 1) & 15] as number);
 
 /** Decimal digits of a non-negative int32. */
 function decimalDigits(value: number): number {
@@ -54,7 +54,8 @@ export function putUint(bytes: Uint8Array, position: number, value: number): num
   return end;
 }
 
-function putLargeUint(bytes: Uint8Array, position: number, value: number): number {
+/** putUint for values of 2^31 and above (up to 2^53). */
+export function putLargeUint(bytes: Uint8Array, position: number, value: number): number {
   let digits = 1;
   for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
   const end = position + digits;

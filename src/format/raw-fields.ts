@@ -7,7 +7,7 @@
 // name, an IPv6 address, an unknown state) it declines and `value` is used.
 // Pure.
 
-import { asciiBytes, putHex32, putUint, putZeroPadded } from './output.js';
+import { asciiBytes, HEX_DIGITS, HEX_PAIRS, putLargeUint, putUint, putZeroPadded } from './output.js';
 
 /** A record in place: `view` at `offset` (for events, the perf ring). */
 export interface RawRecord {
@@ -100,9 +100,24 @@ export function putRawField(bytes: Uint8Array, position: number, plan: RawPlan, 
     case UINT:
       return putUint(bytes, position, plan.size === 4 ? view.getUint32(at, true) : plan.size === 2 ? view.getUint16(at, true) : view.getUint8(at));
     case HEX64: {
-      const high = view.getUint32(at + 4, true);
-      const low = view.getUint32(at, true);
-      return high === 0 ? putHex32(bytes, position, low, 1) : putHex32(bytes, putHex32(bytes, position, high, 1), low, 8);
+      // Byte by byte from the top (little-endian), so every value stays a
+      // small integer: u32 halves above 2^30 would not, and cost the JIT a
+      // deoptimisation while it warms up.
+      let cursor = position;
+      let index = 7;
+      while (index > 0 && view.getUint8(at + index) === 0) index--;
+      const top = view.getUint8(at + index);
+      if (top < 16) bytes[cursor++] = HEX_DIGITS[top] as number;
+      else {
+        bytes[cursor++] = HEX_PAIRS[top << 1] as number;
+        bytes[cursor++] = HEX_PAIRS[(top << 1) + 1] as number;
+      }
+      while (index > 0) {
+        const pair = view.getUint8(at + --index) << 1;
+        bytes[cursor++] = HEX_PAIRS[pair] as number;
+        bytes[cursor++] = HEX_PAIRS[pair + 1] as number;
+      }
+      return cursor;
     }
     case TEXT: {
       const end = position + plan.size;
@@ -120,14 +135,13 @@ export function putRawField(bytes: Uint8Array, position: number, plan: RawPlan, 
     }
     case IPV4: {
       if (view.getUint16(base + plan.size, true) === AF_INET6) return -1;
-      const address = view.getUint32(at, false);
-      let cursor = putUint(bytes, position, address >>> 24);
+      let cursor = putUint(bytes, position, view.getUint8(at));
       bytes[cursor++] = DOT;
-      cursor = putUint(bytes, cursor, (address >>> 16) & 0xff);
+      cursor = putUint(bytes, cursor, view.getUint8(at + 1));
       bytes[cursor++] = DOT;
-      cursor = putUint(bytes, cursor, (address >>> 8) & 0xff);
+      cursor = putUint(bytes, cursor, view.getUint8(at + 2));
       bytes[cursor++] = DOT;
-      return putUint(bytes, cursor, address & 0xff);
+      return putUint(bytes, cursor, view.getUint8(at + 3));
     }
     case NAME: {
       const name = plan.names[plan.size === 2 ? view.getUint16(at, true) : view.getUint8(at)] ?? plan.otherwise;
@@ -140,9 +154,11 @@ export function putRawField(bytes: Uint8Array, position: number, plan: RawPlan, 
       // ns -> us exactly as decodeEvent + Math.floor(deltaNs / 1000) do.
       const ns = view.getUint32(at + 4, true) * 0x1_0000_0000 + view.getUint32(at, true);
       const us = Math.floor(ns / 1000);
-      const cursor = putUint(bytes, position, Math.floor(us / 1000));
+      const millis = Math.floor(us / 1000);
+      // Small integers where they fit (see HEX64).
+      const cursor = millis < 0x4000_0000 ? putUint(bytes, position, millis | 0) : putLargeUint(bytes, position, millis);
       bytes[cursor] = DOT;
-      return putZeroPadded(bytes, cursor + 1, us % 1000, 3);
+      return putZeroPadded(bytes, cursor + 1, (us % 1000) | 0, 3);
     }
     default:
       return -1;
