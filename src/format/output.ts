@@ -155,23 +155,6 @@ export class ByteOutput {
     this.bytes[this.length++] = value;
   }
 
-  /** A space: free inside a blanked stretch. */
-  space(): void {
-    if (this.length < this.blankEnd) this.length++;
-    else this.byte(SPACE);
-  }
-
-  /** Appends pre-encoded bytes (state names, literals). A loop: these are
-   * a few bytes, for which TypedArray.set's call costs more than the copy. */
-  append(source: Uint8Array): void {
-    const count = source.length;
-    this.reserve(count);
-    const bytes = this.bytes;
-    let position = this.length;
-    for (let i = 0; i < count; i++) bytes[position++] = source[i] as number;
-    this.length = position;
-  }
-
   /** Appends `text` as UTF-8 (a plain loop for the common ASCII case). */
   text(text: string): void {
     const count = text.length;
