@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // The performance benchmark (npm run bench): loopback connection churn from
 // our own generator, run untraced, under our tcpstates and under
 // libbpf-tools' tcpstates (when installed), in alternating order so that a

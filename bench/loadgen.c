@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 /*
  * loadgen.c: loopback TCP connection churn for the benchmark.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 /*
  * measure.c: runs a command and reports what it cost, for the benchmark.
  *

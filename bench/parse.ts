@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // Pure helpers of the benchmark: reading the tools' output and summary
 // lines, counting rows, medians. Kept apart from the process juggling in
 // bench.ts so that they can be unit-tested.

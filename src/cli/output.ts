@@ -55,7 +55,17 @@ export class Output {
   /** Queues `text` (whole lines) and writes what the fd takes now. */
   push(text: string): void {
     if (this.isClosed || text.length === 0) return;
-    const bytes = Buffer.from(text);
+    this.enqueue(Buffer.from(text));
+  }
+
+  /** Queues a copy of `bytes` (whole lines; the caller reuses its buffer)
+   * and writes what the fd takes now. */
+  pushBytes(bytes: Uint8Array): void {
+    if (this.isClosed || bytes.length === 0) return;
+    this.enqueue(Buffer.from(bytes));
+  }
+
+  private enqueue(bytes: Buffer): void {
     this.chunks.push(bytes);
     this.pending += bytes.length;
     this.flush();

@@ -3,14 +3,20 @@
 // read the rings on a short timer, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
 // stdout, --duration or --count, leaving nothing attached.
+//
+// The hot path makes no object and no string per event: a tick collects
+// where the events are in the rings (EventBatch), merges the CPUs' rings
+// into time order, formats each event in place through one EventView into
+// one byte buffer, hands the ring space back, and writes the buffer once.
 
 import { fstatSync, writeSync } from 'node:fs';
 import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
-import { decodeEvent, DecodeError, type TcpEvent } from '../decode/event.js';
+import { EventView } from '../decode/event.js';
 import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
-import type { RecordSink } from '../reader/ring.js';
+import { EventBatch } from '../reader/batch.js';
+import { ByteOutput } from '../format/output.js';
 import { Output } from './output.js';
 
 /** How often the rings are read. Rows show within this of the event; the
@@ -29,8 +35,9 @@ export interface RunOptions {
   readonly config: TraceConfig;
   /** Printed once attached; null for none. */
   readonly header: string | null;
-  /** Renders the rows of one batch, in time order; '' when none. */
-  readonly renderBatch: (events: readonly TcpEvent[]) => string;
+  /** Appends one event's row and its newline to `out`. `event` looks at the
+   * ring in place: it is only valid during the call. */
+  readonly writeRow: (out: ByteOutput, event: EventView) => void;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
   readonly durationMs: number | null;
@@ -61,26 +68,6 @@ function writeErr(text: string): void {
     writeSync(2, text.endsWith('\n') ? text : `${text}\n`);
   } catch {
     // stderr is gone too: nothing left to tell.
-  }
-}
-
-/** Collects one tick's samples from all rings. */
-class BatchSink implements RecordSink {
-  events: TcpEvent[] = [];
-  lostInRings = 0;
-  undecodable = 0;
-
-  sample(view: DataView, offset: number, size: number): void {
-    try {
-      this.events.push(decodeEvent(view, offset, size));
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error;
-      this.undecodable++;
-    }
-  }
-
-  lost(count: number): void {
-    this.lostInRings += count;
   }
 }
 
@@ -121,7 +108,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
   const output = new Output();
   const watchHangUp = stdoutCanHangUp();
 
-  const sink = new BatchSink();
+  const sink = new EventBatch();
+  // 1 MiB: a read's rows at full loopback rate fit without growing.
+  const out = new ByteOutput(1 << 20);
+  const cursor = new EventView();
   let rowsWritten = 0;
   let eventsRead = 0;
   let lostReported = 0;
@@ -158,19 +148,30 @@ export async function runTracer(options: RunOptions): Promise<number> {
     reportLoss();
   };
 
-  /** Reads the rings into rows for the output. */
+  /** Reads the rings into rows for the output: each event is formatted in
+   * place in its ring through one EventView, then the space is released. */
   const readBatch = (): void => {
-    session.reader.drain(sink);
-    const events = sink.events;
-    sink.events = [];
-    eventsRead += events.length;
+    sink.clear();
+    out.clear();
+    try {
+      session.reader.collect(sink);
+      eventsRead += sink.count;
+      if (sink.count > 0) {
+        // Rows from different CPUs' rings interleave: show them in time order.
+        const order = sink.timeOrder();
+        const rows = options.maxRows === null ? order.length : Math.max(0, Math.min(order.length, options.maxRows - rowsWritten));
+        for (let i = 0; i < rows; i++) {
+          const index = order[i] as number;
+          options.writeRow(out, cursor.at(sink.views[index] as DataView, sink.offsets[index] as number));
+        }
+        rowsWritten += rows;
+      }
+    } finally {
+      // Formatted (or failed): either way the kernel may have the space back.
+      session.reader.release();
+    }
     reportLoss();
-    if (events.length === 0) return;
-    // Rows from different CPUs' rings interleave: show them in time order.
-    events.sort((a, b) => a.tsNs - b.tsNs);
-    const batch = options.maxRows === null ? events : events.slice(0, Math.max(0, options.maxRows - rowsWritten));
-    rowsWritten += batch.length;
-    output.push(options.renderBatch(batch));
+    if (out.length > 0) output.pushBytes(out.view());
   };
 
   /** One timer tick; false once the run is over (output gone, --count reached). */

@@ -3,7 +3,6 @@
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 
 import { writeSync } from 'node:fs';
-import type { TcpEvent } from '../decode/event.js';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
@@ -51,20 +50,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     time: options.time,
     timestamp: options.timestamp,
     wallClockOffsetMs,
-    colorizer: options.csv || options.json ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+    colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
   });
-  const renderRow = options.json
-    ? (event: TcpEvent) => jsonLine(tcplifeJson(event, wallClockOffsetMs))
-    : (event: TcpEvent) => renderer.row(event);
   return runTracer({
     tool: 'tcplife',
     config: options.trace,
     header: options.json ? null : renderer.header(),
-    renderBatch: (events: readonly TcpEvent[]) => {
-      let text = '';
-      for (const event of events) text += `${renderRow(event)}\n`;
-      return text;
-    },
+    // `event` is a view into the ring, valid during the call only.
+    writeRow: options.json
+      ? (out, event) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs))}\n`)
+      : (out, event) => renderer.writeLine(out, event),
     ...(options.json ? { diagnostic: jsonDiagnostic('tcplife') } : {}),
     maxRows: options.maxRows,
     durationMs: options.durationMs,

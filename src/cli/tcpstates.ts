@@ -4,7 +4,6 @@
 
 import { writeSync } from 'node:fs';
 import { Option } from 'commander';
-import type { TcpEvent } from '../decode/event.js';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
@@ -127,11 +126,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     time: options.time,
     timestamp: options.timestamp,
     wallClockOffsetMs,
-    colorizer: options.csv || options.json ? null : colorizerFor(process.stdout.isTTY === true, process.env),
+    colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
   });
-  const renderRow = options.json
-    ? (event: TcpEvent) => jsonLine(tcpstatesJson(event, wallClockOffsetMs))
-    : (event: TcpEvent) => renderer.row(event);
 
   const renderEnd = (): string => {
     if (summary === null) return '';
@@ -150,17 +146,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       tool: 'tcpstates',
       config: options.trace,
       header: summary !== null || options.json ? null : renderer.header(),
-      renderBatch: (events: readonly TcpEvent[]) => {
-        if (journal !== null) {
-          for (const event of events) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
-        }
-        if (summary !== null) {
-          for (const event of events) summary.add(event);
-          return '';
-        }
-        let text = '';
-        for (const event of events) text += `${renderRow(event)}\n`;
-        return text;
+      // `event` is a view into the ring, valid during the call only.
+      writeRow: (out, event) => {
+        if (journal !== null) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+        if (summary !== null) summary.add(event);
+        else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs))}\n`);
+        else renderer.writeLine(out, event);
       },
       maxRows: options.maxRows,
       durationMs: options.durationMs,

@@ -2,6 +2,9 @@
 // Decodes struct tcp_event (bpf/tcpstates.h) from raw sample bytes. Pure.
 // EVENT_LAYOUT mirrors the C header; test/layout.test.ts checks it against
 // the BTF of the compiled object, so the two cannot drift apart silently.
+// Two forms: decodeEvent copies an event into a plain object; EventView is a
+// movable window onto the bytes in place (the perf ring), read field by
+// field on demand, so the hot path makes no object and no string per event.
 
 import { AF_INET6, ipv4ToString, ipv6ToString } from './addr.js';
 
@@ -83,6 +86,87 @@ function hex64(view: DataView, offset: number): string {
   const high = view.getUint32(offset + 4, true);
   const low = view.getUint32(offset, true).toString(16);
   return high === 0 ? low : high.toString(16) + low.padStart(8, '0');
+}
+
+/**
+ * A TcpEvent read in place from `view` at `offset`, which `at` moves. Every
+ * field is read when asked for, so it must not be kept past the life of the
+ * bytes it looks at. Formatters can also read the bytes themselves (`view`
+ * and `offset`, see format/raw-fields.ts).
+ */
+export class EventView implements TcpEvent {
+  view: DataView = new DataView(new ArrayBuffer(EVENT_SIZE));
+  offset = 0;
+
+  /** Points this view at the event at `offset` (at least EVENT_SIZE bytes). */
+  at(view: DataView, offset: number): this {
+    this.view = view;
+    this.offset = offset;
+    return this;
+  }
+
+  get tsNs(): number {
+    return readU64(this.view, this.offset + EVENT_LAYOUT.ts_ns);
+  }
+  get skaddr(): string {
+    return hex64(this.view, this.offset + EVENT_LAYOUT.skaddr);
+  }
+  get deltaNs(): number {
+    return readU64(this.view, this.offset + EVENT_LAYOUT.delta_ns);
+  }
+  get txBytes(): number {
+    return readU64(this.view, this.offset + EVENT_LAYOUT.tx_bytes);
+  }
+  get rxBytes(): number {
+    return readU64(this.view, this.offset + EVENT_LAYOUT.rx_bytes);
+  }
+  get pid(): number {
+    return this.view.getUint32(this.offset + EVENT_LAYOUT.pid, true);
+  }
+  get comm(): string {
+    return readComm(this.view, this.offset + EVENT_LAYOUT.comm);
+  }
+  get ownerPid(): number {
+    return this.view.getUint32(this.offset + EVENT_LAYOUT.owner_pid, true);
+  }
+  get ownerComm(): string {
+    return readComm(this.view, this.offset + EVENT_LAYOUT.owner_comm);
+  }
+  get family(): number {
+    return this.view.getUint16(this.offset + EVENT_LAYOUT.family, true);
+  }
+  get localAddress(): string {
+    return addressAt(this.view, this.offset + EVENT_LAYOUT.saddr, this.family);
+  }
+  get localPort(): number {
+    return this.view.getUint16(this.offset + EVENT_LAYOUT.sport, true);
+  }
+  get remoteAddress(): string {
+    return addressAt(this.view, this.offset + EVENT_LAYOUT.daddr, this.family);
+  }
+  get remotePort(): number {
+    return this.view.getUint16(this.offset + EVENT_LAYOUT.dport, true);
+  }
+  get oldState(): number {
+    return this.view.getUint8(this.offset + EVENT_LAYOUT.oldstate);
+  }
+  get newState(): number {
+    return this.view.getUint8(this.offset + EVENT_LAYOUT.newstate);
+  }
+
+  /** A plain-object copy, valid after the bytes are gone. */
+  snapshot(): TcpEvent {
+    return decodeEvent(this.view, this.offset, EVENT_SIZE);
+  }
+}
+
+function addressAt(view: DataView, offset: number, family: number): string {
+  return family === AF_INET6 ? ipv6ToString(view, offset) : ipv4ToString(view, offset);
+}
+
+/** The CLOCK_MONOTONIC timestamp of the event at `offset`, without decoding the rest. */
+export function eventTsNs(view: DataView, offset: number): number {
+  return readU64(view, offset + EVENT_LAYOUT.ts_ns);
 }
 
 /**

@@ -3,8 +3,29 @@
 // rows, in the fixed-width and the CSV layouts. The widths, alignments and
 // truncations are those of the printf formats of bcc's Python tools
 // (`%-15s` is width 15 left-aligned, `%-10.10s` also truncates to 10).
+//
+// A row is rendered either to a string (`row`) or appended as bytes to a
+// ByteOutput (`writeLine`, the hot path). Both use the same specs. `value`
+// defines a column's text; for the hot path a column may also say where
+// that text comes from in the raw record (`raw`, interpreted in place) or
+// how to append it (`write`). Both must agree with `value` (the tests check
+// that they do) and may decline, and then `value` is used.
 
-export interface Column<Row> {
+import { asciiBytes, ByteOutput } from './output.js';
+import { compileRawField, putRawField, rawFieldMaxBytes, type RawField, type RawPlan, type RawRecord } from './raw-fields.js';
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+/** "No maximum", as a small integer: with Infinity, positions computed from
+ * it became doubles and cost the JIT a deoptimisation per warm-up. */
+const NO_MAX_CHARS = 0x3fff_ffff;
+/** Blanked ahead of each row: longer than any usual row, so that padding
+ * costs nothing (a longer row is still right, only slower). */
+const ROW_BYTES = 256;
+
+/** `Raw` is what the hot path renders: a Row with cheaper access to the
+ * underlying data (for events, a view over the perf ring). */
+export interface Column<Row, Raw extends Row = Row> {
   readonly header: string;
   /** Minimum width in the fixed-width layout (0: none). */
   readonly width: number;
@@ -18,11 +39,19 @@ export interface Column<Row> {
    * separator (its empty IP slot in the default layout). */
   readonly omitInText?: boolean;
   readonly value: (row: Row) => string;
+  /** Where `value` comes from in the raw record, for the hot path. */
+  readonly raw?: Raw extends RawRecord ? RawField : never;
+  /**
+   * Otherwise: appends exactly the UTF-8 of `value(row)`, which must then be
+   * ASCII (a byte is a column), without building strings. Returns false
+   * when it cannot: whatever it appended is dropped and `value` is used.
+   */
+  readonly write?: (out: ByteOutput, row: Raw) => boolean;
   /** Decorates the padded text (colour); never changes its visible width. */
   readonly decorate?: (padded: string, row: Row) => string;
 }
 
-function fit(text: string, column: Column<unknown>): string {
+function fit(text: string, column: Column<never, never>): string {
   let fitted = column.maxChars !== undefined && text.length > column.maxChars ? text.slice(0, column.maxChars) : text;
   if (fitted.length < column.width) {
     fitted = column.align === 'left' ? fitted.padEnd(column.width) : fitted.padStart(column.width);
@@ -32,22 +61,61 @@ function fit(text: string, column: Column<unknown>): string {
 
 export type Layout = 'text' | 'csv';
 
+/** How the hot path renders one column, worked out once from its spec. */
+interface ColumnPlan<Row, Raw extends Row> {
+  readonly column: Column<Row, Raw>;
+  /** The literal's bytes, or null. */
+  readonly literal: Uint8Array | null;
+  /** `raw` and `write`, unless the column is decorated (colour needs the string). */
+  readonly raw: RawPlan | null;
+  /** Room to make before writing (the literal, or the raw field). */
+  readonly room: number;
+  readonly write: ((out: ByteOutput, row: Raw) => boolean) | null;
+  readonly fixedWidth: boolean;
+  /** The spec's width, alignment and maxChars (NO_MAX_CHARS: none), copied
+   * into one monomorphic object for the hot loop. */
+  readonly width: number;
+  readonly align: 'left' | 'right';
+  readonly maxChars: number;
+}
+
 /** Renders rows of one kind in one layout; header and rows share `columns`. */
-export class RowRenderer<Row> {
-  private readonly columns: readonly Column<Row>[];
+export class RowRenderer<Row, Raw extends Row = Row> {
+  private readonly columns: readonly Column<Row, Raw>[];
+  private readonly plans: readonly ColumnPlan<Row, Raw>[];
+  private readonly separator: number;
 
   constructor(
-    columns: readonly Column<Row>[],
+    columns: readonly Column<Row, Raw>[],
     private readonly layout: Layout,
     private readonly decorate: boolean,
   ) {
     this.columns = columns.filter((column) => (layout === 'csv' ? !column.literal : !column.omitInText));
+    const csv = layout === 'csv';
+    this.separator = (csv ? ',' : ' ').charCodeAt(0);
+    this.plans = this.columns.map((column) => {
+      const decorated = decorate && column.decorate !== undefined;
+      const literalText = column.literal && !decorated ? fit(column.header, column) : null;
+      const literal = literalText === null || csv ? null : asciiBytes(literalText);
+      const raw = decorated || column.raw === undefined ? null : compileRawField(column.raw);
+      return {
+        column,
+        literal,
+        raw,
+        room: 1 + Math.max(literal?.length ?? 0, raw === null ? 0 : rawFieldMaxBytes(raw)),
+        write: decorated ? null : (column.write ?? null),
+        fixedWidth: !csv,
+        width: column.width,
+        align: column.align,
+        maxChars: column.maxChars ?? NO_MAX_CHARS,
+      };
+    });
   }
 
   header(): string {
     const separator = this.layout === 'csv' ? ',' : ' ';
     return this.columns
-      .map((column) => (this.layout === 'csv' ? column.header : fit(column.header, column as Column<unknown>)))
+      .map((column) => (this.layout === 'csv' ? column.header : fit(column.header, column)))
       .join(separator);
   }
 
@@ -55,15 +123,99 @@ export class RowRenderer<Row> {
     const csv = this.layout === 'csv';
     let line = '';
     for (let i = 0; i < this.columns.length; i++) {
-      const column = this.columns[i] as Column<Row>;
+      const column = this.columns[i] as Column<Row, Raw>;
       if (i > 0) line += csv ? ',' : ' ';
       if (csv) {
         line += column.value(row);
         continue;
       }
-      const text = fit(column.value(row), column as Column<unknown>);
+      const text = fit(column.value(row), column);
       line += this.decorate && column.decorate ? column.decorate(text, row) : text;
     }
     return line;
+  }
+
+  /**
+   * Appends `row(row)` and a newline to `out`, as UTF-8. The hot path: raw
+   * fields and literals are written straight into the buffer with the
+   * position kept in a local, and padding falls in space blanked ahead.
+   */
+  writeLine(out: ByteOutput, row: Raw): void {
+    const plans = this.plans;
+    const separator = this.separator;
+    // Only columns with `raw` read these, and `raw` requires a RawRecord.
+    const record = row as unknown as RawRecord;
+    out.blankAhead(ROW_BYTES);
+    let bytes = out.bytes;
+    let position = out.length;
+    // out's own blankEnd, re-read after any call that may move it.
+    let blankEnd = out.blankEnd;
+    for (let i = 0; i < plans.length; i++) {
+      const plan = plans[i] as ColumnPlan<Row, Raw>;
+      if (position + plan.room > bytes.length) {
+        out.length = position;
+        out.reserve(plan.room);
+        bytes = out.bytes;
+        blankEnd = out.blankEnd;
+      }
+      if (i > 0) {
+        // A space over blanked bytes needs no store.
+        if (separator !== SPACE || position >= blankEnd) bytes[position] = separator;
+        position++;
+      }
+      const literal = plan.literal;
+      if (literal !== null) {
+        for (let j = 0; j < literal.length; j++) bytes[position++] = literal[j] as number;
+        continue;
+      }
+      const start = position;
+      let end = -1;
+      if (plan.raw !== null) {
+        end = putRawField(bytes, position, plan.raw, record.view, record.offset);
+      } else if (plan.write !== null) {
+        out.length = position;
+        end = plan.write(out, row) ? out.length : -1;
+        if (end < 0) out.truncate(start);
+        bytes = out.bytes;
+        blankEnd = out.blankEnd;
+      }
+      if (end >= 0) {
+        position = end;
+        if (!plan.fixedWidth) continue;
+        if (position - start > plan.maxChars) {
+          out.length = position;
+          out.truncate(start + plan.maxChars);
+          position = out.length;
+          blankEnd = out.blankEnd;
+        }
+        const padded = start + plan.width;
+        if (position < padded) {
+          if (plan.align === 'left' && padded <= blankEnd) {
+            position = padded;
+          } else {
+            out.length = position;
+            out.pad(start, plan.width, plan.align);
+            bytes = out.bytes;
+            position = out.length;
+            blankEnd = out.blankEnd;
+          }
+        }
+        continue;
+      }
+      // The raw field or writer declined: format `value` as text.
+      const column = plan.column;
+      out.length = start;
+      if (plan.fixedWidth) {
+        const text = fit(column.value(row), column);
+        out.text(this.decorate && column.decorate ? column.decorate(text, row) : text);
+      } else {
+        out.text(column.value(row));
+      }
+      bytes = out.bytes;
+      position = out.length;
+      blankEnd = out.blankEnd;
+    }
+    out.length = position;
+    out.byte(NEWLINE);
   }
 }

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Number formatting that matches Python's printf-style output bit for bit,
-// done in integer arithmetic so no float rounding can creep in.
+// done in integer arithmetic so no float rounding can creep in. The write*
+// variants append the same text to a ByteOutput without making a string;
+// they return false (writing nothing) outside the range where that is
+// proven identical, and the caller then uses the string version.
+
+import type { ByteOutput } from './output.js';
+
+const DOT = 0x2e;
 
 function pad(value: number, digits: number): string {
   return String(value).padStart(digits, '0');
@@ -14,6 +21,15 @@ export function microsAsMillis3(us: number): string {
 /** `%.6f` of (us / 1e6): microseconds shown as seconds. */
 export function microsAsSeconds6(us: number): string {
   return `${Math.floor(us / 1_000_000)}.${pad(us % 1_000_000, 6)}`;
+}
+
+/** microsAsSeconds6, appended to `out`. */
+export function writeMicrosAsSeconds6(out: ByteOutput, us: number): boolean {
+  if (!(us >= 0 && us <= Number.MAX_SAFE_INTEGER)) return false;
+  out.uint(Math.floor(us / 1_000_000));
+  out.byte(DOT);
+  out.zeroPadded(us % 1_000_000, 6);
+  return true;
 }
 
 /**

@@ -5,7 +5,7 @@
 //   -s:      "%x,%d,%s,%s,%s,%s,%s,%d,%s,%s,%.3f"
 // with "%-8s " (TIME, -T) and "%-9.6f " (TIME(s), -t) prefixes.
 
-import type { TcpEvent } from '../decode/event.js';
+import { EVENT_LAYOUT, type EventView, type TcpEvent } from '../decode/event.js';
 import { AF_INET6 } from '../decode/addr.js';
 import { stateName } from '../decode/tcp-states.js';
 import { RowRenderer, type Column } from './columns.js';
@@ -20,26 +20,48 @@ export interface TcpstatesFormatOptions extends TimeOptions {
   readonly colorizer: Colorizer | null;
 }
 
-export function tcpstatesColumns(options: TcpstatesFormatOptions): Column<TcpEvent>[] {
+type EventColumn = Column<TcpEvent, EventView>;
+
+const L = EVENT_LAYOUT;
+/** stateName for the states that have a name (others decline to it). */
+const STATE_NAMES = Array.from({ length: 13 }, (_, state) => (state > 0 ? stateName(state) : undefined));
+/** '6' for AF_INET6, '4' for anything else, as `value` says. */
+const FAMILY_DIGITS = Array.from({ length: AF_INET6 + 1 }, (_, family) => (family === AF_INET6 ? '6' : undefined));
+
+export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[] {
   const addressWidth = options.wide ? 39 : 15;
   const colorizer = options.colorizer;
-  const state = (name: string, pick: (event: TcpEvent) => number): Column<TcpEvent> => ({
+  const state = (name: string, pick: (event: TcpEvent) => number, offset: number): EventColumn => ({
     header: name,
     width: 11,
     align: 'left',
     value: (event) => stateName(pick(event)),
+    raw: { kind: 'name', offset, bytes: 1, names: STATE_NAMES },
     ...(colorizer ? { decorate: (padded: string, event: TcpEvent) => colorState(colorizer, pick(event), padded) } : {}),
   });
   return [
-    ...timeColumns<TcpEvent>(options, (event) => event.tsNs),
-    { header: 'SKADDR', width: 16, align: 'left', value: (event) => event.skaddr },
-    { header: 'C-PID', width: 5, align: 'left', value: (event) => String(event.pid) },
+    ...timeColumns<TcpEvent, EventView>(options, (event) => event.tsNs),
+    {
+      header: 'SKADDR',
+      width: 16,
+      align: 'left',
+      value: (event) => event.skaddr,
+      raw: { kind: 'hex64', offset: L.skaddr },
+    },
+    {
+      header: 'C-PID',
+      width: 5,
+      align: 'left',
+      value: (event) => String(event.pid),
+      raw: { kind: 'uint', offset: L.pid, bytes: 4 },
+    },
     {
       header: 'C-COMM',
       width: options.wide ? 16 : 10,
       align: 'left',
       maxChars: options.wide ? 16 : 10,
       value: (event) => event.comm,
+      raw: { kind: 'text', offset: L.comm, maxBytes: 16 },
     },
     {
       header: 'IP',
@@ -47,18 +69,49 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): Column<TcpEve
       align: 'left',
       omitInText: !options.wide,
       value: (event) => (event.family === AF_INET6 ? '6' : '4'),
+      raw: { kind: 'name', offset: L.family, bytes: 2, names: FAMILY_DIGITS, otherwise: '4' },
     },
-    { header: 'LADDR', width: addressWidth, align: 'left', value: (event) => event.localAddress },
-    { header: 'LPORT', width: 5, align: 'left', value: (event) => String(event.localPort) },
-    { header: 'RADDR', width: addressWidth, align: 'left', value: (event) => event.remoteAddress },
-    { header: 'RPORT', width: 5, align: 'left', value: (event) => String(event.remotePort) },
-    state('OLDSTATE', (event) => event.oldState),
+    {
+      header: 'LADDR',
+      width: addressWidth,
+      align: 'left',
+      value: (event) => event.localAddress,
+      raw: { kind: 'ipv4', offset: L.saddr, familyOffset: L.family },
+    },
+    {
+      header: 'LPORT',
+      width: 5,
+      align: 'left',
+      value: (event) => String(event.localPort),
+      raw: { kind: 'uint', offset: L.sport, bytes: 2 },
+    },
+    {
+      header: 'RADDR',
+      width: addressWidth,
+      align: 'left',
+      value: (event) => event.remoteAddress,
+      raw: { kind: 'ipv4', offset: L.daddr, familyOffset: L.family },
+    },
+    {
+      header: 'RPORT',
+      width: 5,
+      align: 'left',
+      value: (event) => String(event.remotePort),
+      raw: { kind: 'uint', offset: L.dport, bytes: 2 },
+    },
+    state('OLDSTATE', (event) => event.oldState, L.oldstate),
     { header: '->', width: 0, align: 'left', literal: true, value: () => '->' },
-    state('NEWSTATE', (event) => event.newState),
-    { header: 'MS', width: 0, align: 'left', value: (event) => microsAsMillis3(Math.floor(event.deltaNs / 1000)) },
+    state('NEWSTATE', (event) => event.newState, L.newstate),
+    {
+      header: 'MS',
+      width: 0,
+      align: 'left',
+      value: (event) => microsAsMillis3(Math.floor(event.deltaNs / 1000)),
+      raw: { kind: 'nsAsMillis3', offset: L.delta_ns },
+    },
   ];
 }
 
-export function tcpstatesRenderer(options: TcpstatesFormatOptions): RowRenderer<TcpEvent> {
+export function tcpstatesRenderer(options: TcpstatesFormatOptions): RowRenderer<TcpEvent, EventView> {
   return new RowRenderer(tcpstatesColumns(options), options.csv ? 'csv' : 'text', options.colorizer !== null);
 }

@@ -4,7 +4,7 @@
 
 import type { Column } from './columns.js';
 import { WallClock } from './clock.js';
-import { microsAsSeconds6 } from './numbers.js';
+import { microsAsSeconds6, writeMicrosAsSeconds6 } from './numbers.js';
 
 export interface TimeOptions {
   /** -T: HH:MM:SS column. */
@@ -15,23 +15,37 @@ export interface TimeOptions {
   readonly wallClockOffsetMs: number;
 }
 
-export function timeColumns<Row>(options: TimeOptions, monotonicNs: (row: Row) => number): Column<Row>[] {
-  const columns: Column<Row>[] = [];
+export function timeColumns<Row, Raw extends Row = Row>(
+  options: TimeOptions,
+  monotonicNs: (row: Row) => number,
+): Column<Row, Raw>[] {
+  const columns: Column<Row, Raw>[] = [];
   if (options.time) {
     const clock = new WallClock(options.wallClockOffsetMs);
-    columns.push({ header: 'TIME', width: 8, align: 'left', value: (row) => clock.hhmmss(monotonicNs(row)) });
+    columns.push({
+      header: 'TIME',
+      width: 8,
+      align: 'left',
+      value: (row) => clock.hhmmss(monotonicNs(row)),
+      write: (out, row) => {
+        out.text(clock.hhmmss(monotonicNs(row)));
+        return true;
+      },
+    });
   }
   if (options.timestamp) {
     let firstUs = -1;
+    const sinceFirstUs = (row: Row): number => {
+      const us = Math.floor(monotonicNs(row) / 1000);
+      if (firstUs < 0) firstUs = us;
+      return us - firstUs;
+    };
     columns.push({
       header: 'TIME(s)',
       width: 9,
       align: 'left',
-      value: (row) => {
-        const us = Math.floor(monotonicNs(row) / 1000);
-        if (firstUs < 0) firstUs = us;
-        return microsAsSeconds6(us - firstUs);
-      },
+      value: (row) => microsAsSeconds6(sinceFirstUs(row)),
+      write: (out, row) => writeMicrosAsSeconds6(out, sinceFirstUs(row)),
     });
   }
   return columns;

@@ -2,7 +2,9 @@
 // Reads the per-CPU perf rings of a BPF_MAP_TYPE_PERF_EVENT_ARRAY straight
 // from their mmap'd memory: no FFI call and no callback per event. The kernel
 // publishes data_head after writing a record; we read it with an atomic load,
-// walk the records, then release the space by storing data_tail.
+// walk the records, then release the space by storing data_tail. collect()
+// and release() split the two, so that records can be formatted in place
+// and their space handed back to the kernel only afterwards.
 
 import type { MappedRing, PerfRings } from '../ffi/libbpf.js';
 import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, RingData, type RecordSink } from './ring.js';
@@ -10,6 +12,8 @@ import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, RingData, type RecordSink } from '.
 interface RingState {
   readonly control: BigUint64Array; // the perf_event_mmap_page, as u64 words
   readonly data: RingData;
+  /** Where the last collect() stopped, not yet released; -1 if none. */
+  pendingTail: number;
 }
 
 const HEAD_WORD = DATA_HEAD_OFFSET / 8;
@@ -23,23 +27,47 @@ export class PerfReader {
     this.states = perfRings.rings.map((ring: MappedRing) => ({
       control: new BigUint64Array(ring.memory, 0, ring.pageSize / 8),
       data: new RingData(new Uint8Array(ring.memory, ring.pageSize, ring.dataSize)),
+      pendingTail: -1,
     }));
   }
 
-  /** Hands every record now in the rings to `sink`; returns how many bytes
-   * were consumed (0 when the rings were empty). */
+  /** Hands every record now in the rings to `sink` and releases their
+   * space; returns how many bytes were consumed (0 when the rings were empty). */
   drain(sink: RecordSink): number {
-    if (this.closed) return 0;
-    let consumed = 0;
-    for (const { control, data } of this.states) {
-      const head = Number(Atomics.load(control, HEAD_WORD));
-      const tail = Number(control[TAIL_WORD]);
-      if (head === tail) continue;
-      const newTail = data.consume(tail, head, sink);
-      Atomics.store(control, TAIL_WORD, BigInt(newTail));
-      consumed += newTail - tail;
+    try {
+      return this.collect(sink);
+    } finally {
+      this.release();
     }
-    return consumed;
+  }
+
+  /**
+   * Hands every record now in the rings to `sink` without releasing their
+   * space: the views given to the sink stay valid (the kernel cannot write
+   * over them) until release(), which must follow before the next collect.
+   * Returns how many bytes were collected.
+   */
+  collect(sink: RecordSink): number {
+    if (this.closed) return 0;
+    let collected = 0;
+    for (const state of this.states) {
+      const head = Number(Atomics.load(state.control, HEAD_WORD));
+      const tail = Number(state.control[TAIL_WORD]);
+      if (head === tail) continue;
+      state.pendingTail = state.data.consume(tail, head, sink);
+      collected += state.pendingTail - tail;
+    }
+    return collected;
+  }
+
+  /** Gives the space of the records handed out by collect() back to the kernel. */
+  release(): void {
+    if (this.closed) return;
+    for (const state of this.states) {
+      if (state.pendingTail < 0) continue;
+      Atomics.store(state.control, TAIL_WORD, BigInt(state.pendingTail));
+      state.pendingTail = -1;
+    }
   }
 
   /** Unmaps the rings. The views must not be touched afterwards, so this

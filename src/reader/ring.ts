@@ -13,8 +13,11 @@ export const DATA_HEAD_OFFSET = 1024;
 export const DATA_TAIL_OFFSET = 1032;
 
 export interface RecordSink {
-  /** A PERF_SAMPLE_RAW payload of `size` bytes at `offset` in `view`. The view
-   * is only valid during the call: the ring space is released afterwards. */
+  /** A PERF_SAMPLE_RAW payload of `size` bytes at `offset` in `view`. The
+   * bytes stay valid until the ring space is released (PerfReader.release)
+   * and the next consume() of the same ring, whichever comes first: a record
+   * that wraps is copied to the ring's scratch buffer, which the next pass
+   * reuses (a pass over less than the ring's size has at most one). */
   sample(view: DataView, offset: number, size: number): void;
   /** The kernel dropped `count` samples because the ring was full. */
   lost(count: number): void;

@@ -100,8 +100,8 @@ test('TX_KB/RX_KB are whole KiB, truncated', () => {
   assert.deepEqual([0, 1023, 1024, 2047, 2048, 2 ** 53].map(bytesAsKib), ['0', '0', '1', '1', '2', '8796093022208']);
 });
 
-test('colour marks only a guessed owner, and never changes the visible text', () => {
-  const colorizer = colorizerFor(true, {});
+test('colour marks only a guessed owner, and never changes the visible text', async () => {
+  const colorizer = await colorizerFor(true, {});
   assert.ok(colorizer);
   const coloured = tcplifeRenderer(options({ colorizer }));
   const plain = tcplifeRenderer(options());

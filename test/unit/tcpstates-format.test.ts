@@ -124,8 +124,8 @@ test('-T prints the wall-clock time of the event as HH:MM:SS', () => {
   assert.match(csv.row(event({ tsNs: 1_000_000_000n })), /^03:04:05,ffff888104d1c000,/);
 });
 
-test('colour only decorates state names and keeps the columns aligned', () => {
-  const colorizer = colorizerFor(true, {});
+test('colour only decorates state names and keeps the columns aligned', async () => {
+  const colorizer = await colorizerFor(true, {});
   assert.ok(colorizer);
   const plain = tcpstatesRenderer(options()).row(event({ oldstate: 2, newstate: 1 }));
   const colored = tcpstatesRenderer(options({ colorizer })).row(event({ oldstate: 2, newstate: 1 }));
@@ -133,8 +133,8 @@ test('colour only decorates state names and keeps the columns aligned', () => {
   assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ''), plain);
 });
 
-test('no colour without a TTY or with NO_COLOR set, even empty', () => {
-  assert.equal(colorizerFor(false, {}), null);
-  assert.equal(colorizerFor(true, { NO_COLOR: '' }), null);
-  assert.equal(colorizerFor(true, { NO_COLOR: '1' }), null);
+test('no colour without a TTY or with NO_COLOR set, even empty', async () => {
+  assert.equal(await colorizerFor(false, {}), null);
+  assert.equal(await colorizerFor(true, { NO_COLOR: '' }), null);
+  assert.equal(await colorizerFor(true, { NO_COLOR: '1' }), null);
 });
