@@ -8,12 +8,6 @@ import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
 import { jsonDiagnostic, jsonLine, tcpstatesJson } from '../format/json.js';
-import {
-  renderStateHistograms,
-  renderSummaryTable,
-  stateHistogramJson,
-  transitionSummaryJson,
-} from '../format/summary.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
 import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, validateCommon, type CommonOptions, type RawOptions } from './command.js';
@@ -129,8 +123,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
   });
 
+  // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
+  const summaryFormat = summary === null ? null : await import('../format/summary.js');
   const renderEnd = (): string => {
-    if (summary === null) return '';
+    if (summary === null || summaryFormat === null) return '';
+    const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = summaryFormat;
     if (options.json) {
       let text = '';
       for (const stats of summary.byTransition()) text += `${jsonLine(transitionSummaryJson(stats))}\n`;
