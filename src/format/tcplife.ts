@@ -6,12 +6,12 @@
 // with "%-8s " (TIME, -T) and "%-9.6f " (TIME(s), -t) prefixes; headers use
 // the same widths with %s.
 
-import type { TcpEvent } from '../decode/event.js';
-import { AF_INET6 } from '../decode/addr.js';
+import type { EventView, TcpEvent } from '../decode/event.js';
 import { RowRenderer, type Column } from './columns.js';
 import { microsAsMillis2 } from './numbers.js';
 import type { Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
+import { endpointColumns } from './endpoint-columns.js';
 
 export interface TcplifeFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -45,8 +45,7 @@ export function bytesAsKib(bytes: number): string {
   return String(Math.floor(bytes / 1024));
 }
 
-export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent>[] {
-  const addressWidth = options.wide ? 39 : 15;
+export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent, EventView>[] {
   const commWidth = options.wide ? 16 : 10;
   const kibWidth = options.wide ? 6 : 5;
   const colorizer = options.colorizer;
@@ -55,7 +54,7 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent>[
     ? { decorate: (padded: string, event: TcpEvent) => (event.ownerPid === 0 ? colorizer.yellow(padded) : padded) }
     : {};
   return [
-    ...timeColumns<TcpEvent>(options, (event) => event.tsNs),
+    ...timeColumns<TcpEvent, EventView>(options, (event) => event.tsNs),
     { header: 'PID', width: 5, align: 'left', value: (event) => String(sessionOwner(event).pid), ...ownerDecoration },
     {
       header: 'COMM',
@@ -65,17 +64,7 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent>[
       value: (event) => sessionOwner(event).comm,
       ...ownerDecoration,
     },
-    {
-      header: 'IP',
-      width: 2,
-      align: 'left',
-      omitInText: !options.wide,
-      value: (event) => (event.family === AF_INET6 ? '6' : '4'),
-    },
-    { header: 'LADDR', width: addressWidth, align: 'left', value: (event) => event.localAddress },
-    { header: 'LPORT', width: 5, align: 'left', value: (event) => String(event.localPort) },
-    { header: 'RADDR', width: addressWidth, align: 'left', value: (event) => event.remoteAddress },
-    { header: 'RPORT', width: 5, align: 'left', value: (event) => String(event.remotePort) },
+    ...endpointColumns(options.wide),
     { header: 'TX_KB', width: kibWidth, align: 'right', value: (event) => bytesAsKib(event.txBytes) },
     { header: 'RX_KB', width: kibWidth, align: 'right', value: (event) => bytesAsKib(event.rxBytes) },
     // bcc: float(span_us) / 1000 with span_us = ns / 1000 truncated.
@@ -83,6 +72,6 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent>[
   ];
 }
 
-export function tcplifeRenderer(options: TcplifeFormatOptions): RowRenderer<TcpEvent> {
+export function tcplifeRenderer(options: TcplifeFormatOptions): RowRenderer<TcpEvent, EventView> {
   return new RowRenderer(tcplifeColumns(options), options.csv ? 'csv' : 'text', options.colorizer !== null);
 }

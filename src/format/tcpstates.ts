@@ -6,12 +6,12 @@
 // with "%-8s " (TIME, -T) and "%-9.6f " (TIME(s), -t) prefixes.
 
 import { EVENT_LAYOUT, type EventView, type TcpEvent } from '../decode/event.js';
-import { AF_INET6 } from '../decode/addr.js';
 import { stateName } from '../decode/tcp-states.js';
 import { RowRenderer, type Column } from './columns.js';
 import { microsAsMillis3 } from './numbers.js';
 import { colorState, type Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
+import { endpointColumns } from './endpoint-columns.js';
 
 export interface TcpstatesFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -25,11 +25,8 @@ type EventColumn = Column<TcpEvent, EventView>;
 const L = EVENT_LAYOUT;
 /** stateName for the states that have a name (others decline to it). */
 const STATE_NAMES = Array.from({ length: 13 }, (_, state) => (state > 0 ? stateName(state) : undefined));
-/** '6' for AF_INET6, '4' for anything else, as `value` says. */
-const FAMILY_DIGITS = Array.from({ length: AF_INET6 + 1 }, (_, family) => (family === AF_INET6 ? '6' : undefined));
 
 export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[] {
-  const addressWidth = options.wide ? 39 : 15;
   const colorizer = options.colorizer;
   const state = (name: string, pick: (event: TcpEvent) => number, offset: number): EventColumn => ({
     header: name,
@@ -63,42 +60,7 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
       value: (event) => event.comm,
       raw: { kind: 'text', offset: L.comm, maxBytes: 16 },
     },
-    {
-      header: 'IP',
-      width: 2,
-      align: 'left',
-      omitInText: !options.wide,
-      value: (event) => (event.family === AF_INET6 ? '6' : '4'),
-      raw: { kind: 'name', offset: L.family, bytes: 2, names: FAMILY_DIGITS, otherwise: '4' },
-    },
-    {
-      header: 'LADDR',
-      width: addressWidth,
-      align: 'left',
-      value: (event) => event.localAddress,
-      raw: { kind: 'ipv4', offset: L.saddr, familyOffset: L.family },
-    },
-    {
-      header: 'LPORT',
-      width: 5,
-      align: 'left',
-      value: (event) => String(event.localPort),
-      raw: { kind: 'uint', offset: L.sport, bytes: 2 },
-    },
-    {
-      header: 'RADDR',
-      width: addressWidth,
-      align: 'left',
-      value: (event) => event.remoteAddress,
-      raw: { kind: 'ipv4', offset: L.daddr, familyOffset: L.family },
-    },
-    {
-      header: 'RPORT',
-      width: 5,
-      align: 'left',
-      value: (event) => String(event.remotePort),
-      raw: { kind: 'uint', offset: L.dport, bytes: 2 },
-    },
+    ...endpointColumns(options.wide),
     state('OLDSTATE', (event) => event.oldState, L.oldstate),
     { header: '->', width: 0, align: 'left', literal: true, value: () => '->' },
     state('NEWSTATE', (event) => event.newState, L.newstate),

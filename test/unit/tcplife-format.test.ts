@@ -8,6 +8,9 @@ import type { TcpEvent } from '../../src/decode/event.js';
 import { bytesAsKib, sessionOwner, tcplifeRenderer, type TcplifeFormatOptions } from '../../src/format/tcplife.js';
 import { colorizerFor } from '../../src/format/color.js';
 import { bccFormat } from '../support/oracle.js';
+import { decodeEvent, EVENT_SIZE, EventView } from '../../src/decode/event.js';
+import { ByteOutput } from '../../src/format/output.js';
+import { encodeEvent, type EventFields } from '../support/encode-event.js';
 
 function options(overrides: Partial<TcplifeFormatOptions> = {}): TcplifeFormatOptions {
   return { wide: false, csv: false, time: false, timestamp: false, wallClockOffsetMs: 0, colorizer: null, ...overrides };
@@ -165,4 +168,51 @@ test('header and rows equal bcc tcplife byte for byte, every layout, with and wi
     const actual = [renderer.header(), ...sessions.map((event) => renderer.row(event))];
     assert.deepEqual(actual, expected[index], `${mode}${timestamp ? ' -t' : ''}`);
   });
+});
+
+test('byte path (what the tracer uses) equals string path on varied sessions, in every layout', () => {
+  let seed = 7;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const events: EventFields[] = [];
+  let tsNs = 10_000_000_000n;
+  for (let i = 0; i < 300; i++) {
+    tsNs += BigInt(next(2 ** 30));
+    events.push({
+      tsNs,
+      deltaNs: BigInt(next(2 ** 30)) * BigInt(1 + next(1000)),
+      txBytes: BigInt(next(2 ** 30)) * BigInt(1 + next(100)),
+      rxBytes: BigInt(next(2 ** 20)),
+      pid: next(5_000_000),
+      comm: ['curl', 'x'.repeat(16), '', 'na\u00efve'][next(4)]!,
+      ownerPid: next(3) === 0 ? 0 : next(5_000_000),
+      ownerComm: ['nginx', 'recordProgramSt1', 'a'][next(3)]!,
+      family: next(2) === 0 ? 2 : 10,
+      saddr: Array.from({ length: 16 }, () => (next(3) === 0 ? 0 : next(256))),
+      daddr: Array.from({ length: 16 }, () => next(256)),
+      sport: next(65536),
+      dport: next(65536),
+      oldState: 9,
+      newState: 7,
+    });
+  }
+  for (const wide of [false, true]) {
+    for (const csv of [false, true]) {
+      for (const timestamp of [false, true]) {
+        const byString = tcplifeRenderer(options({ wide, csv, timestamp, time: true, wallClockOffsetMs: 1.7e12 }));
+        const byBytes = tcplifeRenderer(options({ wide, csv, timestamp, time: true, wallClockOffsetMs: 1.7e12 }));
+        const out = new ByteOutput(16);
+        const cursor = new EventView();
+        let expected = '';
+        for (const fields of events) {
+          const view = encodeEvent(fields, 8, 4);
+          expected += `${byString.row(decodeEvent(view, 8, EVENT_SIZE + 4))}\n`;
+          byBytes.writeLine(out, cursor.at(view, 8));
+        }
+        assert.equal(out.toString(), expected, `wide=${wide} csv=${csv} -t=${timestamp}`);
+      }
+    }
+  }
 });
