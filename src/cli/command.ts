@@ -3,6 +3,7 @@
 // argv into strings; `validate*` turn them into a typed config once, throwing
 // UsageError (exit 2) with the offending text. Nothing here touches the kernel.
 
+import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
@@ -52,7 +53,15 @@ export interface CommandSpec {
 }
 
 /** The commander program for a tool, set to throw instead of exiting. */
-export function buildCommand(spec: CommandSpec, write: { out: (s: string) => void; err: (s: string) => void }): Command {
+/** Where commander writes help (stdout) and its errors (stderr). */
+export interface CommandWriter {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: CommandWriter = { out: (text) => void writeSync(1, text), err: (text) => void writeSync(2, text) };
+
+export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): Command {
   const command = new Command(spec.name)
     .description(spec.description)
     .helpOption('-h, --help', 'show this help message and exit')

@@ -2,7 +2,6 @@
 // tcplife: one row per closed TCP session, with its bytes, lifespan and owner.
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 
-import { writeSync } from 'node:fs';
 import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
@@ -23,8 +22,6 @@ const EXAMPLES = `examples:
     tcplife -4        # only trace IPv4 family
     tcplife -6        # only trace IPv6 family`;
 
-const write = { out: (s: string) => void writeSync(1, s), err: (s: string) => void writeSync(2, s) };
-
 export function parseTcplifeArgs(argv: readonly string[]) {
   const command = buildCommand(
     {
@@ -34,7 +31,6 @@ export function parseTcplifeArgs(argv: readonly string[]) {
       pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace (the socket owner)',
     },
-    write,
   );
   return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'));
 }

@@ -52,8 +52,6 @@ interface TcpstatesRawOptions extends RawOptions {
   journal?: boolean;
 }
 
-const write = { out: (s: string) => void writeSync(1, s), err: (s: string) => void writeSync(2, s) };
-
 export function parseTcpstatesArgs(argv: readonly string[]) {
   const command = buildCommand(
     {
@@ -63,7 +61,6 @@ export function parseTcpstatesArgs(argv: readonly string[]) {
       pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace: the task on the CPU at the transition (C-PID)',
     },
-    write,
   );
   command
     .option('-Y, --journal', 'log session state changes to the systemd journal')
