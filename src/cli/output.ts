@@ -62,7 +62,17 @@ export class Output {
    * and writes what the fd takes now. */
   pushBytes(bytes: Uint8Array): void {
     if (this.isClosed || bytes.length === 0) return;
-    this.enqueue(Buffer.from(bytes));
+    // Written straight from the caller's buffer; only what the fd did not
+    // take is copied (usually nothing), which keeps the hot path from
+    // allocating a batch-sized buffer per read.
+    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.enqueue(chunk);
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.chunks[last] === chunk) {
+      const start = last === 0 ? this.chunkOffset : 0;
+      this.chunks[last] = Buffer.from(chunk.subarray(start));
+      if (last === 0) this.chunkOffset = 0;
+    }
   }
 
   private enqueue(bytes: Buffer): void {
