@@ -1,50 +1,32 @@
 // SPDX-License-Identifier: MIT
-// Builds struct tcp_event bytes for tests, from the same EVENT_LAYOUT the
-// decoder uses (the layout itself is checked against BTF in layout.test.ts).
+// Events for tests: encoded bytes with defaults (over encode-event.ts), and
+// decoded events for the pure formatters.
 
-import { EVENT_LAYOUT, EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
+import type { TcpEvent } from '../../src/decode/event.js';
+import { encodeEvent as encodeRawEvent, type EventFields } from './encode-event.js';
 
-export interface EventFields {
-  tsNs?: bigint;
-  skaddr?: bigint;
-  deltaNs?: bigint;
-  txBytes?: bigint;
-  rxBytes?: bigint;
-  pid?: number;
-  ownerPid?: number;
-  saddr?: number[];
-  daddr?: number[];
-  comm?: string | Uint8Array;
-  ownerComm?: string;
-  family?: number;
-  sport?: number;
-  dport?: number;
-  oldstate?: number;
-  newstate?: number;
-}
+export type { EventFields };
 
+/** Event bytes with plausible defaults for what `fields` leaves out (an
+ * IPv4 curl socket going CLOSE -> SYN_SENT), plus `trailingBytes` of padding. */
 export function encodeEvent(fields: EventFields, trailingBytes = 0): DataView {
-  const bytes = new Uint8Array(EVENT_SIZE + trailingBytes);
-  const view = new DataView(bytes.buffer);
-  const L = EVENT_LAYOUT;
-  view.setBigUint64(L.ts_ns, fields.tsNs ?? 1_000_000_000n, true);
-  view.setBigUint64(L.skaddr, fields.skaddr ?? 0xffff888104d1c000n, true);
-  view.setBigUint64(L.delta_ns, fields.deltaNs ?? 0n, true);
-  view.setBigUint64(L.tx_bytes, fields.txBytes ?? 0n, true);
-  view.setBigUint64(L.rx_bytes, fields.rxBytes ?? 0n, true);
-  view.setUint32(L.pid, fields.pid ?? 1234, true);
-  view.setUint32(L.owner_pid, fields.ownerPid ?? 0, true);
-  bytes.set(fields.saddr ?? [127, 0, 0, 1], L.saddr);
-  bytes.set(fields.daddr ?? [127, 0, 0, 1], L.daddr);
-  const comm = fields.comm ?? 'curl';
-  bytes.set(typeof comm === 'string' ? new TextEncoder().encode(comm).subarray(0, 16) : comm, L.comm);
-  bytes.set(new TextEncoder().encode(fields.ownerComm ?? '').subarray(0, 16), L.owner_comm);
-  view.setUint16(L.family, fields.family ?? 2, true);
-  view.setUint16(L.sport, fields.sport ?? 0, true);
-  view.setUint16(L.dport, fields.dport ?? 80, true);
-  view.setUint8(L.oldstate, fields.oldstate ?? 7);
-  view.setUint8(L.newstate, fields.newstate ?? 2);
-  return view;
+  return encodeRawEvent(
+    {
+      tsNs: 1_000_000_000n,
+      skaddr: 0xffff888104d1c000n,
+      pid: 1234,
+      saddr: [127, 0, 0, 1],
+      daddr: [127, 0, 0, 1],
+      comm: 'curl',
+      family: 2,
+      dport: 80,
+      oldState: 7,
+      newState: 2,
+      ...fields,
+    },
+    0,
+    trailingBytes,
+  );
 }
 
 /** An IPv4 client socket's ESTABLISHED -> FIN_WAIT1 after 1.234567 ms. */

@@ -21,8 +21,8 @@ test('decodes every field of an IPv4 event', () => {
     family: 2,
     sport: 52000,
     dport: 80,
-    oldstate: 2,
-    newstate: 1,
+    oldState: 2,
+    newState: 1,
   });
   assert.deepEqual(decodeEvent(view, 0, EVENT_SIZE), {
     tsNs: 123_456_789_012_345,
@@ -70,7 +70,7 @@ test('a comm of 16 characters has no NUL and is read whole', () => {
 });
 
 test('a non-UTF-8 comm decodes with replacement characters, as bcc', () => {
-  const comm = new Uint8Array([0x61, 0xff, 0x62]);
+  const comm = [0x61, 0xff, 0x62];
   assert.equal(decodeEvent(encodeEvent({ comm }), 0, EVENT_SIZE).comm, 'a\ufffdb');
 });
 

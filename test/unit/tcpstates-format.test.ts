@@ -43,8 +43,8 @@ function sampleEvents(): TcpEvent[] {
         daddr: v6 ? Array.from({ length: 16 }, () => next(256)) : [10, 0, next(256), 255],
         sport: next(65536),
         dport: next(65536),
-        oldstate: 1 + next(13),
-        newstate: 1 + next(13),
+        oldState: 1 + next(13),
+        newState: 1 + next(13),
       }),
     );
   }
@@ -101,8 +101,8 @@ test('pinned rows: the bcc example lines', () => {
     daddr: [52, 33, 159, 26],
     sport: 0,
     dport: 80,
-    oldstate: 7,
-    newstate: 2,
+    oldState: 7,
+    newState: 2,
   });
   assert.equal(
     tcpstatesRenderer(options()).row(curl),
@@ -127,8 +127,8 @@ test('-T prints the wall-clock time of the event as HH:MM:SS', () => {
 test('colour only decorates state names and keeps the columns aligned', async () => {
   const colorizer = await colorizerFor(true, {});
   assert.ok(colorizer);
-  const plain = tcpstatesRenderer(options()).row(event({ oldstate: 2, newstate: 1 }));
-  const colored = tcpstatesRenderer(options({ colorizer })).row(event({ oldstate: 2, newstate: 1 }));
+  const plain = tcpstatesRenderer(options()).row(event({ oldState: 2, newState: 1 }));
+  const colored = tcpstatesRenderer(options({ colorizer })).row(event({ oldState: 2, newState: 1 }));
   assert.notEqual(colored, plain);
   assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ''), plain);
 });
