@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidList, parsePortList } from './options.js';
+import { colorizerFor, type Colorizer } from '../format/color.js';
 
 /** Default pages per CPU ring: 4 MiB holds about 0.3 s of a loopback flood,
  * far more than the 10 ms between reads. */
@@ -170,4 +171,20 @@ export function parseArgs<T>(command: Command, argv: readonly string[], validate
     throw error;
   }
   return { kind: 'run', options: validate(command.opts<RawOptions>()) };
+}
+
+/** What both tools' row renderers take from the options: the layout, and
+ * colour only for text rows on a terminal. */
+export async function rowLayout(
+  options: CommonOptions,
+  wallClockOffsetMs: number,
+): Promise<{ wide: boolean; csv: boolean; time: boolean; timestamp: boolean; wallClockOffsetMs: number; colorizer: Colorizer | null }> {
+  return {
+    wide: options.wide,
+    csv: options.csv,
+    time: options.time,
+    timestamp: options.timestamp,
+    wallClockOffsetMs,
+    colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
+  };
 }

@@ -63,7 +63,8 @@ function stdoutCanHangUp(): boolean {
   }
 }
 
-function writeErr(text: string): void {
+/** One diagnostic line on stderr; never throws (stderr may be gone too). */
+export function writeErr(text: string): void {
   try {
     writeSync(2, text.endsWith('\n') ? text : `${text}\n`);
   } catch {

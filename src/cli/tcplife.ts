@@ -2,11 +2,10 @@
 // tcplife: one row per closed TCP session, with its bytes, lifespan and owner.
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 
-import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
-import { buildCommand, parseArgs, validateCommon, type CommonOptions } from './command.js';
+import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
 
 const EXAMPLES = `examples:
@@ -40,14 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (parsed.kind === 'exit') return parsed.code;
   const options: CommonOptions = parsed.options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
-  const renderer = tcplifeRenderer({
-    wide: options.wide,
-    csv: options.csv,
-    time: options.time,
-    timestamp: options.timestamp,
-    wallClockOffsetMs,
-    colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
-  });
+  const renderer = tcplifeRenderer(await rowLayout(options, wallClockOffsetMs));
   return runTracer({
     tool: 'tcplife',
     config: options.trace,

@@ -2,17 +2,15 @@
 // tcpstates: trace TCP session state changes and durations.
 // Reimplements tcpstates(8) from bcc (Brendan Gregg, 2018).
 
-import { writeSync } from 'node:fs';
 import { Option } from 'commander';
-import { colorizerFor } from '../format/color.js';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
 import { jsonDiagnostic, jsonLine, tcpstatesJson } from '../format/json.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
 import { TransitionSummary } from '../track/summary.js';
-import { buildCommand, parseArgs, validateCommon, type CommonOptions, type RawOptions } from './command.js';
+import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
-import { runTracer } from './run.js';
+import { runTracer, writeErr } from './run.js';
 
 const EXAMPLES = `examples:
     tcpstates           # trace all TCP state changes
@@ -86,14 +84,6 @@ export function parseTcpstatesArgs(argv: readonly string[]) {
   });
 }
 
-function writeStderr(text: string): void {
-  try {
-    writeSync(2, `${text}\n`);
-  } catch {
-    // stderr is gone: nothing left to tell.
-  }
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseTcpstatesArgs(argv);
   if (parsed.kind === 'exit') return parsed.code;
@@ -105,20 +95,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // Opened first: a missing journal fails before anything is loaded.
   const journal = options.journal
-    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => writeStderr(diagnostic(message, fields)))
+    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => writeErr(diagnostic(message, fields)))
     : null;
   // As bcc: journald adds OBJECT_COMM itself for root senders.
   const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
 
   const summary = options.summary ? new TransitionSummary() : null;
-  const renderer = tcpstatesRenderer({
-    wide: options.wide,
-    csv: options.csv,
-    time: options.time,
-    timestamp: options.timestamp,
-    wallClockOffsetMs,
-    colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
-  });
+  const renderer = tcpstatesRenderer(await rowLayout(options, wallClockOffsetMs));
 
   // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
@@ -159,7 +142,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (journal !== null) {
     const stats = journal.close();
-    writeStderr(
+    writeErr(
       diagnostic(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
         journal_sent: stats.sent,
         journal_not_delivered: stats.notDelivered,
