@@ -52,7 +52,7 @@ struct sock_info {
 	__u64 last_ns;  /* time of the last transition seen */
 	__u64 birth_ns; /* sessions: time of the first transition seen, 0 = not a session */
 	__u32 owner_pid;
-	__u32 __pad;
+	__u32 flags; /* TCP_EVENT_F_* learnt so far */
 	char owner_comm[TASK_COMM_LEN];
 };
 
@@ -177,9 +177,9 @@ static __always_inline bool runs_in_owner_context(int newstate)
 /* Not inlined on purpose: as a subprogram's parameter, struct tcp_event is
  * described in the object's BTF, which test/layout.test.ts checks the
  * TypeScript decoder against. */
-static __noinline int output_event(void *ctx, struct tcp_event *event)
+static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 size)
 {
-	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, event, sizeof(*event)))
+	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, event, size))
 		count(COUNTER_OUTPUT_FAILED);
 	else
 		count(COUNTER_EMITTED);
@@ -235,6 +235,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		delta_ns = now_ns - (sessions ? info->birth_ns : info->last_ns);
 	} else {
 		info = &fresh;
+		if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
+			fresh.flags |= TCP_EVENT_F_PASSIVE;
 		if (sessions && newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
 			/* A child of a listener: provisionally owned by whoever listens. */
 			struct listener_key key = listener_key_of(sk, sport);
@@ -278,16 +280,22 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		event.dport = dport;
 		event.oldstate = oldstate;
 		event.newstate = newstate;
+		event.flags = info->flags;
+		event.sk_err = BPF_CORE_READ(sk, sk_err);
+		event.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		event.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 		bpf_get_current_comm(event.comm, sizeof(event.comm));
-		__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
 		fill_addresses(&event, sk);
 		if (sessions) {
 			struct tcp_sock *tp = (struct tcp_sock *)sk;
 
+			__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
 			event.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
 			event.rx_bytes = BPF_CORE_READ(tp, bytes_received);
+			output_event(ctx, &event, sizeof(event));
+		} else {
+			output_event(ctx, &event, TCP_EVENT_TRANSITION_SIZE);
 		}
-		output_event(ctx, &event);
 	}
 
 	if (newstate == TCP_CLOSE) {

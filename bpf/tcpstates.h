@@ -32,44 +32,66 @@ enum counter_index {
 	COUNTER_MAX = 3,
 };
 
-/* One record per emitted transition (tcpstates) or per closed session (tcplife). */
+/* Bits of tcp_event.flags. */
+#define TCP_EVENT_F_PASSIVE (1u << 0) /* the socket began as a listener's child (a server-side session) */
+
+/*
+ * One record per emitted transition (tcpstates) or per closed session (tcplife).
+ * The fields up to tx_bytes are common; the tail from tx_bytes on is filled and
+ * emitted only in sessions mode: tcpstates emits the first
+ * TCP_EVENT_TRANSITION_SIZE bytes, which keeps its records (and so the rings'
+ * load at full rate) smaller.
+ */
 struct tcp_event {
 	__u64 ts_ns;       /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the transition */
 	__u64 skaddr;      /* kernel address of the struct sock: an identity, never dereferenced */
 	__u64 delta_ns;    /* transitions: ns spent in oldstate (0 = first transition seen);
 			    * sessions: ns since the session's first transition seen */
-	__u64 tx_bytes;    /* tcp_sock.bytes_acked, sessions mode only (0 otherwise) */
-	__u64 rx_bytes;    /* tcp_sock.bytes_received, sessions mode only (0 otherwise) */
+	__u64 cgroup_id;   /* the socket's cgroup v2 id (its directory's inode number), 0 = unknown */
 	__u32 pid;         /* tgid of the task on the CPU when the transition ran */
-	__u32 owner_pid;   /* tgid of the socket's owner as far as seen, 0 = unknown */
+	__u32 netns_ino;   /* inode number of the socket's network namespace */
 	__u8 saddr[16];    /* local address, network byte order; IPv4 uses the first 4 bytes */
 	__u8 daddr[16];    /* remote address, same encoding */
-	char comm[TASK_COMM_LEN];       /* comm of the task on the CPU, NUL-padded */
-	char owner_comm[TASK_COMM_LEN]; /* comm of the owner, empty if unknown */
+	char comm[TASK_COMM_LEN]; /* comm of the task on the CPU, NUL-padded */
 	__u16 family;      /* AF_INET (2) or AF_INET6 (10) */
 	__u16 sport;       /* local port, host byte order (the tracepoint's ntohs'd value) */
 	__u16 dport;       /* remote port, host byte order */
 	__u8 oldstate;     /* TCP state number, include/net/tcp_states.h */
 	__u8 newstate;
+	__u16 sk_err;      /* sk->sk_err at the transition (a positive errno), 0 = none */
+	__u8 flags;        /* TCP_EVENT_F_* */
+	__u8 __pad;
+	__u32 owner_pid;   /* tgid of the socket's owner as far as seen, 0 = unknown */
+	/* sessions tail (tcplife only) */
+	__u64 tx_bytes;    /* tcp_sock.bytes_acked */
+	__u64 rx_bytes;    /* tcp_sock.bytes_received */
+	char owner_comm[TASK_COMM_LEN]; /* comm of the owner, empty if unknown */
 };
 
-_Static_assert(sizeof(struct tcp_event) == 120, "tcp_event size is part of the ABI");
+/* Bytes of a tcpstates (transitions mode) record: the common head. */
+#define TCP_EVENT_TRANSITION_SIZE 104
+
+_Static_assert(sizeof(struct tcp_event) == 136, "tcp_event size is part of the ABI");
+_Static_assert(__builtin_offsetof(struct tcp_event, tx_bytes) == TCP_EVENT_TRANSITION_SIZE, "the sessions tail");
 _Static_assert(__builtin_offsetof(struct tcp_event, ts_ns) == 0, "ts_ns");
 _Static_assert(__builtin_offsetof(struct tcp_event, skaddr) == 8, "skaddr");
 _Static_assert(__builtin_offsetof(struct tcp_event, delta_ns) == 16, "delta_ns");
-_Static_assert(__builtin_offsetof(struct tcp_event, tx_bytes) == 24, "tx_bytes");
-_Static_assert(__builtin_offsetof(struct tcp_event, rx_bytes) == 32, "rx_bytes");
-_Static_assert(__builtin_offsetof(struct tcp_event, pid) == 40, "pid");
-_Static_assert(__builtin_offsetof(struct tcp_event, owner_pid) == 44, "owner_pid");
-_Static_assert(__builtin_offsetof(struct tcp_event, saddr) == 48, "saddr");
-_Static_assert(__builtin_offsetof(struct tcp_event, daddr) == 64, "daddr");
-_Static_assert(__builtin_offsetof(struct tcp_event, comm) == 80, "comm");
-_Static_assert(__builtin_offsetof(struct tcp_event, owner_comm) == 96, "owner_comm");
-_Static_assert(__builtin_offsetof(struct tcp_event, family) == 112, "family");
-_Static_assert(__builtin_offsetof(struct tcp_event, sport) == 114, "sport");
-_Static_assert(__builtin_offsetof(struct tcp_event, dport) == 116, "dport");
-_Static_assert(__builtin_offsetof(struct tcp_event, oldstate) == 118, "oldstate");
-_Static_assert(__builtin_offsetof(struct tcp_event, newstate) == 119, "newstate");
+_Static_assert(__builtin_offsetof(struct tcp_event, cgroup_id) == 24, "cgroup_id");
+_Static_assert(__builtin_offsetof(struct tcp_event, pid) == 32, "pid");
+_Static_assert(__builtin_offsetof(struct tcp_event, netns_ino) == 36, "netns_ino");
+_Static_assert(__builtin_offsetof(struct tcp_event, saddr) == 40, "saddr");
+_Static_assert(__builtin_offsetof(struct tcp_event, daddr) == 56, "daddr");
+_Static_assert(__builtin_offsetof(struct tcp_event, comm) == 72, "comm");
+_Static_assert(__builtin_offsetof(struct tcp_event, family) == 88, "family");
+_Static_assert(__builtin_offsetof(struct tcp_event, sport) == 90, "sport");
+_Static_assert(__builtin_offsetof(struct tcp_event, dport) == 92, "dport");
+_Static_assert(__builtin_offsetof(struct tcp_event, oldstate) == 94, "oldstate");
+_Static_assert(__builtin_offsetof(struct tcp_event, newstate) == 95, "newstate");
+_Static_assert(__builtin_offsetof(struct tcp_event, sk_err) == 96, "sk_err");
+_Static_assert(__builtin_offsetof(struct tcp_event, flags) == 98, "flags");
+_Static_assert(__builtin_offsetof(struct tcp_event, owner_pid) == 100, "owner_pid");
+_Static_assert(__builtin_offsetof(struct tcp_event, rx_bytes) == 112, "rx_bytes");
+_Static_assert(__builtin_offsetof(struct tcp_event, owner_comm) == 120, "owner_comm");
 
 #define PORT_BITMAP_WORDS (65536 / 64)
 

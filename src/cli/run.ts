@@ -13,7 +13,7 @@ import { fstatSync, writeSync } from 'node:fs';
 import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
-import { EventView } from '../decode/event.js';
+import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../decode/event.js';
 import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
 import { EventBatch } from '../reader/batch.js';
 import { ByteOutput } from '../format/output.js';
@@ -109,7 +109,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
   const output = new Output();
   const watchHangUp = stdoutCanHangUp();
 
-  const sink = new EventBatch();
+  const sink = new EventBatch(options.config.mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE);
   // 1 MiB: a read's rows at full loopback rate fit without growing.
   const out = new ByteOutput(1 << 20);
   const cursor = new EventView();

@@ -13,22 +13,31 @@ export const EVENT_LAYOUT = {
   ts_ns: 0,
   skaddr: 8,
   delta_ns: 16,
-  tx_bytes: 24,
-  rx_bytes: 32,
-  pid: 40,
-  owner_pid: 44,
-  saddr: 48,
-  daddr: 64,
-  comm: 80,
-  owner_comm: 96,
-  family: 112,
-  sport: 114,
-  dport: 116,
-  oldstate: 118,
-  newstate: 119,
+  cgroup_id: 24,
+  pid: 32,
+  netns_ino: 36,
+  saddr: 40,
+  daddr: 56,
+  comm: 72,
+  family: 88,
+  sport: 90,
+  dport: 92,
+  oldstate: 94,
+  newstate: 95,
+  sk_err: 96,
+  flags: 98,
+  owner_pid: 100,
+  tx_bytes: 104,
+  rx_bytes: 112,
+  owner_comm: 120,
 } as const;
 
-export const EVENT_SIZE = 120;
+/** sizeof(struct tcp_event): a tcplife (sessions mode) record. */
+export const EVENT_SIZE = 136;
+/** TCP_EVENT_TRANSITION_SIZE: a tcpstates record, the head up to tx_bytes. */
+export const TRANSITION_EVENT_SIZE = 104;
+/** TCP_EVENT_F_PASSIVE: the socket began as a listener's child. */
+export const EVENT_FLAG_PASSIVE = 1;
 const TASK_COMM_LEN = 16;
 
 export interface TcpEvent {
@@ -53,6 +62,14 @@ export interface TcpEvent {
   readonly remotePort: number;
   readonly oldState: number;
   readonly newState: number;
+  /** Inode number of the socket's network namespace. */
+  readonly netnsIno: number;
+  /** The socket's cgroup v2 id (its directory's inode number), 0 if unknown. */
+  readonly cgroupId: number;
+  /** sk->sk_err at the transition: a positive errno, 0 for none. */
+  readonly skErr: number;
+  /** TCP_EVENT_F_* bits. */
+  readonly flags: number;
 }
 
 export class DecodeError extends Error {
@@ -153,6 +170,18 @@ export class EventView implements TcpEvent {
   get newState(): number {
     return this.view.getUint8(this.offset + EVENT_LAYOUT.newstate);
   }
+  get netnsIno(): number {
+    return this.view.getUint32(this.offset + EVENT_LAYOUT.netns_ino, true);
+  }
+  get cgroupId(): number {
+    return readU64(this.view, this.offset + EVENT_LAYOUT.cgroup_id);
+  }
+  get skErr(): number {
+    return this.view.getUint16(this.offset + EVENT_LAYOUT.sk_err, true);
+  }
+  get flags(): number {
+    return this.view.getUint8(this.offset + EVENT_LAYOUT.flags);
+  }
 
   /** A plain-object copy, valid after the bytes are gone. */
   snapshot(): TcpEvent {
@@ -171,24 +200,29 @@ export function eventTsNs(view: DataView, offset: number): number {
 
 /**
  * Decodes the event at `offset`. Perf samples may carry up to 7 bytes of
- * trailing padding, so any `size` of at least EVENT_SIZE is accepted.
- * @throws DecodeError when the sample is shorter than an event.
+ * trailing padding, so any `size` of at least TRANSITION_EVENT_SIZE is
+ * accepted; the sessions tail (bytes, owner) reads as zero in a record too
+ * short to hold it (a tcpstates record).
+ * @throws DecodeError when the sample is shorter than a transition record.
  */
 export function decodeEvent(view: DataView, offset: number, size: number): TcpEvent {
-  if (size < EVENT_SIZE) throw new DecodeError(`sample of ${size} bytes is shorter than an event (${EVENT_SIZE})`);
+  if (size < TRANSITION_EVENT_SIZE) {
+    throw new DecodeError(`sample of ${size} bytes is shorter than an event (${TRANSITION_EVENT_SIZE})`);
+  }
   const L = EVENT_LAYOUT;
+  const hasTail = size >= EVENT_SIZE;
   const family = view.getUint16(offset + L.family, true);
   const v6 = family === AF_INET6;
   return {
     tsNs: readU64(view, offset + L.ts_ns),
     skaddr: hex64(view, offset + L.skaddr),
     deltaNs: readU64(view, offset + L.delta_ns),
-    txBytes: readU64(view, offset + L.tx_bytes),
-    rxBytes: readU64(view, offset + L.rx_bytes),
+    txBytes: hasTail ? readU64(view, offset + L.tx_bytes) : 0,
+    rxBytes: hasTail ? readU64(view, offset + L.rx_bytes) : 0,
     pid: view.getUint32(offset + L.pid, true),
     comm: readComm(view, offset + L.comm),
     ownerPid: view.getUint32(offset + L.owner_pid, true),
-    ownerComm: readComm(view, offset + L.owner_comm),
+    ownerComm: hasTail ? readComm(view, offset + L.owner_comm) : '',
     family,
     localAddress: v6 ? ipv6ToString(view, offset + L.saddr) : ipv4ToString(view, offset + L.saddr),
     localPort: view.getUint16(offset + L.sport, true),
@@ -196,5 +230,9 @@ export function decodeEvent(view: DataView, offset: number, size: number): TcpEv
     remotePort: view.getUint16(offset + L.dport, true),
     oldState: view.getUint8(offset + L.oldstate),
     newState: view.getUint8(offset + L.newstate),
+    netnsIno: view.getUint32(offset + L.netns_ino, true),
+    cgroupId: readU64(view, offset + L.cgroup_id),
+    skErr: view.getUint16(offset + L.sk_err, true),
+    flags: view.getUint8(offset + L.flags),
   };
 }

@@ -15,8 +15,8 @@ import { stateName } from '../decode/tcp-states.js';
  *                 ordering and differences; exact up to 2^53 ns (104 days of uptime)
  *  - skaddr:      kernel address of the struct sock, lowercase hex, as SKADDR
  *  - pid, comm:   the task on the CPU when the transition ran (C-PID, C-COMM)
- *  - owner_pid, owner_comm: the socket's owner as far as the tracer saw it
- *                 (the task of connect/listen/close), null when unknown
+ *  - owner_pid:   the socket's owner as far as the tracer saw it (the task of
+ *                 connect/listen/close), null when unknown
  *  - family:      4 or 6 (the IP column)
  *  - laddr, lport, raddr, rport: as LADDR, LPORT, RADDR, RPORT
  *  - oldstate, newstate: state names, as OLDSTATE and NEWSTATE
@@ -30,7 +30,6 @@ export interface TcpstatesJson {
   readonly pid: number;
   readonly comm: string;
   readonly owner_pid: number | null;
-  readonly owner_comm: string | null;
   readonly family: 4 | 6;
   readonly laddr: string;
   readonly lport: number;
@@ -74,7 +73,6 @@ export const TCPSTATES_JSON_FIELDS = [
   'pid',
   'comm',
   'owner_pid',
-  'owner_comm',
   'family',
   'laddr',
   'lport',
@@ -137,7 +135,6 @@ export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number): Tcpst
     pid: event.pid,
     comm: event.comm,
     owner_pid: ownerKnown ? event.ownerPid : null,
-    owner_comm: ownerKnown ? event.ownerComm : null,
     family: family(event),
     laddr: event.localAddress,
     lport: event.localPort,

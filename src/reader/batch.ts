@@ -32,8 +32,12 @@ export class EventBatch implements RecordSink {
     this.count = 0;
   }
 
+  /** @param recordSize the bytes each of this trace's records must have:
+   * TRANSITION_EVENT_SIZE for tcpstates, EVENT_SIZE for tcplife. */
+  constructor(private readonly recordSize: number = EVENT_SIZE) {}
+
   sample(view: DataView, offset: number, size: number): void {
-    if (size < EVENT_SIZE) {
+    if (size < this.recordSize) {
       this.undecodable++;
       return;
     }

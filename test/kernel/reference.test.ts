@@ -41,7 +41,16 @@ test('works with tracefs not mounted', async () => {
 /** A key that identifies one transition of one socket, as both tools print it. */
 const key = (row: StateRow) => `${row.skaddr} ${row.pid} ${row.comm} ${row.laddr}:${row.lport} ${row.raddr}:${row.rport} ${transition(row)}`;
 
-test('the same transitions as libbpf-tools tcpstates on a mixed load, durations within 0.1 ms', async (t) => {
+/**
+ * Two BPF programs on one tracepoint hit run one after the other with
+ * interrupts enabled: their stamps of one transition differ by ~1 us
+ * typically and up to ~100 us (measured), so each tool's difference of two
+ * stamps can differ by twice that. Plus 0.001 ms of MS truncation each, and
+ * margin: 0.3 ms, still far below the 1 ms steps between the plan's holds.
+ */
+const DURATION_TOLERANCE_MS = 0.3;
+
+test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations within ${DURATION_TOLERANCE_MS} ms`, async (t) => {
   assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
   await withTracefs(true, async () => {
     // libbpf-tools block-buffers stdout on a pipe; stdbuf makes its header visible.
@@ -85,7 +94,7 @@ test('the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     let maxDifferenceMs = 0;
     for (const row of ourRows) {
       const theirs = referenceMs.get(key(row))!.shift()!;
-      assert.ok(Math.abs(row.ms - theirs) <= 0.1, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
+      assert.ok(Math.abs(row.ms - theirs) <= DURATION_TOLERANCE_MS, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
       maxDifferenceMs = Math.max(maxDifferenceMs, Math.abs(row.ms - theirs));
       compared++;
     }

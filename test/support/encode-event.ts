@@ -23,6 +23,10 @@ export interface EventFields {
   dport?: number;
   oldState?: number;
   newState?: number;
+  netnsIno?: number;
+  cgroupId?: bigint;
+  skErr?: number;
+  flags?: number;
 }
 
 function commBytes(comm: string | readonly number[]): Uint8Array {
@@ -51,5 +55,9 @@ export function encodeEvent(fields: EventFields, offset = 0, padding = 0): DataV
   view.setUint16(offset + L.dport, fields.dport ?? 0, true);
   view.setUint8(offset + L.oldstate, fields.oldState ?? 0);
   view.setUint8(offset + L.newstate, fields.newState ?? 0);
+  view.setUint32(offset + L.netns_ino, fields.netnsIno ?? 0, true);
+  view.setBigUint64(offset + L.cgroup_id, fields.cgroupId ?? 0n, true);
+  view.setUint16(offset + L.sk_err, fields.skErr ?? 0, true);
+  view.setUint8(offset + L.flags, fields.flags ?? 0);
   return view;
 }

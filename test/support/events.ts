@@ -48,6 +48,10 @@ export function sampleEvent(overrides: Partial<TcpEvent> = {}): TcpEvent {
     remotePort: 80,
     oldState: 1,
     newState: 4,
+    netnsIno: 4026531840,
+    cgroupId: 0,
+    skErr: 0,
+    flags: 0,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEvent, EVENT_SIZE } from '../../src/decode/event.js';
+import { decodeEvent, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { stateName } from '../../src/decode/tcp-states.js';
 import { encodeEvent } from '../support/events.js';
 
@@ -23,6 +23,10 @@ test('decodes every field of an IPv4 event', () => {
     dport: 80,
     oldState: 2,
     newState: 1,
+    netnsIno: 4026531840,
+    cgroupId: 0x1_0000_0042n,
+    skErr: 111,
+    flags: 1,
   });
   assert.deepEqual(decodeEvent(view, 0, EVENT_SIZE), {
     tsNs: 123_456_789_012_345,
@@ -41,7 +45,17 @@ test('decodes every field of an IPv4 event', () => {
     remotePort: 80,
     oldState: 2,
     newState: 1,
+    netnsIno: 4026531840,
+    cgroupId: 0x1_0000_0042,
+    skErr: 111,
+    flags: 1,
   });
+});
+
+test('a transition record (tcpstates) has no sessions tail: bytes and owner comm read as zero', () => {
+  const view = encodeEvent({ txBytes: 5n, rxBytes: 6n, ownerPid: 7, ownerComm: 'x', pid: 9 });
+  const event = decodeEvent(view, 0, TRANSITION_EVENT_SIZE);
+  assert.deepEqual([event.pid, event.ownerPid, event.txBytes, event.rxBytes, event.ownerComm], [9, 7, 0, 0, '']);
 });
 
 test('decodes IPv6 addresses with inet_ntop rules', () => {
@@ -75,9 +89,9 @@ test('a non-UTF-8 comm decodes with replacement characters, as bcc', () => {
 });
 
 test('a sample shorter than an event is a DecodeError', () => {
-  assert.throws(() => decodeEvent(encodeEvent({}), 0, EVENT_SIZE - 1), {
+  assert.throws(() => decodeEvent(encodeEvent({}), 0, TRANSITION_EVENT_SIZE - 1), {
     name: 'DecodeError',
-    message: 'sample of 119 bytes is shorter than an event (120)',
+    message: 'sample of 103 bytes is shorter than an event (104)',
   });
 });
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
 import { CONFIG_LAYOUT, CONFIG_SIZE } from '../../src/bpf/config.js';
-import { EVENT_LAYOUT, EVENT_SIZE } from '../../src/decode/event.js';
+import { EVENT_LAYOUT, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 
 interface BtfType {
   kind: string;
@@ -37,7 +37,9 @@ function structLayout(name: string): { size: number; offsets: Record<string, num
 test('EVENT_LAYOUT and EVENT_SIZE match struct tcp_event in the object BTF', () => {
   const btf = structLayout('tcp_event');
   assert.equal(EVENT_SIZE, btf.size);
-  assert.deepEqual({ ...EVENT_LAYOUT }, btf.offsets);
+  const { __pad: _pad, ...named } = btf.offsets;
+  assert.deepEqual({ ...EVENT_LAYOUT }, named);
+  assert.equal(TRANSITION_EVENT_SIZE, btf.offsets.tx_bytes, 'a transition record ends where the sessions tail starts');
 });
 
 test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object BTF', () => {

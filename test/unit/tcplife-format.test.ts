@@ -34,6 +34,10 @@ function session(overrides: Partial<TcpEvent> = {}): TcpEvent {
     remotePort: 28527,
     oldState: 9,
     newState: 7,
+    netnsIno: 4026531840,
+    cgroupId: 0,
+    skErr: 0,
+    flags: 0,
     ...overrides,
   };
 }
