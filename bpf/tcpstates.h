@@ -23,6 +23,8 @@ enum trace_mode {
 #define FILTER_LPORT (1u << 0)
 #define FILTER_DPORT (1u << 1)
 #define FILTER_PID (1u << 2)
+#define FILTER_NETNS (1u << 3)  /* only sockets in network namespace netns_ino */
+#define FILTER_CGROUP (1u << 4) /* only sockets in cgroup cgroup_id or below it */
 
 /* Indexes of the per-CPU `counters` map. */
 enum counter_index {
@@ -106,13 +108,19 @@ struct tcpstates_config {
 	__u32 mode;          /* enum trace_mode */
 	__u32 filters;       /* FILTER_* bits; an unset bit means "all pass" */
 	__u32 target_family; /* 0 = both, else AF_INET or AF_INET6 */
+	__u32 netns_ino;     /* FILTER_NETNS: the namespace's inode number */
+	__u64 cgroup_id;     /* FILTER_CGROUP: the cgroup v2 id (its directory's inode number) */
+	__u32 cgroup_level;  /* FILTER_CGROUP: its depth below the root (the root is 0) */
 	__u32 __pad;
 };
 
-_Static_assert(sizeof(struct tcpstates_config) == 16400, "tcpstates_config size is part of the ABI");
+_Static_assert(sizeof(struct tcpstates_config) == 16416, "tcpstates_config size is part of the ABI");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, dport_bits) == 8192, "dport_bits");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, mode) == 16384, "mode");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, filters) == 16388, "filters");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, target_family) == 16392, "target_family");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, netns_ino) == 16396, "netns_ino");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, cgroup_id) == 16400, "cgroup_id");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, cgroup_level) == 16408, "cgroup_level");
 
 #endif /* __TCPSTATES_H */

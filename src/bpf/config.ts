@@ -14,6 +14,11 @@ export interface TraceConfig {
   readonly family: 0 | 2 | 10;
   /** PIDs to trace (tcplife: the owner; tcpstates: the on-CPU task); null = all. */
   readonly pids: readonly number[] | null;
+  /** Only sockets in the network namespace with this inode number; null = all. */
+  readonly netnsIno: number | null;
+  /** Only sockets in this cgroup v2 (id = its directory's inode number, level =
+   * its depth below the cgroup2 root) or below it; null = all. */
+  readonly cgroup: { readonly id: number; readonly level: number } | null;
   /** Pages per CPU ring (a power of two). */
   readonly bufferPages: number;
 }
@@ -25,12 +30,17 @@ export const CONFIG_LAYOUT = {
   mode: 16384,
   filters: 16388,
   target_family: 16392,
+  netns_ino: 16396,
+  cgroup_id: 16400,
+  cgroup_level: 16408,
 } as const;
-export const CONFIG_SIZE = 16400;
+export const CONFIG_SIZE = 16416;
 
 const FILTER_LPORT = 1 << 0;
 const FILTER_DPORT = 1 << 1;
 const FILTER_PID = 1 << 2;
+const FILTER_NETNS = 1 << 3;
+const FILTER_CGROUP = 1 << 4;
 const TRACE_MODES: Record<TraceMode, number> = { transitions: 0, sessions: 1 };
 
 function setPortBits(bytes: Uint8Array, base: number, ports: readonly number[]): void {
@@ -51,6 +61,15 @@ export function encodeConfig(config: TraceConfig): Uint8Array {
     setPortBits(bytes, CONFIG_LAYOUT.dport_bits, config.remotePorts);
   }
   if (config.pids !== null) filters |= FILTER_PID;
+  if (config.netnsIno !== null) {
+    filters |= FILTER_NETNS;
+    view.setUint32(CONFIG_LAYOUT.netns_ino, config.netnsIno, true);
+  }
+  if (config.cgroup !== null) {
+    filters |= FILTER_CGROUP;
+    view.setBigUint64(CONFIG_LAYOUT.cgroup_id, BigInt(config.cgroup.id), true);
+    view.setUint32(CONFIG_LAYOUT.cgroup_level, config.cgroup.level, true);
+  }
   view.setUint32(CONFIG_LAYOUT.mode, TRACE_MODES[config.mode], true);
   view.setUint32(CONFIG_LAYOUT.filters, filters, true);
   view.setUint32(CONFIG_LAYOUT.target_family, config.family, true);

@@ -115,6 +115,8 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     remotePorts: raw.remoteport === undefined ? null : parsePortList(raw.remoteport, '-D/--remoteport'),
     family: raw.ipv4 ? 2 : raw.ipv6 ? 10 : 0,
     pids: raw.pid === undefined ? null : parsePidList(raw.pid, '-p/--pid'),
+    netnsIno: null,
+    cgroup: null,
     bufferPages: raw.bufferPages === undefined ? DEFAULT_BUFFER_PAGES : parseBufferPages(raw.bufferPages, '--buffer-pages'),
   };
   return {

@@ -70,7 +70,7 @@ function libbpfPath(): string {
   return path;
 }
 
-const TRANSITIONS: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, bufferPages: 8 };
+const TRANSITIONS: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 8 };
 
 for (const tool of TOOLS) {
   describe(`${tool.name}: privileges`, () => {

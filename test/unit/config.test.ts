@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONFIG_LAYOUT, CONFIG_SIZE, encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
 
-const base: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, bufferPages: 64 };
+const base: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 64 };
 
 function portBit(bytes: Uint8Array, base: number, port: number): boolean {
   // The C side reads bits[port >> 6] >> (port & 63) of little-endian u64 words.
@@ -29,4 +29,13 @@ test('port lists set exactly their bits, as the BPF side reads them', () => {
     assert.equal(portBit(bytes, CONFIG_LAYOUT.dport_bits, port), port === 8080, `remote ${port}`);
   }
   assert.equal(new DataView(bytes.buffer).getUint32(CONFIG_LAYOUT.filters, true), 0b111);
+});
+
+test('netns and cgroup filters set their bits and values', () => {
+  const bytes = encodeConfig({ ...base, netnsIno: 4026531840, cgroup: { id: 2 ** 32 + 77, level: 3 } });
+  const view = new DataView(bytes.buffer);
+  assert.equal(view.getUint32(CONFIG_LAYOUT.filters, true), (1 << 3) | (1 << 4));
+  assert.equal(view.getUint32(CONFIG_LAYOUT.netns_ino, true), 4026531840);
+  assert.equal(view.getBigUint64(CONFIG_LAYOUT.cgroup_id, true), 2n ** 32n + 77n);
+  assert.equal(view.getUint32(CONFIG_LAYOUT.cgroup_level, true), 3);
 });

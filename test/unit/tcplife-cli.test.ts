@@ -63,6 +63,8 @@ test('options become the sessions-mode trace config', () => {
     remotePorts: [443, 8443],
     family: 10,
     pids: [7, 8],
+    netnsIno: null,
+    cgroup: null,
     bufferPages: 1024,
   });
   assert.deepEqual(
