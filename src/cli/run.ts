@@ -238,7 +238,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     try {
       unwritten = output.drain(EXIT_FLUSH_TIMEOUT_MS);
     } catch (error) {
-      writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      writeErr(`${tool}: ${(error as Error).message}`);
       exitCode = 1;
     }
     if (unwritten > 0) writeErr(diagnostic(`stdout is not being read: dropped the last ${unwritten} bytes of output`, { unwritten }));
@@ -269,7 +269,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
     if (options.header !== null) output.push(`${options.header}\n`);
     if (options.header === null) writeErr(diagnostic(options.notice ?? 'Tracing... Hit Ctrl-C to end.', {}));
   } catch (error) {
-    writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    // Output.push closed the output: stop() writes nothing more to it.
+    writeErr(`${tool}: ${(error as Error).message}`);
     stop(1);
     return done;
   }
