@@ -23,11 +23,30 @@ export function hasTracingCapabilities(capabilities: bigint): boolean {
   return (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN);
 }
 
+/** The directories sudo searches by default (Debian's and Ubuntu's
+ * secure_path): a node found elsewhere is not found under sudo. */
+const SUDO_SECURE_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', '/snap/bin'];
+
+/**
+ * The command that runs `tool` as root. With Node installed per user (nvm,
+ * fnm, volta, a home directory), sudo's secure_path has no node in it and
+ * `sudo tool` fails with "env: node: No such file or directory": keeping the
+ * user's PATH makes both the tool and node found.
+ */
+export function sudoCommand(tool: string, execPath: string = process.execPath): string {
+  const nodeDirectory = execPath.slice(0, execPath.lastIndexOf('/')) || '/';
+  return SUDO_SECURE_PATH.includes(nodeDirectory) ? `sudo ${tool}` : `sudo env "PATH=$PATH" ${tool}`;
+}
+
 /** @throws PreflightError without CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN). */
-export function checkPrivileges(tool: string, status = readFileSync('/proc/self/status', 'utf8')): void {
+export function checkPrivileges(
+  tool: string,
+  status = readFileSync('/proc/self/status', 'utf8'),
+  execPath: string = process.execPath,
+): void {
   if (!hasTracingCapabilities(effectiveCapabilities(status))) {
     throw new PreflightError('not permitted: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities', {
-      hint: `run it as root (sudo ${tool}), or grant CAP_BPF and CAP_PERFMON`,
+      hint: `run it as root (${sudoCommand(tool, execPath)}), or grant CAP_BPF and CAP_PERFMON`,
     });
   }
 }
