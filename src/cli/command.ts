@@ -176,7 +176,7 @@ function commanderMessage(error: CommanderError, command: Command): string {
       .replace(/\s*\n\s*/g, ' ')
       .replace(/\.$/, '')
       // The user's text that commander quotes ('--bogus'): cut and escaped.
-      .replace(/'([^']*)'/g, (whole: string, text: string) => (text.length > SHOWN_VALUE_MAX || /[\x00-\x1f\x7f]/.test(text) ? quoted(text) : whole))
+      .replace(/'([^']*)'/g, (whole: string, text: string) => (text.length > SHOWN_VALUE_MAX || /[\x00-\x1f\x7f-\x9f]/.test(text) ? quoted(text) : whole))
   );
 }
 

@@ -22,8 +22,14 @@ export function shown(text: string): string {
 /** `text` quoted for a message, control characters escaped (so that the
  * message stays one line), cut when long. */
 export function quoted(text: string): string {
-  if (text.length <= SHOWN_VALUE_MAX) return JSON.stringify(text);
-  return `${JSON.stringify(head(text)).slice(0, -1)}..." (${text.length} characters)`;
+  if (text.length <= SHOWN_VALUE_MAX) return escapeText(text);
+  return `${escapeText(head(text)).slice(0, -1)}..." (${text.length} characters)`;
+}
+
+/** JSON's quoting, which escapes C0 controls, plus the C1 controls (U+0080
+ * to U+009F: 0x9B is a CSI on some terminals). */
+function escapeText(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Parses "80,443": integers 1-65535, no empty items, duplicates dropped. */

@@ -103,6 +103,8 @@ for (const tool of TOOLS) {
       const escape = await run(tool.name, ['--dur\x1b[31m']);
       assert.equal(escape.status, 2);
       assert.equal(escape.stderr.split('\n')[0], `${tool.name}: unknown option "--dur\\u001b[31m"`);
+      const csi = await run(tool.name, ['-D', '8\u009b0']);
+      assert.equal(csi.stderr, `${tool.name}: -D/--remoteport: invalid port "8\\u009b0": not a positive integer\n`);
     });
   });
 }
