@@ -43,7 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   return runTracer({
     tool: 'tcplife',
     config: options.trace,
-    header: options.json ? null : renderer.header(),
+    header: options.json || !options.header ? null : renderer.header(),
     // `event` is a view into the ring, valid during the call only.
     writeRow: options.json
       ? (out, event) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs))}\n`)

@@ -122,7 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     exitCode = await runTracer({
       tool: 'tcpstates',
       config: options.trace,
-      header: summary !== null || options.json ? null : renderer.header(),
+      header: summary !== null || options.json || !options.header ? null : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
       writeRow: (out, event) => {
         if (journal !== null) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
