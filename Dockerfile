@@ -2,9 +2,11 @@
 # tcpstates and tcplife in a container, from the official Node image.
 # Build:  docker build -t tcpstates .
 # Run (see README, "Running on many machines"): only CAP_BPF and CAP_PERFMON,
-# the host's cgroup namespace (for the `cgroup` paths), a read-only root:
+# locked memory for the perf rings (no CAP_IPC_LOCK), the host's cgroup
+# namespace (for the `cgroup` paths), a read-only root:
 #   docker run -d --name tcpstates --cap-drop ALL --cap-add BPF --cap-add PERFMON \
-#     --cgroupns host --read-only --security-opt no-new-privileges -p 9100:9100 tcpstates
+#     --ulimit memlock=-1 --cgroupns host --read-only --security-opt no-new-privileges \
+#     -p 9100:9100 tcpstates
 #   (tcplife: --entrypoint /opt/tcpstates/bin/tcplife ... tcpstates --metrics 0.0.0.0:9101)
 
 # Build stage: the BPF object (clang, bpftool for vmlinux.h from the build
