@@ -3,7 +3,7 @@
 // namespace file (/proc/PID/ns/net, /run/netns/NAME), whose inode number is
 // what the kernel filter compares with the socket's namespace.
 
-import { statSync, statfsSync } from 'node:fs';
+import { readlinkSync, statSync, statfsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
 /** statfs f_type of nsfs (NSFS_MAGIC, include/uapi/linux/magic.h). */
@@ -29,6 +29,17 @@ export function resolveNetnsOption(text: string, optionName: string): number {
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new UsageError(`${optionName}: cannot open namespace "${text}": ${code}`);
+  }
+  // /proc/PID/ns/* are links named "TYPE:[INODE]": another type of
+  // namespace would match no socket. (/run/netns/NAME is a bind mount: no link.)
+  let link: string | null = null;
+  try {
+    link = readlinkSync(text);
+  } catch {
+    // not a link
+  }
+  if (link !== null && /^[a-z_]+:\[\d+\]$/.test(link) && !link.startsWith('net:')) {
+    throw new UsageError(`${optionName}: "${text}" is a ${link.slice(0, link.indexOf(':'))} namespace, not a network namespace`);
   }
   return ino;
 }

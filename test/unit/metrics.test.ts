@@ -10,12 +10,14 @@ import { describe, test } from 'node:test';
 import { DURATION_BUCKETS_SECONDS, Exposition, FixedHistogram, negotiateFormat } from '../../src/metrics/exposition.js';
 import { failureReason, roleLabel, stateLabel, TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { parseMetricsAddress, startMetricsServer } from '../../src/metrics/server.js';
-import { parseCgroup2Mount, CgroupPaths, resolveCgroupOption } from '../../src/sys/cgroup.js';
+import { parseCgroup2Mount, CgroupPaths, findCgroup2Mount, resolveCgroupOption } from '../../src/sys/cgroup.js';
 import { resolveNetnsOption } from '../../src/sys/netns.js';
 import { tcplifeJson, tcpstatesJson } from '../../src/format/json.js';
 import { appendContainerColumns, containerHeader } from '../../src/format/container-columns.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { UsageError } from '../../src/errors.js';
+import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
+import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { sampleEvent } from '../support/events.js';
 
 const ECONNREFUSED = 111;
@@ -272,6 +274,7 @@ describe('containers: namespaces and cgroups', () => {
       ['0', '-N/--netns: namespace inode 0 is out of range 1-4294967295'],
       ['/tmp', '-N/--netns: "/tmp" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
       ['/no/such', '-N/--netns: cannot open namespace "/no/such": ENOENT'],
+      ['/proc/self/ns/mnt', '-N/--netns: "/proc/self/ns/mnt" is a mnt namespace, not a network namespace'],
     ] as const) {
       assert.throws(() => resolveNetnsOption(text, '-N/--netns'), (error: unknown) => error instanceof UsageError && error.message === message);
     }
@@ -302,4 +305,30 @@ describe('containers: namespaces and cgroups', () => {
     assert.equal(containerHeader('H', false), 'H NETNS      CGROUP');
     assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CGROUP');
   });
+});
+
+describe('the options on the command line', () => {
+  test('resolved into the kernel config', () => {
+    const parsed = parseTcplifeArgs(['--metrics', '[::1]:0', '-N', '/proc/self/ns/net', '--cgroup', '/']);
+    assert.equal(parsed.kind, 'run');
+    if (parsed.kind !== 'run') return;
+    assert.deepEqual(parsed.options.fleet.metrics, { host: '::1', port: 0 });
+    assert.equal(parsed.options.trace.netnsIno, statSync('/proc/self/ns/net').ino);
+    assert.deepEqual(parsed.options.trace.cgroup, { id: statSync(findCgroup2Mount()!.mountPoint).ino, level: 0 });
+    const plain = parseTcpstatesArgs([]);
+    assert.ok(plain.kind === 'run' && plain.options.trace.netnsIno === null && plain.options.trace.cgroup === null && plain.options.fleet.metrics === null);
+  });
+
+  for (const [argv, message] of [
+    [['--metrics', '9100', '-w'], "option '--metrics <[host:]port>' cannot be used with option '-w, --wide'"],
+    [['--metrics', '9100', '-s'], "option '--metrics <[host:]port>' cannot be used with option '-s, --csv'"],
+    [['--metrics', '0', '--container'], "option '--metrics <[host:]port>' cannot be used with option '--container'"],
+    [['--container', '--json'], "option '--container' cannot be used with option '--json'"],
+    [['-N', 'abc'], '-N/--netns: cannot open namespace "abc": ENOENT'],
+    [['--cgroup', ''], '--cgroup: empty cgroup path'],
+  ] as const) {
+    test(`tcpstates ${argv.join(' ')}: ${message}`, () => {
+      assert.throws(() => parseTcpstatesArgs(argv), (error: unknown) => error instanceof UsageError && error.message === message);
+    });
+  }
 });
