@@ -139,6 +139,13 @@ static __always_inline bool ports_pass(__u16 sport, __u16 dport)
 	return true;
 }
 
+/* struct cgroup before Linux 6.1 (a CO-RE flavor: only the name's part
+ * before ___ is matched against the kernel's types). */
+struct cgroup___pre61 {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
 /*
  * FILTER_NETNS and FILTER_CGROUP (-N/--netns, --cgroup): is the socket in the
  * traced network namespace, and in the traced cgroup v2 or below it? A cgroup
@@ -160,6 +167,16 @@ static __always_inline bool sock_in_scope(struct sock *sk)
 
 		if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
 			return false;
+		if (bpf_core_field_exists(struct cgroup___pre61, ancestor_ids)) {
+			/* Before Linux 6.1 the ancestors were kept as ids. */
+			struct cgroup___pre61 *old = (void *)cgrp;
+			__u64 *ids = (void *)old + bpf_core_field_offset(struct cgroup___pre61, ancestor_ids);
+			__u64 id = 0;
+
+			if (bpf_probe_read_kernel(&id, sizeof(id), &ids[level]))
+				return false;
+			return id == cfg.cgroup_id;
+		}
 		/* ancestors[] is a flexible array: its offset from CO-RE, the
 		 * element read with bpf_probe_read_kernel. */
 		struct cgroup **ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
