@@ -11,6 +11,7 @@ import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quot
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from './output.js';
 import { packageVersion } from './version.js';
+import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
 /** Default pages per CPU ring: 4 MiB holds about 0.3 s of a loopback flood,
  * far more than the 10 ms between reads. */
@@ -29,9 +30,11 @@ export interface CommonOptions {
   readonly durationMs: number | null;
   readonly maxRows: number | null;
   readonly trace: TraceConfig;
+  /** --metrics, -N/--netns, --cgroup, --container (cli/fleet-options.ts). */
+  readonly fleet: FleetOptions;
 }
 
-export interface RawOptions {
+export interface RawOptions extends FleetRawOptions {
   time?: boolean;
   timestamp?: boolean;
   wide?: boolean;
@@ -102,7 +105,8 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .option('--count <rows>', 'stop after printing this many rows')
     .option('--buffer-pages <pages>', `perf ring size per CPU, in pages (power of two, default ${DEFAULT_BUFFER_PAGES})`)
     .option('--no-header', 'no header line (for appending to a file)')
-    .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr")
+    .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
+  addFleetOptions(command)
     .addHelpText('after', `\n${spec.examples}`)
     .allowExcessArguments(false)
     .exitOverride()
@@ -129,14 +133,15 @@ function positiveNumber(text: string, option: string, what: string, integer: boo
 
 /** Turns commander's strings into the typed options. @throws UsageError */
 export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions {
+  const fleet = validateFleet(raw);
   const trace: TraceConfig = {
     mode,
     localPorts: raw.localport === undefined ? null : parseRepeatedList(raw.localport, '-L/--localport', parsePortList),
     remotePorts: raw.remoteport === undefined ? null : parseRepeatedList(raw.remoteport, '-D/--remoteport', parsePortList),
     family: raw.ipv4 ? 2 : raw.ipv6 ? 10 : 0,
     pids: raw.pid === undefined ? null : parsePidLists(raw.pid, '-p/--pid'),
-    netnsIno: null,
-    cgroup: null,
+    netnsIno: fleet.netnsIno,
+    cgroup: fleet.cgroup === null ? null : { id: fleet.cgroup.id, level: fleet.cgroup.level },
     bufferPages: raw.bufferPages === undefined ? DEFAULT_BUFFER_PAGES : parseBufferPages(raw.bufferPages, '--buffer-pages'),
   };
   return {
@@ -150,6 +155,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     durationMs: raw.duration === undefined ? null : positiveNumber(raw.duration, '--duration', 'duration', false) * 1000,
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),
     trace,
+    fleet,
   };
 }
 

@@ -52,6 +52,9 @@ export interface RunOptions {
   /** Rendered at exit after the last batch and written to stdout (the
    * tcpstates --summary table). */
   readonly renderEnd?: () => string;
+  /** Told the events read and lost so far (as the final line counts them)
+   * after each read and counter check: the --metrics counters. */
+  readonly onCounts?: (events: number, lost: number) => void;
 }
 
 /** True when fd 1 is a pipe or socket, whose reader can go away. */
@@ -167,6 +170,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     if (untracked > 0) writeErr(diagnostic(`could not track ${untracked} sockets: durations for them restart at 0`, { untracked }));
     lastCounters = counters;
     reportLoss();
+    options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
   };
 
   /** Reads the rings into rows for the output: each event is formatted in
@@ -192,6 +196,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       session.reader.release();
     }
     reportLoss();
+    options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
     if (out.length > 0) output.pushBytes(out.view());
   };
 
