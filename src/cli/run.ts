@@ -14,8 +14,11 @@ import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../decode/event.js';
-import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
+import { bindLibbpf, isHungUp, signalOnWakeup } from '../ffi/libbpf.js';
 import { EventBatch } from '../reader/batch.js';
+import { PerfReader } from '../reader/perf-reader.js';
+import { renderBatch, type RowWriter } from '../reader/render.js';
+import { syntheticRings } from '../reader/synthetic.js';
 import { ByteOutput } from '../format/output.js';
 import { Output } from './output.js';
 
@@ -29,6 +32,16 @@ export const EXIT_FLUSH_TIMEOUT_MS = 1000;
 /** setTimeout's largest delay; longer --duration values are waited in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** The signal the kernel sends when a ring passes its wakeup watermark
+ * (ffi/libbpf.ts signalOnWakeup). SIGURG because its default action is to
+ * do nothing: one arriving while no handler is installed is harmless. */
+const WAKEUP_SIGNAL = 'SIGURG';
+const WAKEUP_SIGNAL_NUMBER = 23;
+/** Warm-up: passes over WARM_EVENTS_PER_RING synthetic events per ring,
+ * until two passes in a row run at optimised speed, at most WARM_MAX_PASSES. */
+const WARM_EVENTS_PER_RING = 1000;
+const WARM_MAX_PASSES = 16;
+const WARM_FAST_NS_PER_EVENT = 1000;
 
 export interface RunOptions {
   readonly tool: string;
@@ -38,6 +51,12 @@ export interface RunOptions {
   /** Appends one event's row and its newline to `out`. `event` looks at the
    * ring in place: it is only valid during the call. */
   readonly writeRow: (out: ByteOutput, event: EventView) => void;
+  /** A writer made the same way as writeRow but without its side effects
+   * (no journal, no summary, state of its own). Before attaching, the read
+   * path runs it over synthetic events until the JIT has optimised the hot
+   * path, so that a tracer started into a flood keeps up from the first
+   * event. Omitted: no warm-up. */
+  readonly warmRow?: RowWriter;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
   readonly durationMs: number | null;
@@ -89,11 +108,17 @@ export async function runTracer(options: RunOptions): Promise<number> {
     for (const signal of SIGNALS) process.removeListener(signal, onSignal);
   };
 
+  const sink = new EventBatch(options.config.mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE);
+  // 1 MiB: a read's rows at full loopback rate fit without growing.
+  const out = new ByteOutput(1 << 20);
+  const cursor = new EventView();
+
   let session: TraceSession;
   try {
     checkKernel();
     checkPrivileges(tool);
     const libbpf = bindLibbpf();
+    if (options.warmRow !== undefined) warmUp(options.warmRow, sink, out, cursor);
     session = openTrace(libbpf, options.config, {
       ...(options.verbose ? { onLibbpfMessage: (line: string) => writeErr(line) } : {}),
     });
@@ -109,10 +134,6 @@ export async function runTracer(options: RunOptions): Promise<number> {
   const output = new Output();
   const watchHangUp = stdoutCanHangUp();
 
-  const sink = new EventBatch(options.config.mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE);
-  // 1 MiB: a read's rows at full loopback rate fit without growing.
-  const out = new ByteOutput(1 << 20);
-  const cursor = new EventView();
   let rowsWritten = 0;
   let eventsRead = 0;
   let lostReported = 0;
@@ -152,24 +173,12 @@ export async function runTracer(options: RunOptions): Promise<number> {
   /** Reads the rings into rows for the output: each event is formatted in
    * place in its ring through one EventView, then the space is released. */
   const readBatch = (): void => {
-    sink.clear();
     out.clear();
+    const maxRows = options.maxRows === null ? Number.MAX_SAFE_INTEGER : Math.max(0, options.maxRows - rowsWritten);
     try {
-      session.reader.collect(sink);
-      eventsRead += sink.count;
-      if (sink.count > 0) {
-        // Rows from different CPUs' rings interleave: show them in time order.
-        const order = sink.timeOrder();
-        const rows = options.maxRows === null ? order.length : Math.max(0, Math.min(order.length, options.maxRows - rowsWritten));
-        for (let i = 0; i < rows; i++) {
-          const index = order[i] as number;
-          options.writeRow(out, cursor.at(sink.views[index] as DataView, sink.offsets[index] as number));
-        }
-        rowsWritten += rows;
-      }
+      rowsWritten += renderBatch(session.reader, sink, out, cursor, options.writeRow, maxRows);
     } finally {
-      // Formatted (or failed): either way the kernel may have the space back.
-      session.reader.release();
+      eventsRead += sink.count;
     }
     reportLoss();
     if (out.length > 0) output.pushBytes(out.view());
@@ -232,10 +241,12 @@ export async function runTracer(options: RunOptions): Promise<number> {
       }),
     );
     releaseSignals();
+    releaseWakeup();
     resolveDone(exitCode);
   };
 
   const safeTick = (): void => {
+    if (stopping) return;
     try {
       if (!tick()) stop(0);
     } catch (error) {
@@ -243,6 +254,26 @@ export async function runTracer(options: RunOptions): Promise<number> {
       stop(1);
     }
   };
+
+  // A ring past its watermark: read now rather than at the next tick.
+  let wakeupPending = false;
+  const onWakeup = (): void => {
+    if (wakeupPending || stopping) return;
+    wakeupPending = true;
+    setImmediate(() => {
+      wakeupPending = false;
+      safeTick();
+    });
+  };
+  process.on(WAKEUP_SIGNAL, onWakeup);
+  const releaseWakeup = (): void => {
+    process.removeListener(WAKEUP_SIGNAL, onWakeup);
+  };
+  try {
+    signalOnWakeup(session.reader.fds, WAKEUP_SIGNAL_NUMBER);
+  } catch {
+    // No wakeups: the timer alone reads the rings, as before.
+  }
 
   let durationTimer: NodeJS.Timeout | null = null;
   const readTimer = setInterval(safeTick, READ_INTERVAL_MS);
@@ -272,4 +303,28 @@ export async function runTracer(options: RunOptions): Promise<number> {
   }
   if (output.closed || options.maxRows === 0) stop(0);
   return done;
+}
+
+/**
+ * Runs the read path (renderBatch with the same batch, buffer and cursor
+ * the tracer then uses) over synthetic rings until it runs optimised, so
+ * that the first real events are not read by the interpreter at several
+ * microseconds each. Costs some tens of ms of CPU before attaching.
+ */
+function warmUp(writeRow: RowWriter, sink: EventBatch, out: ByteOutput, cursor: EventView): void {
+  const recordSize = sink.recordSize;
+  const rings = syntheticRings(2, 1 << 20, recordSize, WARM_EVENTS_PER_RING);
+  const reader = new PerfReader(rings);
+  let fastPasses = 0;
+  for (let pass = 0; pass < WARM_MAX_PASSES && fastPasses < 2; pass++) {
+    rings.refill();
+    out.clear();
+    const started = performance.now();
+    renderBatch(reader, sink, out, cursor, writeRow, Number.MAX_SAFE_INTEGER);
+    const nsPerEvent = ((performance.now() - started) * 1e6) / rings.events;
+    fastPasses = nsPerEvent < WARM_FAST_NS_PER_EVENT ? fastPasses + 1 : 0;
+  }
+  reader.close();
+  sink.clear();
+  out.clear();
 }

@@ -7,6 +7,8 @@ import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
+import type { EventView } from '../decode/event.js';
+import type { ByteOutput } from '../format/output.js';
 
 const EXAMPLES = `examples:
     tcplife           # trace all TCP connect()s
@@ -39,15 +41,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (parsed.kind === 'exit') return parsed.code;
   const options: CommonOptions = parsed.options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
-  const renderer = tcplifeRenderer(await rowLayout(options, wallClockOffsetMs));
+  const layout = await rowLayout(options, wallClockOffsetMs);
+  const renderer = tcplifeRenderer(layout);
+  /** The row writer; made twice: the second one for the warm-up. */
+  const rowWriter = (rows: typeof renderer) =>
+    options.json
+      ? (out: ByteOutput, event: EventView) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs))}\n`)
+      : (out: ByteOutput, event: EventView) => rows.writeLine(out, event);
   return runTracer({
     tool: 'tcplife',
     config: options.trace,
     header: options.json ? null : renderer.header(),
     // `event` is a view into the ring, valid during the call only.
-    writeRow: options.json
-      ? (out, event) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs))}\n`)
-      : (out, event) => renderer.writeLine(out, event),
+    writeRow: rowWriter(renderer),
+    warmRow: rowWriter(tcplifeRenderer(layout)),
     ...(options.json ? { diagnostic: jsonDiagnostic('tcplife') } : {}),
     maxRows: options.maxRows,
     durationMs: options.durationMs,

@@ -11,6 +11,8 @@ import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
 import { runTracer, writeErr } from './run.js';
+import type { EventView } from '../decode/event.js';
+import type { ByteOutput } from '../format/output.js';
 
 const EXAMPLES = `examples:
     tcpstates           # trace all TCP state changes
@@ -101,7 +103,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
 
   const summary = options.summary ? new TransitionSummary() : null;
-  const renderer = tcpstatesRenderer(await rowLayout(options, wallClockOffsetMs));
+  const layout = await rowLayout(options, wallClockOffsetMs);
+  const renderer = tcpstatesRenderer(layout);
+  /** The row writer; also made without side effects for the warm-up. */
+  const rowWriter =
+    (rows: typeof renderer, to: JournalWriter | null, into: TransitionSummary | null) =>
+    (out: ByteOutput, event: EventView): void => {
+      if (to !== null) to.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+      if (into !== null) into.add(event);
+      else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs))}\n`);
+      else rows.writeLine(out, event);
+    };
 
   // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
@@ -124,12 +136,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       config: options.trace,
       header: summary !== null || options.json ? null : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
-      writeRow: (out, event) => {
-        if (journal !== null) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
-        if (summary !== null) summary.add(event);
-        else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs))}\n`);
-        else renderer.writeLine(out, event);
-      },
+      writeRow: rowWriter(renderer, journal, summary),
+      warmRow: rowWriter(tcpstatesRenderer(layout), null, summary === null ? null : new TransitionSummary()),
       maxRows: options.maxRows,
       durationMs: options.durationMs,
       verbose: options.verbose,

@@ -22,6 +22,8 @@ const TAIL_WORD = DATA_TAIL_OFFSET / 8;
 export class PerfReader {
   private readonly states: RingState[];
   private closed = false;
+  /** The rings' perf event fds, for wakeups (rings without one are left out). */
+  readonly fds: readonly number[];
 
   constructor(private readonly perfRings: PerfRings) {
     this.states = perfRings.rings.map((ring: MappedRing) => ({
@@ -29,6 +31,7 @@ export class PerfReader {
       data: new RingData(new Uint8Array(ring.memory, ring.pageSize, ring.dataSize)),
       pendingTail: -1,
     }));
+    this.fds = perfRings.rings.flatMap((ring: MappedRing) => (ring.fd === undefined ? [] : [ring.fd]));
   }
 
   /** Hands every record now in the rings to `sink` and releases their
