@@ -52,10 +52,10 @@ export interface RunOptions {
    * ring in place: it is only valid during the call. */
   readonly writeRow: (out: ByteOutput, event: EventView) => void;
   /** A writer made the same way as writeRow but without its side effects
-   * (no journal, no summary, state of its own). Before attaching, the read
-   * path runs it over synthetic events until the JIT has optimised the hot
-   * path, so that a tracer started into a flood keeps up from the first
-   * event. Omitted: no warm-up. */
+   * (no journal, no summary, state of its own). Before its first read, the
+   * tracer runs the read path with it over synthetic events until the JIT
+   * has optimised it, so that a tracer started into a flood keeps up from
+   * the first event. Omitted: no warm-up. */
   readonly warmRow?: RowWriter;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
@@ -118,7 +118,6 @@ export async function runTracer(options: RunOptions): Promise<number> {
     checkKernel();
     checkPrivileges(tool);
     const libbpf = bindLibbpf();
-    if (options.warmRow !== undefined) warmUp(options.warmRow, sink, out, cursor);
     session = openTrace(libbpf, options.config, {
       ...(options.verbose ? { onLibbpfMessage: (line: string) => writeErr(line) } : {}),
     });
@@ -302,6 +301,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
     waitForDeadline();
   }
   if (output.closed || options.maxRows === 0) stop(0);
+  // Attached and announced: what happens from now on is in the rings (which
+  // hold some hundred ms of a flood), read once the read path is warm. Done
+  // here rather than before the load, so that it does not delay the header.
+  if (options.warmRow !== undefined && !stopping) warmUp(options.warmRow, sink, out, cursor);
   return done;
 }
 
@@ -309,7 +312,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
  * Runs the read path (renderBatch with the same batch, buffer and cursor
  * the tracer then uses) over synthetic rings until it runs optimised, so
  * that the first real events are not read by the interpreter at several
- * microseconds each. Costs some tens of ms of CPU before attaching.
+ * microseconds each (the rings would fill). Costs some tens of ms of CPU,
+ * while the rings hold what arrives meanwhile.
  */
 function warmUp(writeRow: RowWriter, sink: EventBatch, out: ByteOutput, cursor: EventView): void {
   const recordSize = sink.recordSize;
