@@ -25,6 +25,10 @@ import { Output } from './output.js';
 /** How often the rings are read. Rows show within this of the event; the
  * rings (--buffer-pages) must hold this much traffic and more. */
 export const READ_INTERVAL_MS = 10;
+/** The most read from each ring in one batch: a full ring (after a stall)
+ * is read in several batches, so that the rows of one batch fit the 1 MiB
+ * output buffer instead of growing it (and the peak RSS) to the rings' size. */
+const READ_BYTES_PER_RING = 256 << 10;
 /** How often the kernel-side counters are checked for loss. */
 const COUNTER_CHECK_INTERVAL_MS = 1000;
 /** At exit, how long output that the reader is not taking may hold us up. */
@@ -171,16 +175,20 @@ export async function runTracer(options: RunOptions): Promise<number> {
 
   /** Reads the rings into rows for the output: each event is formatted in
    * place in its ring through one EventView, then the space is released. */
-  const readBatch = (): void => {
-    out.clear();
-    const maxRows = options.maxRows === null ? Number.MAX_SAFE_INTEGER : Math.max(0, options.maxRows - rowsWritten);
-    try {
-      rowsWritten += renderBatch(session.reader, sink, out, cursor, options.writeRow, maxRows);
-    } finally {
-      eventsRead += sink.count;
-    }
-    reportLoss();
-    if (out.length > 0) output.pushBytes(out.view());
+  const readBatch = (final: boolean): void => {
+    do {
+      out.clear();
+      const maxRows = options.maxRows === null ? Number.MAX_SAFE_INTEGER : Math.max(0, options.maxRows - rowsWritten);
+      try {
+        rowsWritten += renderBatch(session.reader, sink, out, cursor, options.writeRow, maxRows, READ_BYTES_PER_RING);
+      } finally {
+        eventsRead += sink.count;
+      }
+      reportLoss();
+      if (out.length > 0) output.pushBytes(out.view());
+      // More in the rings: go on unless the output cannot take it (then the
+      // rest waits in the rings, as in tick()); the last read takes it all.
+    } while (session.reader.truncated && !output.closed && (final || !output.backlogged));
   };
 
   /** One timer tick; false once the run is over (output gone, --count reached). */
@@ -191,7 +199,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     // A slow reader: leave the records in the rings. If they fill, the
     // kernel drops new events and counts them, and we report that count.
     if (output.backlogged) return true;
-    readBatch();
+    readBatch(false);
     return !output.closed && (options.maxRows === null || rowsWritten < options.maxRows);
   };
 
@@ -206,7 +214,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       // Detach first, then read what the kernel already handed over: after
       // the detach nothing new arrives, so this last read misses nothing.
       session.detach();
-      if (code === 0 && !output.closed) readBatch();
+      if (code === 0 && !output.closed) readBatch(true);
       checkCounters();
     } catch (error) {
       writeErr(`${tool}: ${(error as Error).message}`);
@@ -317,7 +325,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
  */
 function warmUp(writeRow: RowWriter, sink: EventBatch, out: ByteOutput, cursor: EventView): void {
   const recordSize = sink.recordSize;
-  const rings = syntheticRings(2, 1 << 20, recordSize, WARM_EVENTS_PER_RING);
+  const rings = syntheticRings(2, 256 << 10, recordSize, WARM_EVENTS_PER_RING);
   const reader = new PerfReader(rings);
   let fastPasses = 0;
   for (let pass = 0; pass < WARM_MAX_PASSES && fastPasses < 2; pass++) {

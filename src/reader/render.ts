@@ -15,7 +15,8 @@ export type RowWriter = (out: ByteOutput, event: EventView) => void;
 /**
  * Appends the rows of every event now in `reader`'s rings to `out`, at most
  * `maxRows` of them (the rest are read and dropped), and releases the rings'
- * space. `sink` is cleared first; afterwards `sink.count` is the number of
+ * space. With `maxBytesPerRing`, reads about that much at most from each
+ * ring (see PerfReader.collect: `truncated` then says whether more is left). `sink` is cleared first; afterwards `sink.count` is the number of
  * events read. Returns the rows written.
  */
 export function renderBatch(
@@ -25,11 +26,12 @@ export function renderBatch(
   cursor: EventView,
   writeRow: RowWriter,
   maxRows: number,
+  maxBytesPerRing = Number.MAX_SAFE_INTEGER,
 ): number {
   sink.clear();
   let rows = 0;
   try {
-    reader.collect(sink);
+    reader.collect(sink, maxBytesPerRing);
     if (sink.count > 0) {
       // Rows from different CPUs' rings interleave: show them in time order.
       const order = sink.timeOrder();
