@@ -44,7 +44,7 @@ const SETTLE_MS = 200;
 const DRAIN_MS = 300;
 
 const USAGE = `usage: npm run bench -- [options]
-  --connections N    connections per measured run (default 20000: 200k state changes)
+  --connections N    connections per measured run (default 100000: 1M state changes)
   --warmup N         connections before each measured run, under the same tracer
                      (default 10000: lets the JIT settle; 0 to include it)
   --rate R           pace the generator to R connections/s (default 0: full speed)
@@ -89,7 +89,7 @@ function readOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      connections: { type: 'string', default: '20000' },
+      connections: { type: 'string', default: '100000' },
       warmup: { type: 'string', default: '10000' },
       rate: { type: 'string', default: '0' },
       generators: { type: 'string', default: '3' },

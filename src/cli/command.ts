@@ -12,7 +12,7 @@ import { colorizerFor, type Colorizer } from '../format/color.js';
 
 /** Default pages per CPU ring: 4 MiB holds about 0.3 s of a loopback flood,
  * far more than the 10 ms between reads. */
-export const DEFAULT_BUFFER_PAGES = 2048;
+export const DEFAULT_BUFFER_PAGES = 1024;
 
 export interface CommonOptions {
   readonly time: boolean;
