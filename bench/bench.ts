@@ -532,6 +532,8 @@ interface ColdRun {
   /** The whole load, traced or not. */
   readonly load: LoadgenResult;
   readonly lost: number;
+  /** Of `lost`: dropped because a ring was full (ours; libbpf-tools: all). */
+  readonly ringFull: number;
   /** Events the tool read (ours: its count; libbpf-tools: its rows). */
   readonly handled: number;
   readonly userUs: number;
@@ -565,10 +567,13 @@ async function coldRun(tool: ToolName, run: number, options: Options, dir: strin
       lost = sumLostLines(stderr);
       handled = countRows(`${base}.out`, options.port).rows;
     }
+    // Ours: "lost N events: the perf ring was full" lines; the rest of its
+    // total are "missed N events" (the program re-entered on a CPU).
+    const ringFull = sumLostLines(stderr);
     if (!options.keep) {
       for (const suffix of ['.out', '.err', '.report']) rmSync(`${base}${suffix}`, { force: true });
     }
-    return { tool, run, load: combineLoadgens(await load), lost, handled, userUs, kernelUs, maxRssKb };
+    return { tool, run, load: combineLoadgens(await load), lost, ringFull, handled, userUs, kernelUs, maxRssKb };
   } finally {
     await load.catch(() => undefined);
   }
@@ -577,7 +582,7 @@ async function coldRun(tool: ToolName, run: number, options: Options, dir: strin
 function describeColdRun(cold: ColdRun): string {
   return (
     `cold ${String(cold.run).padStart(2)} ${cold.tool.padEnd(9)} load ${cold.load.rate.toFixed(0).padStart(6)} conn/s, ` +
-    `${cold.handled} events read, ${cold.lost} lost, user ${(cold.userUs / Math.max(cold.handled, 1)).toFixed(2)} + kernel ` +
+    `${cold.handled} events read, ${cold.lost} lost (${cold.ringFull} ring full), user ${(cold.userUs / Math.max(cold.handled, 1)).toFixed(2)} + kernel ` +
     `${(cold.kernelUs / Math.max(cold.handled, 1)).toFixed(2)} us/event incl. start-up, rss ${(cold.maxRssKb / 1024).toFixed(1)} MB`
   );
 }
@@ -594,6 +599,8 @@ function summarizeCold(runs: readonly ColdRun[], options: Options): string {
     ['runs with events lost', ...tools.map((tool) => fmt(of(tool).filter((run) => run.lost > 0).length))],
     ['events lost per run (max)', ...tools.map((tool) => fmt(Math.max(0, ...of(tool).map((run) => run.lost))))],
     ['events lost, all runs', ...tools.map((tool) => fmt(of(tool).reduce((sum, run) => sum + run.lost, 0)))],
+    ['  of which a ring was full', ...tools.map((tool) => fmt(of(tool).reduce((sum, run) => sum + run.ringFull, 0)))],
+    ['  runs with a full ring', ...tools.map((tool) => fmt(of(tool).filter((run) => run.ringFull > 0).length))],
     ['user CPU us/event incl. start-up (median)', ...tools.map(perEvent((run) => run.userUs))],
     ['kernel CPU us/event incl. start-up (median)', ...tools.map(perEvent((run) => run.kernelUs))],
     ['peak RSS MB (max)', ...tools.map((tool) => fmt(Math.max(...of(tool).map((run) => run.maxRssKb)) / 1024, 1))],

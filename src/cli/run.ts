@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The tracing loop shared by tcpstates and tcplife: attach, print the header,
-// read the rings on a short timer, write each batch of rows with one write,
+// warm the read path up, read the rings on a short timer and whenever one
+// passes its wakeup watermark, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
 // stdout, --duration or --count, leaving nothing attached.
 //
@@ -10,6 +11,7 @@
 // one byte buffer, hands the ring space back, and writes the buffer once.
 
 import { fstatSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
@@ -40,7 +42,6 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * (ffi/libbpf.ts signalOnWakeup). SIGURG because its default action is to
  * do nothing: one arriving while no handler is installed is harmless. */
 const WAKEUP_SIGNAL = 'SIGURG';
-const WAKEUP_SIGNAL_NUMBER = 23;
 /** Warm-up: passes over WARM_EVENTS_PER_RING synthetic events per ring,
  * until two passes in a row run at optimised speed, at most WARM_MAX_PASSES. */
 const WARM_EVENTS_PER_RING = 1000;
@@ -277,7 +278,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     process.removeListener(WAKEUP_SIGNAL, onWakeup);
   };
   try {
-    signalOnWakeup(session.reader.fds, WAKEUP_SIGNAL_NUMBER);
+    signalOnWakeup(session.reader.fds, constants.signals[WAKEUP_SIGNAL]);
   } catch {
     // No wakeups: the timer alone reads the rings, as before.
   }
@@ -332,7 +333,7 @@ function warmUp(writeRow: RowWriter, sink: EventBatch, out: ByteOutput, cursor: 
     rings.refill();
     out.clear();
     const started = performance.now();
-    renderBatch(reader, sink, out, cursor, writeRow, Number.MAX_SAFE_INTEGER);
+    renderBatch(reader, sink, out, cursor, writeRow, Number.MAX_SAFE_INTEGER, READ_BYTES_PER_RING);
     const nsPerEvent = ((performance.now() - started) * 1e6) / rings.events;
     fastPasses = nsPerEvent < WARM_FAST_NS_PER_EVENT ? fastPasses + 1 : 0;
   }
