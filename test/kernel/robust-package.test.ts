@@ -10,7 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { LoopbackServer, ROOT, TOOLS, csvRows, startTracer, testAddress, testPort, waitFor, waitForAttach } from './robust-helpers.js';
+import { startServer, testAddress, testPort } from '../support/loopback.js';
+import { csvRows, TOOLS } from '../support/rows.js';
+import { REPO_ROOT as ROOT, requireRoot, waitFor } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+requireRoot();
 
 const temporary: string[] = [];
 after(() => {
@@ -36,20 +41,20 @@ async function traceTwoConnections(
   options: { bin?: string; exec?: boolean; cwd: string; env?: NodeJS.ProcessEnv },
 ) {
   const port = testPort(400 + index);
-  const server = await LoopbackServer.listen(testAddress(80 + index), port);
-  const tracer = startTracer(tool.name, ['-s', '-L', String(port)], options);
+  const server = await startServer(testAddress(80 + index), { port: port });
+  const tracer = TracerProcess.start(['-s', '-L', String(port)], options.env ?? process.env, { tool: tool.name, ...options });
   try {
-    await waitForAttach(tracer);
+    await tracer.untilAttached();
     await server.connections(2);
-    await waitFor('both connections traced', () => csvRows(tracer.stdout()).filter(tool.endsConnection).length >= 2);
+    await waitFor('both connections traced', () => csvRows(tracer.stdout.text).filter(tool.endsConnection).length >= 2);
   } finally {
     tracer.child.kill('SIGINT');
     await server.close();
   }
-  const [code] = await tracer.exited;
-  assert.equal(code, 0, tracer.stderr());
-  assert.equal(tracer.stdout().split('\n')[0], tool.csvHeader);
-  assert.equal(csvRows(tracer.stdout()).filter(tool.endsConnection).length, 2);
+  const { code } = await tracer.exited;
+  assert.equal(code, 0, tracer.stderr.text);
+  assert.equal(tracer.stdout.text.split('\n')[0], tool.csvHeader);
+  assert.equal(csvRows(tracer.stdout.text).filter(tool.endsConnection).length, 2);
 }
 
 for (const [index, tool] of TOOLS.entries()) {

@@ -8,22 +8,16 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import {
-  parseCsvRow,
-  runPeers,
-  runRstClient,
-  startListener,
-  startTcplife,
-  type CloseHow,
-  type Closer,
-  type CsvRow,
-  type Family,
-  type PeerPlan,
-  type PeerRun,
-  type Tracer,
-} from './tcplife-harness.js';
+import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type Family, type PeerPlan, type PeerRun } from '../support/peers.js';
+import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../support/rows.js';
+import { bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../support/system.js';
+import { TracerProcess as Tracer } from '../support/tracer-process.js';
 import { TIMER_SLACK_MS } from '../support/loopback.js';
+
+requireRoot();
+
+/** bin/tcplife, attached, in a private mount namespace with tracefs and debugfs unmounted. */
+const startTcplife = (args: readonly string[]) => Tracer.attach('tcplife', args, { wrapper: withoutTracefsWrapper() });
 
 // Sizes away from multiples of 1024: the kernel counts the SYN, the FIN and
 // the protocol's two sync bytes too (at most 3 bytes more), which must not
@@ -281,18 +275,7 @@ test('default, -w and -t layouts on the real kernel: exact header, bcc-shaped ro
 
 /** The BPF links a process holds, from its fds' fdinfo. */
 function linksHeldBy(pid: number): number[] {
-  const links: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile
-    }
-    const match = /^link_id:\s*(\d+)$/m.exec(info);
-    if (match) links.push(Number(match[1]));
-  }
-  return links;
+  return bpfObjectsOf(pid).links.map((link) => link.id);
 }
 
 /** The tracepoint of a live link, or null once it is gone. */
