@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../support/loopback.js';
+import { parseTextRow, type StateRow } from '../support/rows.js';
 import { TracerProcess } from '../support/tracer-process.js';
 import { TWO_PROGRAMS_TOLERANCE_MS, requireRoot } from '../support/system.js';
 
@@ -34,22 +35,14 @@ process.stdin.once('data', () => {
 console.log('ready');
 `;
 
-interface Row {
-  readonly skaddr: string;
-  readonly pid: number;
-  readonly comm: string;
-  readonly lport: number;
-  readonly rport: number;
-  readonly transition: string;
-  readonly ms: number;
-}
+type Row = StateRow & { readonly transition: string };
 
 /** Default-layout rows: SKADDR C-PID C-COMM LADDR LPORT RADDR RPORT OLD -> NEW MS. */
 function parseRows(lines: readonly string[]): Row[] {
   return lines.slice(1).map((line) => {
-    const f = line.split(/\s+/);
-    assert.equal(f.length, 11, line);
-    return { skaddr: f[0]!, pid: Number(f[1]), comm: f[2]!, lport: Number(f[4]), rport: Number(f[6]), transition: `${f[7]} -> ${f[9]}`, ms: Number(f[10]) };
+    assert.equal(line.split(/\s+/).length, 11, line);
+    const row = parseTextRow(line);
+    return { ...row, transition: `${row.oldstate} -> ${row.newstate}` };
   });
 }
 

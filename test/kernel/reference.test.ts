@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { clientSession, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../support/loopback.js';
 import { parseTextRow, transition, type StateRow } from '../support/rows.js';
-import { TWO_PROGRAMS_TOLERANCE_MS, requireRoot, tracefsMounted, withTracefs } from '../support/system.js';
+import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, requireRoot, tracefsMounted, waitFor, withTracefs } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
 
 requireRoot();
@@ -60,23 +60,31 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     }
     for (const host of ['127.0.0.1', '::1', '127.0.0.1'] as const) ports.add(await refusedConnection(host));
     for (const server of servers) await server.close();
-    await settle(250);
-
-    const [referenceResult, oursResult] = await Promise.all([reference.finish(), ours.finish()]);
-    assert.equal(oursResult.code, 0, oursResult.stderr.join('\n'));
-    assert.doesNotMatch(referenceResult.stderr.join('\n'), /lost/, 'the reference lost nothing either');
     const select = (lines: readonly string[]) =>
       lines
         .slice(1)
         .filter((line) => line !== '')
         .map((line) => parseTextRow(line))
         .filter((row) => ports.has(row.lport) || ports.has(row.rport));
-    const ourRows = select(oursResult.stdout);
-    const referenceRows = select(referenceResult.stdout);
-
     // 12 connections x 10 (FIN) or 6 (RST) transitions, 2 listeners x 2, and
     // 3 refused connects x 2, each after a short-lived listener x 2.
     const expected = plan.reduce((n, [, ending]) => n + (ending === 'fin' ? 10 : 6), 0) + 2 * 2 + 3 * (2 + 2);
+    // Ours reads what is left in its rings when stopped; the reference, stopped
+    // before it got a CPU to read them, may not. Wait for its rows instead of
+    // pausing a fixed time (a busy machine can keep it waiting for longer).
+    await waitFor('the reference to print every transition', () => select(reference.stdout.lines).length >= expected, PROMPTLY_MS).catch(
+      async (error: unknown) => {
+        await Promise.all([reference.stop('SIGKILL'), ours.stop('SIGKILL')]); // a left tracer would keep the run alive
+        throw error;
+      },
+    );
+
+    const [referenceResult, oursResult] = await Promise.all([reference.finish(), ours.finish()]);
+    assert.equal(oursResult.code, 0, oursResult.stderr.join('\n'));
+    assert.doesNotMatch(referenceResult.stderr.join('\n'), /lost/, 'the reference lost nothing either');
+    const ourRows = select(oursResult.stdout);
+    const referenceRows = select(referenceResult.stdout);
+
     assert.equal(ourRows.length, expected, 'every transition of the load');
     assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
 

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type Family, type PeerPlan, type PeerRun } from '../support/peers.js';
 import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../support/rows.js';
-import { bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../support/system.js';
+import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../support/system.js';
 import { TracerProcess as Tracer } from '../support/tracer-process.js';
 import { TIMER_SLACK_MS } from '../support/loopback.js';
 
@@ -25,7 +25,8 @@ const startTcplife = (args: readonly string[]) => Tracer.attach('tcplife', args,
 const REQUEST_BYTES = 3000; // client -> server: 2 KB
 const RESPONSE_BYTES = 100_000; // server -> client: 97 KB
 const HOLD_MS = 150;
-const ROW_WAIT_MS = 5000;
+// A wait for rows, not a bound: generous for a busy machine, and no slower when they come.
+const ROW_WAIT_MS = PROMPTLY_MS;
 
 const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
@@ -213,10 +214,13 @@ test('-p (owner PID, applied at CLOSE), -L, -D and -4 filter in the kernel', asy
       ]);
       Object.assign(tracers, { byPid, byLocalPort, byRemotePort, ipv4Only, unfiltered });
     });
-    // Every filtered tracer ran as long as the unfiltered one: once it has
-    // all rows, so have they (each reads its rings every 10 ms).
+    // Every filtered tracer ran as long as the unfiltered one. Once that has
+    // all rows, stop them all: a tracer reads what is left in its rings
+    // before it exits (robust-signals checks it), so their output is then
+    // complete. (Not a pause: a busy machine can keep a tracer off the CPU
+    // for longer than its 10 ms read interval.)
     await waitForRows(tracers.unfiltered!, run);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const tracer of Object.values(tracers)) await tracer.stop();
     const ours = (tracer: Tracer) => {
       const rows = csvRows(tracer);
       return run.connections.flatMap(({ localPort }) => [
