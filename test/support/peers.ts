@@ -8,7 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Ending } from './loopback.js';
-import { LineCollector } from './tracer-process.js';
+import { LineCollector, type Exit } from './tracer-process.js';
 
 export type Family = 4 | 6;
 export type Closer = 'client' | 'server';
@@ -113,7 +113,7 @@ interface JsonRecord {
   readonly closedMs?: number;
 }
 
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function exitOf(child: ChildProcess): Promise<Exit> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
