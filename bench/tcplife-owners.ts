@@ -8,7 +8,7 @@
 
 import { existsSync } from 'node:fs';
 import { runPeers, type CloseHow, type Closer, type Family, type PeerRun } from '../test/support/peers.js';
-import { parseLifeCsvRow } from '../test/support/rows.js';
+import { parseLifeCsvRow, parseLifeTextRow } from '../test/support/rows.js';
 import { withTracefs } from '../test/support/system.js';
 import { TracerProcess } from '../test/support/tracer-process.js';
 
@@ -19,13 +19,6 @@ interface Row {
   comm: string;
   localPort: number;
   remotePort: number;
-}
-
-/** libbpf-tools rows: "%-7d %-16s %-15s %-5d %-15s %-5d %-6.2f %-6.2f %-.2f". */
-function parseLibbpfRow(line: string): Row | null {
-  const fields = line.trim().split(/\s+/);
-  if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
-  return { pid: Number(fields[0]), comm: fields[1]!, localPort: Number(fields[3]), remotePort: Number(fields[5]) };
 }
 
 interface Count {
@@ -110,7 +103,7 @@ async function main(): Promise<void> {
           await new Promise((resolve) => setTimeout(resolve, 500));
           const { ours, reference } = tracers!;
           const oursCount = score(ours.stdout.lines.map(parseLifeCsvRow).filter((row) => row !== null), run);
-          const refCount = reference ? score(reference.stdout.lines.map(parseLibbpfRow).filter((row) => row !== null), run) : null;
+          const refCount = reference ? score(reference.stdout.lines.map(parseLifeTextRow).filter((row) => row !== null), run) : null;
           if (listenerFirst) await stopTracers(perCase.pop()!);
           const cell = (count: Count | null, side: 'client' | 'server') =>
             count === null

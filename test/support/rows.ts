@@ -102,6 +102,27 @@ export function parseLifeCsvRow(line: string): LifeRow | null {
   };
 }
 
+/** Parses a default-layout tcplife row (bcc's and libbpf-tools': PID COMM
+ * LADDR LPORT RADDR RPORT TX_KB RX_KB MS; libbpf-tools prints them with
+ * "%-7d %-16s %-15s %-5d %-15s %-5d %-6.2f %-6.2f %-.2f"); null for anything else. */
+export function parseLifeTextRow(line: string): LifeRow | null {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
+  const [pid, comm, laddr, lport, raddr, rport, tx, rx, ms] = fields as [string, ...string[]];
+  return {
+    pid: Number(pid),
+    comm: comm!,
+    ip: laddr!.includes(':') ? 6 : 4,
+    localAddress: laddr!,
+    localPort: Number(lport),
+    remoteAddress: raddr!,
+    remotePort: Number(rport),
+    txKib: Number(tx),
+    rxKib: Number(rx),
+    ms: Number(ms),
+  };
+}
+
 /** Parses CSV output (-s) into header -> value rows; ignores empty lines. */
 export function csvRows(text: string): Record<string, string>[] {
   const lines = text.split('\n').filter((line) => line.length > 0);
