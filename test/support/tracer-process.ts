@@ -97,9 +97,9 @@ export class LineCollector {
 }
 
 /**
- * Waits until `done()` holds, re-checking whenever one of `sources` changes:
- * throws `failed()`'s message when it returns one, or `timedOut()`'s after
- * `timeoutMs`. Leaves no timer behind.
+ * Waits until `done()` holds, re-checking whenever one of `sources` changes
+ * or `also` settles: throws `failed()`'s message when it returns one, or
+ * `timedOut()`'s after `timeoutMs`. Leaves no timer behind.
  */
 async function until(
   done: () => boolean,
@@ -107,6 +107,7 @@ async function until(
   timeoutMs: number,
   failed: () => string | null,
   timedOut: () => string,
+  also: readonly Promise<unknown>[] = [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -116,7 +117,7 @@ async function until(
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(timedOut());
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([...sources.map((source) => source.changed()), new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+    await Promise.race([...sources.map((source) => source.changed()), ...also, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
     clearTimeout(timer);
   }
 }
@@ -218,6 +219,7 @@ export class TracerProcess {
         timeoutMs,
         () => (this.exit === null ? null : `tracer exited (${JSON.stringify(this.exit)}) before attaching; stderr: ${this.stderr.text}`),
         () => `timed out after ${timeoutMs} ms waiting for the tracer to attach; stderr: ${this.stderr.text}`,
+        [this.exited],
       );
     } catch (error) {
       this.child.kill('SIGKILL');
@@ -243,6 +245,7 @@ export class TracerProcess {
       timeoutMs,
       () => (this.exit === null ? null : `tracer exited (${JSON.stringify(this.exit)}) before ${what}; stderr: ${this.stderr.lines.join(' | ')}`),
       () => `timed out waiting for ${what}; stderr: ${this.stderr.lines.join(' | ')}`,
+      [this.exited],
     );
     return found!;
   }
