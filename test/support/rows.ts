@@ -83,10 +83,8 @@ export interface LifeRow {
   readonly ms: number;
 }
 
-/** Parses a `tcplife -s` data row (10 fields, no -T/-t); null for anything else. */
-export function parseLifeCsvRow(line: string): LifeRow | null {
-  const fields = line.split(',');
-  if (fields.length !== 10 || fields[0] === 'PID') return null;
+/** A tcplife row from its fields in -s order: PID COMM IP LADDR LPORT RADDR RPORT TX_KB RX_KB MS. */
+function lifeRow(fields: readonly string[]): LifeRow {
   const [pid, comm, ip, laddr, lport, raddr, rport, tx, rx, ms] = fields as [string, ...string[]];
   return {
     pid: Number(pid),
@@ -102,25 +100,21 @@ export function parseLifeCsvRow(line: string): LifeRow | null {
   };
 }
 
+/** Parses a `tcplife -s` data row (10 fields, no -T/-t); null for anything else. */
+export function parseLifeCsvRow(line: string): LifeRow | null {
+  const fields = line.split(',');
+  if (fields.length !== 10 || fields[0] === 'PID') return null;
+  return lifeRow(fields);
+}
+
 /** Parses a default-layout tcplife row (bcc's and libbpf-tools': PID COMM
  * LADDR LPORT RADDR RPORT TX_KB RX_KB MS; libbpf-tools prints them with
  * "%-7d %-16s %-15s %-5d %-15s %-5d %-6.2f %-6.2f %-.2f"); null for anything else. */
 export function parseLifeTextRow(line: string): LifeRow | null {
   const fields = line.trim().split(/\s+/);
   if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
-  const [pid, comm, laddr, lport, raddr, rport, tx, rx, ms] = fields as [string, ...string[]];
-  return {
-    pid: Number(pid),
-    comm: comm!,
-    ip: laddr!.includes(':') ? 6 : 4,
-    localAddress: laddr!,
-    localPort: Number(lport),
-    remoteAddress: raddr!,
-    remotePort: Number(rport),
-    txKib: Number(tx),
-    rxKib: Number(rx),
-    ms: Number(ms),
-  };
+  const ip = fields[2]!.includes(':') ? '6' : '4';
+  return lifeRow([fields[0]!, fields[1]!, ip, ...fields.slice(2)]);
 }
 
 /** Parses CSV output (-s) into header -> value rows; ignores empty lines. */
