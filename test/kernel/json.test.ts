@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { TCPSTATES_JSON_FIELDS, type TcpstatesJson } from '../../src/format/json.js';
-import { TIMER_SLACK_MS, clientSession, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
+import { TIMER_SLACK_MS, clientSession, onLoopback, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
 import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
 import { PROMPTLY_MS, requireRoot } from '../support/system.js';
 
@@ -18,7 +18,7 @@ function parseRows(lines: readonly string[]): TcpstatesJson[] {
 
 /** The rows of the client socket of our one connection to `port`. */
 function clientRows(rows: readonly TcpstatesJson[], port: number): TcpstatesJson[] {
-  return rows.filter((row) => row.rport === port);
+  return rows.filter((row) => row.rport === port && onLoopback(row));
 }
 
 describe('tcpstates --json (kernel)', () => {

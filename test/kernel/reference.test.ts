@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { clientSession, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../support/loopback.js';
+import { clientSession, onLoopback, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../support/loopback.js';
 import { parseTextRow, transition, type StateRow } from '../support/rows.js';
 import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, requireRoot, tracefsMounted, waitFor, withTracefs } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
@@ -26,7 +26,7 @@ test('works with tracefs not mounted', async () => {
     await settle();
     const result = await tracer.finish();
     assert.equal(result.code, 0, result.stderr.join('\n'));
-    const rows = result.stdout.slice(1).map((l) => parseTextRow(l)).filter((r) => r.lport === port || r.rport === port);
+    const rows = result.stdout.slice(1).map((l) => parseTextRow(l)).filter((r) => (r.lport === port || r.rport === port) && onLoopback(r));
     assert.equal(rows.length, 12, 'client 5 + child 5 + listener close... and the listener LISTEN->CLOSE');
     assert.equal(tracefsMounted(), false, 'and we did not mount it');
   });
@@ -65,7 +65,7 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
         .slice(1)
         .filter((line) => line !== '')
         .map((line) => parseTextRow(line))
-        .filter((row) => ports.has(row.lport) || ports.has(row.rport));
+        .filter((row) => (ports.has(row.lport) || ports.has(row.rport)) && onLoopback(row));
     // 12 connections x 10 (FIN) or 6 (RST) transitions, 2 listeners x 2, and
     // 3 refused connects x 2, each after a short-lived listener x 2.
     const expected = plan.reduce((n, [, ending]) => n + (ending === 'fin' ? 10 : 6), 0) + 2 * 2 + 3 * (2 + 2);

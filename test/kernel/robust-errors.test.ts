@@ -104,10 +104,17 @@ int handle_set_state(__u64 *ctx)
 }
 `;
 
-/** setpriv as user nobody. CAP_DAC_READ_SEARCH only lets it read the
- * checkout wherever it is (CI may clone under /root); it grants nothing for
- * BPF, which needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN. */
-const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+/**
+ * setpriv as an unprivileged user, like nobody but a uid of this run's own:
+ * the kernel's allowance of locked memory for perf rings is per user
+ * (perf_event_mlock_kb), so a tracer that another run (another checkout's
+ * tests, a user) has running as nobody would use it up and make ours fail
+ * with EPERM. CAP_DAC_READ_SEARCH only lets it read the checkout wherever it
+ * is (CI may clone under /root); it grants nothing for BPF, which needs
+ * CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN.
+ */
+const UNPRIVILEGED_UID = 200_000 + (process.pid % 100_000);
+const AS_NOBODY = ['setpriv', `--reuid=${UNPRIVILEGED_UID}`, '--regid=nogroup', '--clear-groups'];
 const readAnywhere = (caps: string[] = []) => {
   const list = ['+dac_read_search', ...caps.map((cap) => `+${cap}`)].join(',');
   return [`--inh-caps=${list}`, `--ambient-caps=${list}`];

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TCPLIFE_JSON_FIELDS, type TcplifeJson } from '../../src/format/json.js';
-import { clientSession, settle, startServer } from '../support/loopback.js';
+import { clientSession, onLoopback, settle, startServer } from '../support/loopback.js';
 import { requireRoot } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
 
@@ -20,7 +20,7 @@ test('tcplife --json: one object per side, documented fields, owner, lifespan', 
   await settle();
   const result = await tracer.finish();
   assert.equal(result.code, 0, result.stderr.join('\n'));
-  const rows = result.stdout.map((line) => JSON.parse(line) as TcplifeJson).filter((r) => r.lport === port || r.rport === port);
+  const rows = result.stdout.map((line) => JSON.parse(line) as TcplifeJson).filter((r) => (r.lport === port || r.rport === port) && onLoopback(r));
   assert.equal(rows.length, 2, JSON.stringify(rows));
   for (const row of rows) {
     assert.deepEqual(Object.keys(row), [...TCPLIFE_JSON_FIELDS]);

@@ -8,6 +8,7 @@ import {
   TIMER_SLACK_MS,
   clientSession,
   refusedConnection,
+  onLoopback,
   settle,
   startServer,
   type Ending,
@@ -50,7 +51,10 @@ async function traceOneConnection(host: Host, ending: Ending, args: string[]) {
   const stderr = result.stderr.join('\n');
   assert.equal(result.code, 0, stderr);
   const wide = args.includes('-w');
-  const rows = result.stdout.slice(1).map((line) => parseTextRow(line, wide)).filter((row) => row.lport === port || row.rport === port);
+  const rows = result.stdout
+    .slice(1)
+    .map((line) => parseTextRow(line, wide))
+    .filter((row) => (row.lport === port || row.rport === port) && row.laddr === host);
   return { rows, port, clientPort, elapsedMs, header: result.stdout[0], stderr };
 }
 
@@ -112,7 +116,7 @@ test('a refused connect goes SYN_SENT -> CLOSE', async () => {
   const port = await refusedConnection('127.0.0.1');
   await settle();
   const result = await tracer.finish();
-  const rows = result.stdout.slice(1).map((line) => parseTextRow(line)).filter((row) => row.rport === port);
+  const rows = result.stdout.slice(1).map((line) => parseTextRow(line)).filter((row) => row.rport === port && onLoopback(row));
   assertSocketRows(rows, ['CLOSE->SYN_SENT', 'SYN_SENT->CLOSE'], performance.now() - started, 'refused client');
 });
 
@@ -132,20 +136,20 @@ test('filters -L, -D, -4 and -6 run in the kernel and select exactly their rows'
   await server6.close();
   await settle();
   const [local, remote, v4, v6] = await Promise.all(tracers.map((t) => t.finish()));
-  const ours = (row: StateRow) => [port4, port6].includes(row.lport) || [port4, port6].includes(row.rport);
+  const ours = (row: StateRow) => ([port4, port6].includes(row.lport) || [port4, port6].includes(row.rport)) && onLoopback(row);
 
   const localRows = local!.stdout.slice(1).map((l) => parseTextRow(l));
   assert.ok(localRows.every((r) => r.lport === port4 || r.lport === port6), '-L: only rows with those local ports');
   // Server children and listeners of both servers, nothing of the clients.
   assert.deepEqual(
-    localRows.map(transition).sort(),
+    localRows.filter(onLoopback).map(transition).sort(),
     [...SERVER_FIN, ...SERVER_FIN, 'LISTEN->CLOSE', 'LISTEN->CLOSE'].sort(),
     '-L rows (the listeners were created before the tracer started)',
   );
 
   const remoteRows = remote!.stdout.slice(1).map((l) => parseTextRow(l));
   assert.ok(remoteRows.every((r) => r.rport === port4));
-  assert.deepEqual(remoteRows.map(transition), CLIENT_FIN, '-D: the IPv4 client only');
+  assert.deepEqual(remoteRows.filter(onLoopback).map(transition), CLIENT_FIN, '-D: the IPv4 client only');
 
   const v4Rows = v4!.stdout.slice(1).map((l) => parseTextRow(l)).filter(ours);
   assert.ok(v4Rows.length > 0 && v4Rows.every((r) => r.laddr === '127.0.0.1'), '-4: IPv4 rows only');
@@ -172,7 +176,7 @@ test('-s -t -T prints CSV rows with wall clock and relative seconds', async () =
     assert.match(row.skaddr, /^[0-9a-f]+$/);
     assert.match(row.msText, /^\d+\.\d{3}$/);
   }
-  assert.ok(rows.filter((r) => r.rport === port || r.lport === port).every((r) => r.ip === '4'));
+  assert.ok(rows.filter((r) => (r.rport === port || r.lport === port) && onLoopback(r)).every((r) => r.ip === '4'));
   // No colour codes when stdout is not a terminal.
   assert.ok(!tracer.stdout.text.includes('\x1b['));
 });

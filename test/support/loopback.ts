@@ -14,6 +14,15 @@ export { sleep } from './system.js';
 
 export type LoopbackHost = '127.0.0.1' | '::1';
 
+/**
+ * A row's local address is on our loopback hosts. Filter rows by it as well
+ * as by port: a process in another network namespace (other tests make
+ * them) may have one of our port numbers as its own.
+ */
+export function onLoopback(row: { readonly laddr: string }): boolean {
+  return row.laddr === '127.0.0.1' || row.laddr === '::1';
+}
+
 export interface LoopbackServer<H extends string = LoopbackHost> {
   readonly host: H;
   readonly port: number;

@@ -41,12 +41,19 @@ function stateRow(fields: readonly string[], withIp: boolean): StateRow {
   };
 }
 
-/** Default or -w rows (whitespace separated; COMM has no spaces in tests). */
+/**
+ * Default or -w rows. The fields after COMM are taken from the end of the
+ * line: other processes' rows reach every unfiltered tracer, and their
+ * COMM may hold spaces ("npm ci").
+ */
 export function parseTextRow(line: string, wide = false): StateRow {
   const fields = line.trim().split(/\s+/);
-  const arrowAt = wide ? 9 : 8;
-  if (fields[arrowAt] !== '->') throw new Error(`not a tcpstates row: ${line}`);
-  return stateRow([...fields.slice(0, arrowAt), ...fields.slice(arrowAt + 1)], wide);
+  // LADDR LPORT RADDR RPORT OLDSTATE -> NEWSTATE MS, after IP with -w.
+  const tail = fields.slice(wide ? -9 : -8);
+  const arrowAt = tail.length - 3;
+  if (fields.length < tail.length + 3 || tail[arrowAt] !== '->') throw new Error(`not a tcpstates row: ${line}`);
+  const comm = fields.slice(2, fields.length - tail.length).join(' ');
+  return stateRow([fields[0]!, fields[1]!, comm, ...tail.slice(0, arrowAt), ...tail.slice(arrowAt + 1)], wide);
 }
 
 /** A tcpstates -s row, with -t and/or -T columns in front when present. */
