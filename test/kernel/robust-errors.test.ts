@@ -15,10 +15,10 @@ import type { TraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
 import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
-import { startServer, testAddress, testPort } from '../support/loopback.js';
-import { csvRows, TOOLS } from '../support/rows.js';
-import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot, waitFor } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { testAddress, testPort } from '../support/loopback.js';
+import { TOOLS } from '../support/rows.js';
+import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot } from '../support/system.js';
+import { TracerProcess, traceConnections } from '../support/tracer-process.js';
 
 requireRoot();
 
@@ -167,25 +167,10 @@ for (const tool of TOOLS) {
     });
 
     test('as nobody with only CAP_BPF and CAP_PERFMON: traces (the advice is right)', async () => {
-      const address = testAddress(11);
-      const port = testPort(11);
-      const server = await startServer(address, { port: port });
-      const capped = spawnTracerAs(
-        [...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])],
-        tool.name,
-        ['-s', '-L', String(port)],
-      );
-      try {
-        await capped.untilAttached();
-        await server.connections(2);
-        await waitFor('both connections', () => csvRows(capped.stdout.text).filter(tool.endsConnection).length >= 2);
-      } finally {
-        capped.child.kill('SIGINT');
-        await server.close();
-      }
-      const { code } = await capped.exited;
-      assert.equal(code, 0, capped.stderr.text);
-      assert.match(capped.stderr.text, new RegExp(`^${tool.name}: \\d+ events read, 0 lost\\n$`, 'm'));
+      const capped = (args: readonly string[]) => spawnTracerAs([...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])], tool.name, args);
+      const { code, stderr } = await traceConnections(tool, testAddress(11), testPort(11), capped, 2);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, new RegExp(`^${tool.name}: \\d+ events read, 0 lost\\n$`, 'm'));
     });
   });
 

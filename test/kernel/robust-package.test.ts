@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { startServer, testAddress, testPort } from '../support/loopback.js';
+import { testAddress, testPort } from '../support/loopback.js';
 import { csvRows, TOOLS } from '../support/rows.js';
-import { REPO_ROOT as ROOT, requireRoot, waitFor } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { REPO_ROOT as ROOT, requireRoot } from '../support/system.js';
+import { TracerProcess, traceConnections } from '../support/tracer-process.js';
 
 requireRoot();
 
@@ -40,21 +40,11 @@ async function traceTwoConnections(
   index: number,
   options: { bin?: string; exec?: boolean; cwd: string; env?: NodeJS.ProcessEnv },
 ) {
-  const port = testPort(400 + index);
-  const server = await startServer(testAddress(80 + index), { port: port });
-  const tracer = TracerProcess.start(['-s', '-L', String(port)], options.env ?? process.env, { tool: tool.name, ...options });
-  try {
-    await tracer.untilAttached();
-    await server.connections(2);
-    await waitFor('both connections traced', () => csvRows(tracer.stdout.text).filter(tool.endsConnection).length >= 2);
-  } finally {
-    tracer.child.kill('SIGINT');
-    await server.close();
-  }
-  const { code } = await tracer.exited;
-  assert.equal(code, 0, tracer.stderr.text);
-  assert.equal(tracer.stdout.text.split('\n')[0], tool.csvHeader);
-  assert.equal(csvRows(tracer.stdout.text).filter(tool.endsConnection).length, 2);
+  const start = (args: readonly string[]) => TracerProcess.start(args, options.env ?? process.env, { tool: tool.name, ...options });
+  const { code, stdout, stderr } = await traceConnections(tool, testAddress(80 + index), testPort(400 + index), start, 2);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout.split('\n')[0], tool.csvHeader);
+  assert.equal(csvRows(stdout).filter(tool.endsConnection).length, 2);
 }
 
 for (const [index, tool] of TOOLS.entries()) {

@@ -6,7 +6,9 @@
 // The one way the kernel tests and the benchmark spawn a tracer.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT, binPath } from './system.js';
+import { startServer } from './loopback.js';
+import { csvRows, type ToolUnderTest } from './rows.js';
+import { REPO_ROOT, binPath, waitFor } from './system.js';
 
 export { REPO_ROOT } from './system.js';
 export const TCPSTATES_BIN = binPath('tcpstates');
@@ -269,6 +271,34 @@ export class TracerProcess {
     const exit = await this.stop(signal, timeoutMs);
     return { ...exit, stdout: this.stdout.lines, stderr: this.stderr.lines };
   }
+}
+
+/**
+ * Starts a tracer with `start(['-s', '-L', port])`, makes `count`
+ * connections to a server on `address`:`port` (the test's own), waits until
+ * the tracer reported each of them, and stops it with SIGINT: its exit and
+ * everything it wrote. For the tests that a tracer started some particular
+ * way (another user, an installed package...) traces at all.
+ */
+export async function traceConnections(
+  tool: ToolUnderTest,
+  address: string,
+  port: number,
+  start: (args: readonly string[]) => TracerProcess,
+  count: number,
+): Promise<Exit & { stdout: string; stderr: string }> {
+  const server = await startServer(address, { port });
+  const tracer = start(['-s', '-L', String(port)]);
+  try {
+    await tracer.untilAttached();
+    await server.connections(count);
+    await waitFor(`${count} connections traced`, () => csvRows(tracer.stdout.text).filter(tool.endsConnection).length >= count);
+  } finally {
+    tracer.child.kill('SIGINT');
+    await server.close();
+  }
+  const exit = await tracer.exited;
+  return { ...exit, stdout: tracer.stdout.text, stderr: tracer.stderr.text };
 }
 
 /** Runs bin/tcpstates to completion (for option errors and --count runs). */
