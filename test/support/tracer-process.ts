@@ -180,6 +180,7 @@ export class TracerProcess {
       cwd: options.cwd ?? REPO_ROOT,
       env,
     });
+    child.once('error', () => {}); // reported below, not as an unhandled 'error' event
     if (child.pid === undefined) throw new Error(`cannot start ${command.join(' ')}`);
     return new TracerProcess(child, (options.stdout ?? 'pipe') === 'pipe' && options.readStdout !== false);
   }
