@@ -55,8 +55,9 @@ async function startTracers(withReference: boolean): Promise<Tracers> {
   const ours = await TracerProcess.attach('tcplife', ['-s']);
   if (!withReference) return { ours, reference: null };
   try {
-    // Attached (or failed), nothing we started needs tracefs any more.
-    // Its stdout is block-buffered when piped: stdbuf makes it line-buffered.
+    // withTracefs unmounts it again once the reference attached (or failed):
+    // nothing we started needs it any more. The reference's stdout is
+    // block-buffered when piped: stdbuf makes it line-buffered.
     const reference = await withTracefs(true, () => TracerProcess.attach('tcplife', [], { command: ['stdbuf', '-oL', LIBBPF_TOOLS_TCPLIFE] }));
     return { ours, reference };
   } catch (error) {
