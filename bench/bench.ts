@@ -11,7 +11,6 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   combineLoadgens,
@@ -29,14 +28,14 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
+import { REPO_ROOT, TRACEFS, tracefsMounted } from '../test/support/system.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = REPO_ROOT;
 const BIN_DIR = join(ROOT, 'dist', 'bench');
 const LOADGEN = join(BIN_DIR, 'loadgen');
 const MEASURE = join(BIN_DIR, 'measure');
 const OUR_TOOL = join(ROOT, 'bin', 'tcpstates');
 const REFERENCE = '/usr/sbin/tcpstates';
-const TRACEFS = '/sys/kernel/tracing';
 /** Time for a freshly attached tracer to settle (JIT, first GC) before the load. */
 const SETTLE_MS = 200;
 /** Time after the load for the tracers to read what is still in their rings:
@@ -166,12 +165,6 @@ function buildHelpers(): void {
 }
 
 // --- tracefs, for libbpf-tools: mounted only while it attaches, and only if absent.
-
-function tracefsMounted(): boolean {
-  return readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[1] === TRACEFS && line.split(' ')[2] === 'tracefs');
-}
 
 /** Mounts tracefs if absent; returns whether we did (and so must unmount). */
 function mountTracefs(): boolean {
