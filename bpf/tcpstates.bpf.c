@@ -122,13 +122,22 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
+/* handle_set_state is running on this CPU (see handle_set_state_nested). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} running SEC(".maps");
+
 static __always_inline void count(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &index);
 
-	/* Per CPU, and a program does not nest in itself on a CPU: no atomics. */
+	/* Per CPU, but the two state-change programs nest (a softirq
+	 * interrupting a syscall): atomic, so no count is lost. */
 	if (value)
-		*value += 1;
+		__sync_fetch_and_add(value, 1);
 }
 
 static __always_inline bool port_in(const volatile __u64 *bits, __u16 port)
@@ -244,11 +253,8 @@ static __always_inline void session_owner(struct sock_info *info, int newstate, 
 	}
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *csk, int oldstate, int newstate)
+static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate, int newstate)
 {
-	struct sock *sk = (struct sock *)csk;
-
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	/* The typed view of the rest of the socket (inet_sock, tcp_sock). */
@@ -384,6 +390,44 @@ int BPF_PROG(handle_set_state, const struct sock *csk, int oldstate, int newstat
 	if (sessions && !info->birth_ns && newstate < TCP_FIN_WAIT1)
 		info->birth_ns = now_ns;
 	return 0;
+}
+
+/*
+ * The kernel runs a tracing program at most once at a time per CPU: a
+ * transition in a softirq that interrupts handle_set_state (a close() in a
+ * syscall, say) would be skipped and only counted (recursion_misses); under
+ * load that is tens of transitions a second. So the same work is attached
+ * twice: handle_set_state does it and marks the CPU busy meanwhile;
+ * handle_set_state_nested, attached after it, runs on every transition too
+ * but works only while the CPU is marked busy, that is exactly for the
+ * transitions whose handle_set_state run the kernel skipped. Softirqs do not
+ * nest in softirqs, and no transition runs in a hard interrupt, so one level
+ * suffices.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	__u32 *busy = bpf_map_lookup_elem(&running, &zero);
+
+	if (busy)
+		*busy = 1;
+	on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
+	if (busy)
+		*busy = 0;
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	__u32 *busy = bpf_map_lookup_elem(&running, &zero);
+
+	if (!busy || !*busy)
+		return 0;
+	count(COUNTER_NESTED);
+	return on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
 }
 
 /*

@@ -33,7 +33,10 @@ enum counter_index {
 	COUNTER_TRACKING_FAILED = 2, /* no socket storage (allocation failed): the socket's MS/owner restart */
 	COUNTER_LISTENER_FAILED = 3, /* the listeners map refused an insert (full): a child reset before
 				      * accept() on that port may name the wrong owner */
-	COUNTER_MAX = 4,
+	COUNTER_NESTED = 4, /* transitions handled by handle_set_state_nested: a run of
+			     * handle_set_state that the kernel skipped (it was already
+			     * running on that CPU, interrupted by a softirq) */
+	COUNTER_MAX = 5,
 };
 
 /* Bits of tcp_event.flags. */
