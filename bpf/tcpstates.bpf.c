@@ -122,13 +122,31 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
-/* handle_set_state is running on this CPU (see handle_set_state_nested). */
+/*
+ * The transitions handle_set_state began on this CPU, most recent last (see
+ * handle_set_state_nested): a small ring, as one run can be interrupted by
+ * a softirq's.
+ */
+#define HANDLED_SLOTS 4
+
+struct transition_key {
+	__u64 skaddr;
+	__u32 states; /* oldstate << 8 | newstate */
+	__u32 __pad;
+};
+
+struct handled {
+	struct transition_key slots[HANDLED_SLOTS];
+	__u32 next;
+	__u32 __pad;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
-} running SEC(".maps");
+	__type(value, struct handled);
+} handled SEC(".maps");
 
 static __always_inline void count(__u32 index)
 {
@@ -396,36 +414,47 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
  * The kernel runs a tracing program at most once at a time per CPU: a
  * transition in a softirq that interrupts handle_set_state (a close() in a
  * syscall, say) would be skipped and only counted (recursion_misses); under
- * load that is tens of transitions a second. So the same work is attached
- * twice: handle_set_state does it and marks the CPU busy meanwhile;
- * handle_set_state_nested, attached after it, runs on every transition too
- * but works only while the CPU is marked busy, that is exactly for the
- * transitions whose handle_set_state run the kernel skipped. Softirqs do not
- * nest in softirqs, and no transition runs in a hard interrupt, so one level
- * suffices.
+ * load that is tens to hundreds of transitions a second. So the same work is
+ * attached twice. handle_set_state notes each transition it begins in a
+ * per-CPU ring, then does the work; handle_set_state_nested, attached after
+ * it, runs on every transition too, and does the work only when the
+ * transition is not in the ring: exactly when the kernel skipped
+ * handle_set_state for it. Softirqs do not nest in softirqs and no
+ * transition runs in a hard interrupt, so one level of nesting is all there
+ * is, and a ring of 4 cannot lose a note before it is looked for.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
 {
 	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&running, &zero);
+	struct handled *ring = bpf_map_lookup_elem(&handled, &zero);
 
-	if (busy)
-		*busy = 1;
-	on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
-	if (busy)
-		*busy = 0;
-	return 0;
+	if (ring) {
+		__u32 slot = ring->next & (HANDLED_SLOTS - 1);
+
+		ring->slots[slot].skaddr = (__u64)sk;
+		ring->slots[slot].states = (__u32)oldstate << 8 | (__u32)newstate;
+		ring->next = slot + 1;
+	}
+	return on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int newstate)
 {
 	__u32 zero = 0;
-	__u32 *busy = bpf_map_lookup_elem(&running, &zero);
+	struct handled *ring = bpf_map_lookup_elem(&handled, &zero);
+	__u32 states = (__u32)oldstate << 8 | (__u32)newstate;
 
-	if (!busy || !*busy)
+	if (!ring)
 		return 0;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < HANDLED_SLOTS; i++) {
+		if (ring->slots[i].skaddr == (__u64)sk && ring->slots[i].states == states) {
+			ring->slots[i].skaddr = 0; /* handled: forget it */
+			return 0;
+		}
+	}
 	count(COUNTER_NESTED);
 	return on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
 }
