@@ -179,10 +179,52 @@ static __always_inline bool ports_pass(__u16 sport, __u16 dport)
 	return true;
 }
 
-/* Filled by the netns/cgroup work (FILTER_NETNS, FILTER_CGROUP): true when
- * the socket is in the traced network namespace and cgroup. */
+/* struct cgroup before Linux 6.1 (a CO-RE flavor: only the name's part
+ * before ___ is matched against the kernel's types). */
+struct cgroup___pre61 {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+/*
+ * FILTER_NETNS and FILTER_CGROUP (-N/--netns, --cgroup): is the socket in the
+ * traced network namespace, and in the traced cgroup v2 or below it? A cgroup
+ * is below cfg.cgroup_id when its ancestor at cfg.cgroup_level (ancestors[0]
+ * is the root) is that cgroup: the kernel's own cgroup_is_descendant() test.
+ */
 static __always_inline bool sock_in_scope(struct sock *sk)
 {
+	if (cfg.filters & FILTER_NETNS) {
+		__u32 netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+
+		if (netns_ino != cfg.netns_ino)
+			return false;
+	}
+	if (cfg.filters & FILTER_CGROUP) {
+		struct cgroup *cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+		struct cgroup *ancestor = NULL;
+		__u32 level = cfg.cgroup_level;
+
+		if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
+			return false;
+		if (bpf_core_field_exists(struct cgroup___pre61, ancestor_ids)) {
+			/* Before Linux 6.1 the ancestors were kept as ids. */
+			struct cgroup___pre61 *old = (void *)cgrp;
+			__u64 *ids = (void *)old + bpf_core_field_offset(struct cgroup___pre61, ancestor_ids);
+			__u64 id = 0;
+
+			if (bpf_probe_read_kernel(&id, sizeof(id), &ids[level]))
+				return false;
+			return id == cfg.cgroup_id;
+		}
+		/* ancestors[] is a flexible array: its offset from CO-RE, the
+		 * element read with bpf_probe_read_kernel. */
+		struct cgroup **ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
+		if (bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &ancestors[level]) || !ancestor)
+			return false;
+		if (BPF_CORE_READ(ancestor, kn, id) != cfg.cgroup_id)
+			return false;
+	}
 	return true;
 }
 
@@ -283,7 +325,6 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 	__u16 family = sk->__sk_common.skc_family;
 	if (cfg.target_family && family != cfg.target_family)
 		return 0;
-	/* The network namespace and cgroup filters. */
 	if (!sock_in_scope(sk))
 		return 0;
 

@@ -78,6 +78,9 @@ function hintFor(step: string, errno: number): string | undefined {
   if (step === 'attach' && errno === 2 /* ENOENT */) {
     return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
   }
+  if (step === 'load' && errno === 3 /* ESRCH: libbpf found no usable kernel BTF */) {
+    return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
+  }
   if (step === 'load' && errno === 22 /* EINVAL */) {
     return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
   }

@@ -2,7 +2,7 @@
 // Checks made before touching libbpf, so that the common failures get a
 // message that says what is missing and what to do, instead of an errno.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { PreflightError } from '../errors.js';
 
 // from include/uapi/linux/capability.h
@@ -23,20 +23,82 @@ export function hasTracingCapabilities(capabilities: bigint): boolean {
   return (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN);
 }
 
+/** The directories sudo searches by default (Debian's and Ubuntu's
+ * secure_path): a node found elsewhere is not found under sudo. */
+const SUDO_SECURE_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', '/snap/bin'];
+
+/**
+ * The command that runs `tool` as root. With Node installed per user (nvm,
+ * fnm, volta, a home directory), sudo's secure_path has no node in it and
+ * `sudo tool` fails with "env: node: No such file or directory": keeping the
+ * user's PATH makes both the tool and node found.
+ */
+export function sudoCommand(tool: string, execPath: string = process.execPath): string {
+  const nodeDirectory = execPath.slice(0, execPath.lastIndexOf('/')) || '/';
+  return SUDO_SECURE_PATH.includes(nodeDirectory) ? `sudo ${tool}` : `sudo env "PATH=$PATH" ${tool}`;
+}
+
 /** @throws PreflightError without CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN). */
-export function checkPrivileges(tool: string, status = readFileSync('/proc/self/status', 'utf8')): void {
+export function checkPrivileges(
+  tool: string,
+  status = readFileSync('/proc/self/status', 'utf8'),
+  execPath: string = process.execPath,
+): void {
   if (!hasTracingCapabilities(effectiveCapabilities(status))) {
     throw new PreflightError('not permitted: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities', {
-      hint: `run it as root (sudo ${tool}), or grant CAP_BPF and CAP_PERFMON`,
+      hint: `run it as root (${sudoCommand(tool, execPath)}), or grant CAP_BPF and CAP_PERFMON`,
     });
   }
 }
 
-/** @throws PreflightError when the kernel exposes no BTF (CO-RE needs it). */
+/** struct btf_header (include/uapi/linux/btf.h): 24 bytes, magic 0xeB9F. */
+const BTF_MAGIC = 0xeb9f;
+const BTF_HEADER_BYTES = 24;
+
+/**
+ * What is wrong with the BTF in `bytes` (its first bytes) of a file of
+ * `fileBytes`, or null when its header is sound: libbpf only says ESRCH
+ * ("no kernel BTF") for an empty, truncated or foreign file.
+ */
+export function btfHeaderProblem(bytes: Uint8Array, fileBytes: number): string | null {
+  if (fileBytes === 0) return 'the file is empty';
+  if (bytes.length < BTF_HEADER_BYTES) return `the file is too short for BTF (${fileBytes} bytes)`;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The kernel writes it in its own byte order, which is ours.
+  if (view.getUint16(0, true) !== BTF_MAGIC && view.getUint16(0, false) !== BTF_MAGIC) return 'it is not BTF data (bad magic)';
+  const little = view.getUint16(0, true) === BTF_MAGIC;
+  const headerBytes = view.getUint32(4, little);
+  const typeEnd = headerBytes + view.getUint32(8, little) + view.getUint32(12, little);
+  const stringEnd = headerBytes + view.getUint32(16, little) + view.getUint32(20, little);
+  if (headerBytes < BTF_HEADER_BYTES || view.getUint32(12, little) === 0 || view.getUint32(20, little) === 0) return 'its BTF header is invalid';
+  if (typeEnd > fileBytes || stringEnd > fileBytes) return `it is truncated (${fileBytes} bytes, the header says ${Math.max(typeEnd, stringEnd)})`;
+  return null;
+}
+
+/** @throws PreflightError when the kernel exposes no BTF (CO-RE needs it),
+ * or BTF that cannot be read. */
 export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
   if (!existsSync(btfPath)) {
     throw new PreflightError(`kernel BTF not found at ${btfPath}: the kernel was built without BTF type information`, {
       hint: 'this needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default in most distributions since Linux 5.4)',
+    });
+  }
+  let problem: string | null;
+  try {
+    const fd = openSync(btfPath, 'r');
+    try {
+      const header = new Uint8Array(BTF_HEADER_BYTES);
+      const read = readSync(fd, header, 0, BTF_HEADER_BYTES, 0);
+      problem = btfHeaderProblem(header.subarray(0, read), fstatSync(fd).size);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    problem = `${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+  if (problem !== null) {
+    throw new PreflightError(`cannot read the kernel BTF at ${btfPath}: ${problem}`, {
+      hint: `it must be the running kernel's own: check that nothing is mounted over /sys/kernel/btf (findmnt /sys/kernel/btf), or boot a kernel built with CONFIG_DEBUG_INFO_BTF=y`,
     });
   }
 }

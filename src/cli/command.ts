@@ -7,8 +7,11 @@ import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
-import { parseBufferPages, parsePidList, parsePortList } from './options.js';
+import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
+import { StdoutWriteError } from './output.js';
+import { packageVersion } from './version.js';
+import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
 /** Default pages per CPU ring: 4 MiB holds about 0.3 s of a loopback flood,
  * far more than the 10 ms between reads. */
@@ -22,22 +25,29 @@ export interface CommonOptions {
   /** --json: one JSON object per line (src/format/json.ts), JSON diagnostics. */
   readonly json: boolean;
   readonly verbose: boolean;
+  /** false with --no-header: rows only, for appending to a file. */
+  readonly header: boolean;
   readonly durationMs: number | null;
   readonly maxRows: number | null;
   readonly trace: TraceConfig;
+  /** --metrics, -N/--netns, --cgroup, --container (cli/fleet-options.ts). */
+  readonly fleet: FleetOptions;
 }
 
-export interface RawOptions {
+export interface RawOptions extends FleetRawOptions {
   time?: boolean;
   timestamp?: boolean;
   wide?: boolean;
   csv?: boolean;
   json?: boolean;
-  localport?: string;
-  remoteport?: string;
+  /** The list options accumulate: one string per time given. */
+  localport?: string | string[];
+  remoteport?: string | string[];
   ipv4?: boolean;
   ipv6?: boolean;
-  pid?: string;
+  pid?: string | string[];
+  /** false with --no-header. */
+  header?: boolean;
   bufferPages?: string;
   duration?: string;
   count?: string;
@@ -62,10 +72,17 @@ export interface CommandWriter {
 
 const STDIO: CommandWriter = { out: (text) => void writeSync(1, text), err: (text) => void writeSync(2, text) };
 
+/** Commander's argument parser for a list option given more than once:
+ * keeps every value (-L 80 -L 443 traces both), checked in validateCommon. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return previous === undefined ? [value] : [...previous, value];
+}
+
 export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): Command {
   const command = new Command(spec.name)
     .description(spec.description)
     .helpOption('-h, --help', 'show this help message and exit')
+    .option('-V, --version', `print the version ("${spec.name} X.Y.Z") and exit`)
     .option('-T, --time', 'include time column on output (HH:MM:SS)')
     .option('-t, --timestamp', 'include timestamp on output (seconds)')
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
@@ -78,22 +95,29 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
         'timestamp',
       ]),
     );
-  if (spec.pidOption) command.option('-p, --pid <pids>', spec.pidHelp ?? 'comma-separated list of PIDs to trace');
+  if (spec.pidOption) command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
   command
-    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace.')
-    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace.')
+    .option('-L, --localport <ports>', 'comma-separated list of local ports to trace (repeatable).', collect)
+    .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace (repeatable).', collect)
     .addOption(new Option('-4, --ipv4', 'trace IPv4 family only').conflicts('ipv6'))
     .addOption(new Option('-6, --ipv6', 'trace IPv6 family only').conflicts('ipv4'))
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--count <rows>', 'stop after printing this many rows')
     .option('--buffer-pages <pages>', `perf ring size per CPU, in pages (power of two, default ${DEFAULT_BUFFER_PAGES})`)
-    .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr")
+    .option('--no-header', 'no header line (for appending to a file)')
+    .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
+  addFleetOptions(command)
     .addHelpText('after', `\n${spec.examples}`)
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are not printed here: parseArgs turns them into a UsageError,
     // which main.ts prints like every other error ("tool: message").
     .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
+  command.on('option:version', () => {
+    const version = `${spec.name} ${packageVersion()}`;
+    write.out(`${version}\n`);
+    throw new CommanderError(0, 'commander.version', version);
+  });
   return command;
 }
 
@@ -102,21 +126,22 @@ function positiveNumber(text: string, option: string, what: string, integer: boo
   const pattern = integer ? /^\d+$/ : /^(\d+(\.\d*)?|\.\d+)$/;
   const value = Number(trimmed);
   if (!pattern.test(trimmed) || !(value > 0) || !Number.isFinite(value)) {
-    throw new UsageError(`${option}: invalid ${what} "${text}": not a positive ${integer ? 'integer' : 'number'}`);
+    throw new UsageError(`${option}: invalid ${what} ${quoted(text)}: not a positive ${integer ? 'integer' : 'number'}`);
   }
   return value;
 }
 
 /** Turns commander's strings into the typed options. @throws UsageError */
 export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions {
+  const fleet = validateFleet(raw);
   const trace: TraceConfig = {
     mode,
-    localPorts: raw.localport === undefined ? null : parsePortList(raw.localport, '-L/--localport'),
-    remotePorts: raw.remoteport === undefined ? null : parsePortList(raw.remoteport, '-D/--remoteport'),
+    localPorts: raw.localport === undefined ? null : parseRepeatedList(raw.localport, '-L/--localport', parsePortList),
+    remotePorts: raw.remoteport === undefined ? null : parseRepeatedList(raw.remoteport, '-D/--remoteport', parsePortList),
     family: raw.ipv4 ? 2 : raw.ipv6 ? 10 : 0,
-    pids: raw.pid === undefined ? null : parsePidList(raw.pid, '-p/--pid'),
-    netnsIno: null,
-    cgroup: null,
+    pids: raw.pid === undefined ? null : parsePidLists(raw.pid, '-p/--pid'),
+    netnsIno: fleet.netnsIno,
+    cgroup: fleet.cgroup === null ? null : { id: fleet.cgroup.id, level: fleet.cgroup.level },
     bufferPages: raw.bufferPages === undefined ? DEFAULT_BUFFER_PAGES : parseBufferPages(raw.bufferPages, '--buffer-pages'),
   };
   return {
@@ -126,11 +151,16 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     csv: raw.csv === true,
     json: raw.json === true,
     verbose: raw.verbose === true,
+    header: raw.header !== false,
     durationMs: raw.duration === undefined ? null : positiveNumber(raw.duration, '--duration', 'duration', false) * 1000,
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),
     trace,
+    fleet,
   };
 }
+
+/** Stray arguments named in the message; more are counted. */
+const MAX_SHOWN_ARGUMENTS = 3;
 
 export type ParseResult<T> = { kind: 'run'; options: T } | { kind: 'exit'; code: number };
 
@@ -143,14 +173,19 @@ export function usageHint(tool: string): string {
  * trailing period, the "Did you mean" suggestion kept on the same line. */
 function commanderMessage(error: CommanderError, command: Command): string {
   if (error.code === 'commander.excessArguments') {
-    const extra = command.args.map((arg) => `"${arg}"`).join(' ');
-    return `unexpected argument${command.args.length === 1 ? '' : 's'} ${extra}`;
+    const shownArgs = command.args.slice(0, MAX_SHOWN_ARGUMENTS).map(quoted);
+    if (command.args.length > MAX_SHOWN_ARGUMENTS) shownArgs.push(`... (${command.args.length} arguments)`);
+    return `unexpected argument${command.args.length === 1 ? '' : 's'} ${shownArgs.join(' ')}`;
   }
-  return error.message
-    .replace(/^error: /, '')
-    .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
-    .replace(/\s*\n\s*/g, ' ')
-    .replace(/\.$/, '');
+  return (
+    error.message
+      .replace(/^error: /, '')
+      .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')
+      .replace(/\s*\n\s*/g, ' ')
+      .replace(/\.$/, '')
+      // The user's text that commander quotes ('--bogus'): cut and escaped.
+      .replace(/'([^']*)'/g, (whole: string, text: string) => (text.length > SHOWN_VALUE_MAX || /[\x00-\x1f\x7f-\x9f]/.test(text) ? quoted(text) : whole))
+  );
 }
 
 /**
@@ -165,11 +200,15 @@ export function parseArgs<T>(command: Command, argv: readonly string[], validate
     command.parse([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') return { kind: 'exit', code: 0 };
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') {
+        return { kind: 'exit', code: 0 };
+      }
       throw new UsageError(commanderMessage(error, command), { hint: usageHint(command.name()) });
     }
     // -h into a closed pipe (tcpstates -h | head -1): the reader is done.
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') return { kind: 'exit', code: 0 };
+    // -h > /dev/full: a write error, said as the tracing loop says it.
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') throw new StdoutWriteError((error as NodeJS.ErrnoException).code!, error);
     throw error;
   }
   return { kind: 'run', options: validate(command.opts<RawOptions>()) };

@@ -4,6 +4,34 @@
 
 import { UsageError } from '../errors.js';
 
+/** Longest piece of a user's value echoed in a message: a 131 KB argument
+ * must not become a 131 KB error line. */
+export const SHOWN_VALUE_MAX = 40;
+
+function head(text: string): string {
+  const cut = text.slice(0, SHOWN_VALUE_MAX);
+  // Never half a surrogate pair.
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** `text` for a message, cut when long: "12345678...(131072 characters)". */
+export function shown(text: string): string {
+  return text.length <= SHOWN_VALUE_MAX ? text : `${head(text)}... (${text.length} characters)`;
+}
+
+/** `text` quoted for a message, control characters escaped (so that the
+ * message stays one line), cut when long. */
+export function quoted(text: string): string {
+  if (text.length <= SHOWN_VALUE_MAX) return escapeText(text);
+  return `${escapeText(head(text)).slice(0, -1)}..." (${text.length} characters)`;
+}
+
+/** JSON's quoting, which escapes C0 controls, plus the C1 controls (U+0080
+ * to U+009F: 0x9B is a CSI on some terminals). */
+function escapeText(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Parses "80,443": integers 1-65535, no empty items, duplicates dropped. */
 export function parsePortList(text: string, optionName: string): number[] {
   return parseIntegerList(text, optionName, 'port', 65535);
@@ -16,19 +44,45 @@ export const PID_MAX = 4194304;
 export const PID_LIST_MAX = 1024;
 
 export function parsePidList(text: string, optionName: string): number[] {
-  const pids = parseIntegerList(text, optionName, 'PID', PID_MAX);
+  return checkPidCount(parseIntegerList(text, optionName, 'PID', PID_MAX), optionName);
+}
+
+function checkPidCount(pids: number[], optionName: string): number[] {
   if (pids.length > PID_LIST_MAX) throw new UsageError(`${optionName}: at most ${PID_LIST_MAX} PIDs (got ${pids.length})`);
   return pids;
+}
+
+/**
+ * A list option given once or more (-L 80 -L 443,8080): the union of the
+ * lists, in order of first appearance, each value checked as
+ * parsePortList/parsePidList do.
+ */
+export function parseRepeatedList(
+  values: string | readonly string[],
+  optionName: string,
+  parse: (text: string, optionName: string) => number[],
+): number[] {
+  const union = new Set<number>();
+  for (const text of typeof values === 'string' ? [values] : values) for (const value of parse(text, optionName)) union.add(value);
+  return [...union];
+}
+
+/** -p given more than once: the union, at most PID_LIST_MAX PIDs in all. */
+export function parsePidLists(values: string | readonly string[], optionName: string): number[] {
+  return checkPidCount(
+    parseRepeatedList(values, optionName, (text) => parseIntegerList(text, optionName, 'PID', PID_MAX)),
+    optionName,
+  );
 }
 
 function parseIntegerList(text: string, optionName: string, what: string, max: number): number[] {
   const values = new Set<number>();
   for (const item of text.split(',')) {
     const trimmed = item.trim();
-    if (trimmed === '') throw new UsageError(`${optionName}: empty ${what} in list "${text}"`);
-    if (!/^\d+$/.test(trimmed)) throw new UsageError(`${optionName}: invalid ${what} "${trimmed}": not a positive integer`);
+    if (trimmed === '') throw new UsageError(`${optionName}: empty ${what} in list ${quoted(text)}`);
+    if (!/^\d+$/.test(trimmed)) throw new UsageError(`${optionName}: invalid ${what} ${quoted(trimmed)}: not a positive integer`);
     const value = Number(trimmed);
-    if (value < 1 || value > max) throw new UsageError(`${optionName}: ${what} ${trimmed} is out of range 1-${max}`);
+    if (value < 1 || value > max) throw new UsageError(`${optionName}: ${what} ${shown(trimmed)} is out of range 1-${max}`);
     values.add(value);
   }
   return [...values];
@@ -36,10 +90,10 @@ function parseIntegerList(text: string, optionName: string, what: string, max: n
 
 /** Pages per CPU for the perf rings: a power of two, 1 .. 65536. */
 export function parseBufferPages(text: string, optionName: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${optionName}: invalid page count "${text}": not a positive integer`);
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${optionName}: invalid page count ${quoted(text)}: not a positive integer`);
   const pages = Number(text.trim());
   if (pages < 1 || pages > 65536 || (pages & (pages - 1)) !== 0) {
-    throw new UsageError(`${optionName}: page count ${text.trim()} must be a power of two from 1 to 65536`);
+    throw new UsageError(`${optionName}: page count ${shown(text.trim())} must be a power of two from 1 to 65536`);
   }
   return pages;
 }

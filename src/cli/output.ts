@@ -5,10 +5,28 @@
 // the tracing loop can end on, instead of an exception.
 
 import { writeSync } from 'node:fs';
+import { TcpToolError } from '../errors.js';
 
 /** Writes up to `length` bytes of `bytes` from `offset`; returns how many
  * were written, or throws an errno error (EAGAIN, EPIPE...). */
 export type WriteFn = (bytes: Uint8Array, offset: number, length: number) => number;
+
+/** A write to stdout failed for good (ENOSPC on a full disk, EIO...): the
+ * output is closed, so nothing retries the write and reports it again. */
+export class StdoutWriteError extends TcpToolError {
+  override name = 'StdoutWriteError' as const;
+  readonly code: string;
+
+  constructor(code: string, cause: unknown) {
+    super(`cannot write to stdout: ${code}`, { cause });
+    this.code = code;
+  }
+}
+
+/** The errno code of a failed write, for messages. */
+export function writeErrorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
 
 /** Errors that mean the reader went away: the output is over, not failed. */
 const READER_GONE = new Set(['EPIPE', 'ECONNRESET']);
@@ -96,7 +114,8 @@ export class Output {
           this.close();
           return true;
         }
-        throw error;
+        this.close();
+        throw new StdoutWriteError(writeErrorCode(error), error);
       }
       this.chunkOffset += written;
       this.pending -= written;

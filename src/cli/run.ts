@@ -18,6 +18,7 @@ import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
 import { EventBatch } from '../reader/batch.js';
 import { ByteOutput } from '../format/output.js';
 import { Output } from './output.js';
+import { earlyStopSignal } from './signals.js';
 
 /** How often the rings are read. Rows show within this of the event; the
  * rings (--buffer-pages) must hold this much traffic and more. */
@@ -51,6 +52,9 @@ export interface RunOptions {
   /** Rendered at exit after the last batch and written to stdout (the
    * tcpstates --summary table). */
   readonly renderEnd?: () => string;
+  /** Told the events read and lost so far (as the final line counts them)
+   * after each read and counter check: the --metrics counters. */
+  readonly onCounts?: (events: number, lost: number) => void;
 }
 
 /** True when fd 1 is a pipe or socket, whose reader can go away. */
@@ -72,6 +76,17 @@ export function writeErr(text: string): void {
   }
 }
 
+/** The line every run ends with on stderr: "N events read, M lost". */
+function finalLine(
+  diagnostic: (message: string, fields: Record<string, number>) => string,
+  events: number,
+  lost: number,
+  outputFailed: number,
+  recursionMisses: number,
+): string {
+  return diagnostic(`${events} events read, ${lost} lost`, { events, lost, output_failed: outputFailed, recursion_misses: recursionMisses });
+}
+
 /**
  * Runs until stopped; resolves with the exit code. Errors before the header
  * (preflight, load, attach) are thrown for the CLI to report.
@@ -88,6 +103,14 @@ export async function runTracer(options: RunOptions): Promise<number> {
   const releaseSignals = (): void => {
     for (const signal of SIGNALS) process.removeListener(signal, onSignal);
   };
+
+  // Stopped while starting (Ctrl-C during module loading): end as any stop
+  // does, without loading anything.
+  if (earlyStopSignal() !== null) {
+    releaseSignals();
+    writeErr(finalLine(diagnostic, 0, 0, 0, 0));
+    return 0;
+  }
 
   let session: TraceSession;
   try {
@@ -189,6 +212,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     emittedAtLastCheck = counters.emitted;
     lastCounters = counters;
     reportLoss();
+    options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
   };
 
   /** Reads the rings into rows for the output: each event is formatted in
@@ -214,6 +238,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       session.reader.release();
     }
     reportLoss();
+    options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
     if (out.length > 0) output.pushBytes(out.view());
   };
 
@@ -265,21 +290,14 @@ export async function runTracer(options: RunOptions): Promise<number> {
     try {
       unwritten = output.drain(EXIT_FLUSH_TIMEOUT_MS);
     } catch (error) {
-      writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      writeErr(`${tool}: ${(error as Error).message}`);
       exitCode = 1;
     }
     if (unwritten > 0) writeErr(diagnostic(`stdout is not being read: dropped the last ${unwritten} bytes of output`, { unwritten }));
     // Skipped program runs are reported on their own line: for tcplife they
     // are not sessions (a skipped run is mostly not a CLOSE).
     const lost = lostReported + unreadReported + (sessions ? 0 : lastCounters.transitionMisses);
-    writeErr(
-      diagnostic(`${eventsRead} events read, ${lost} lost`, {
-        events: eventsRead,
-        lost,
-        output_failed: lastCounters.outputFailed,
-        recursion_misses: lastCounters.recursionMisses,
-      }),
-    );
+    writeErr(finalLine(diagnostic, eventsRead, lost, lastCounters.outputFailed, lastCounters.recursionMisses));
     releaseSignals();
     resolveDone(exitCode);
   };
@@ -306,7 +324,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
     if (options.header !== null) output.push(`${options.header}\n`);
     if (options.header === null) writeErr(diagnostic(options.notice ?? 'Tracing... Hit Ctrl-C to end.', {}));
   } catch (error) {
-    writeErr(`${tool}: cannot write to stdout: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    // Output.push closed the output: stop() writes nothing more to it.
+    writeErr(`${tool}: ${(error as Error).message}`);
     stop(1);
     return done;
   }

@@ -3,10 +3,16 @@
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 
 import { sampleWallClockOffsetMs } from '../format/clock.js';
+import type { EventView } from '../decode/event.js';
+import type { ByteOutput } from '../format/output.js';
 import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
+import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
+import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
+import { CgroupPaths } from '../sys/cgroup.js';
+import { openMetricsEndpoint } from './metrics-endpoint.js';
 
 const EXAMPLES = `examples:
     tcplife           # trace all TCP connect()s
@@ -19,7 +25,10 @@ const EXAMPLES = `examples:
     tcplife -L 80,81  # only trace local ports 80 and 81
     tcplife -D 80     # only trace remote port 80
     tcplife -4        # only trace IPv4 family
-    tcplife -6        # only trace IPv6 family`;
+    tcplife -6        # only trace IPv6 family
+    tcplife --metrics 9101            # Prometheus metrics on 127.0.0.1:9101/metrics
+    tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
+    tcplife -N /proc/1234/ns/net --container          # one process's network namespace`;
 
 export function parseTcplifeArgs(argv: readonly string[]) {
   const command = buildCommand(
@@ -38,19 +47,55 @@ export async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseTcplifeArgs(argv);
   if (parsed.kind === 'exit') return parsed.code;
   const options: CommonOptions = parsed.options;
+  const { fleet } = options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
   const renderer = tcplifeRenderer(await rowLayout(options, wallClockOffsetMs));
-  return runTracer({
-    tool: 'tcplife',
-    config: options.trace,
-    header: options.json ? null : renderer.header(),
-    // `event` is a view into the ring, valid during the call only.
-    writeRow: options.json
-      ? (out, event) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs))}\n`)
-      : (out, event) => renderer.writeLine(out, event),
-    ...(options.json ? { diagnostic: jsonDiagnostic('tcplife') } : {}),
-    maxRows: options.maxRows,
-    durationMs: options.durationMs,
-    verbose: options.verbose,
-  });
+  const diagnostic = options.json
+    ? jsonDiagnostic('tcplife')
+    : (message: string, _fields: Record<string, number>) => `tcplife: ${message}`;
+  const metrics = fleet.metrics === null ? null : new TcplifeMetrics();
+  // With --metrics, rows only if --json asks for them.
+  const rows = metrics === null || options.json;
+  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
+  const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
+  const writeText = fleet.container
+    ? (out: ByteOutput, event: EventView) => {
+        renderer.writeLine(out, event);
+        appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+      }
+    : (out: ByteOutput, event: EventView) => renderer.writeLine(out, event);
+  const writeRow = options.json
+    ? (out: ByteOutput, event: EventView) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`)
+    : writeText;
+
+  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostic);
+  try {
+    return await runTracer({
+      tool: 'tcplife',
+      config: options.trace,
+      header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
+      // `event` is a view into the ring, valid during the call only.
+      writeRow:
+        metrics === null
+          ? writeRow
+          : (out, event) => {
+              metrics.add(event);
+              if (rows) writeRow(out, event);
+            },
+      ...(options.json ? { diagnostic } : {}),
+      maxRows: options.maxRows,
+      durationMs: options.durationMs,
+      verbose: options.verbose,
+      ...(metrics !== null
+        ? {
+            onCounts: (events: number, lost: number) => {
+              metrics.counts.events = events;
+              metrics.counts.lost = lost;
+            },
+          }
+        : {}),
+    });
+  } finally {
+    await server?.close();
+  }
 }

@@ -11,6 +11,10 @@ import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
 import { runTracer, writeErr } from './run.js';
+import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
+import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
+import { CgroupPaths } from '../sys/cgroup.js';
+import { openMetricsEndpoint } from './metrics-endpoint.js';
 
 const EXAMPLES = `examples:
     tcpstates           # trace all TCP state changes
@@ -27,7 +31,10 @@ const EXAMPLES = `examples:
     tcpstates --count 20 | grep ESTABLISHED   # stop after 20 rows
     tcpstates --json | jq -c 'select(.newstate == "CLOSE")'
     tcpstates --summary --duration 10         # time in each state, for 10 s
-    tcpstates --summary --histogram           # ... with log2 histograms`;
+    tcpstates --summary --histogram           # ... with log2 histograms
+    tcpstates --metrics 9100                  # Prometheus metrics on 127.0.0.1:9100/metrics
+    tcpstates -N /run/netns/blue --container  # one network namespace; NETNS, CGROUP columns
+    tcpstates --cgroup /system.slice --json   # sockets of a cgroup subtree`;
 
 /** Row-layout options that mean nothing without rows. */
 const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
@@ -101,7 +108,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
 
   const summary = options.summary ? new TransitionSummary() : null;
-  const renderer = tcpstatesRenderer(await rowLayout(options, wallClockOffsetMs));
+  const { fleet } = options;
+  const metrics = fleet.metrics === null ? null : new TcpstatesMetrics();
+  // Rows: not with --summary; with --metrics only if --json asks for them.
+  const rows = summary === null && (metrics === null || options.json);
+  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
+  const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
+  const layout = await rowLayout(options, wallClockOffsetMs);
+  const renderer = tcpstatesRenderer(layout);
 
   // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
@@ -117,29 +131,46 @@ export async function main(argv: readonly string[]): Promise<number> {
     return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
   };
 
+  let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
+    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostic);
     exitCode = await runTracer({
       tool: 'tcpstates',
       config: options.trace,
-      header: summary !== null || options.json ? null : renderer.header(),
+      header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
       writeRow: (out, event) => {
         if (journal !== null) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+        if (metrics !== null) metrics.add(event);
         if (summary !== null) summary.add(event);
-        else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs))}\n`);
-        else renderer.writeLine(out, event);
+        else if (!rows) return;
+        else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+        else {
+          renderer.writeLine(out, event);
+          if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+        }
       },
       maxRows: options.maxRows,
       durationMs: options.durationMs,
       verbose: options.verbose,
       diagnostic,
       ...(summary !== null ? { notice: SUMMARY_NOTICE, renderEnd } : {}),
+      ...(metrics !== null
+        ? {
+            onCounts: (events: number, lost: number) => {
+              metrics.counts.events = events;
+              metrics.counts.lost = lost;
+            },
+          }
+        : {}),
     });
   } catch (error) {
     journal?.close(0);
+    await server?.close();
     throw error;
   }
+  await server?.close();
   if (journal !== null) {
     const stats = journal.close();
     writeErr(

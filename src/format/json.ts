@@ -5,7 +5,14 @@
 
 import type { TcpEvent } from '../decode/event.js';
 import { AF_INET6 } from '../decode/addr.js';
-import { stateName } from '../decode/tcp-states.js';
+import { stateName, TCP_CLOSE } from '../decode/tcp-states.js';
+import { errnoName } from '../errors.js';
+
+/** Resolves a cgroup id to its path relative to the cgroup2 mount (null:
+ * unknown); src/sys/cgroup.ts CgroupPaths. */
+export type CgroupPathOf = (cgroupId: number) => string | null;
+
+const NO_CGROUP_PATHS: CgroupPathOf = () => null;
 
 /**
  * A tcpstates row. Field order is the order written.
@@ -22,6 +29,11 @@ import { stateName } from '../decode/tcp-states.js';
  *  - oldstate, newstate: state names, as OLDSTATE and NEWSTATE
  *  - duration_ms: time spent in oldstate, ms with µs precision, as MS:
  *                 0 when the socket was first seen (no known start)
+ *  - netns:       inode number of the socket's network namespace
+ *  - cgroup:      the socket's cgroup v2 path relative to the cgroup2 mount
+ *                 ("/system.slice/x.service"), null when unknown
+ *  - error:       on transitions into CLOSE, the socket's error as an errno
+ *                 name ("ECONNREFUSED"); null otherwise and when there is none
  */
 export interface TcpstatesJson {
   readonly time: string;
@@ -38,6 +50,9 @@ export interface TcpstatesJson {
   readonly oldstate: string;
   readonly newstate: string;
   readonly duration_ms: number;
+  readonly netns: number;
+  readonly cgroup: string | null;
+  readonly error: string | null;
 }
 
 /**
@@ -49,6 +64,8 @@ export interface TcpstatesJson {
  *  - tx_bytes:    bytes acked by the peer (tcp_sock.bytes_acked), the TX_KB source
  *  - rx_bytes:    bytes received (tcp_sock.bytes_received), the RX_KB source
  *  - duration_ms: lifespan, ms with µs precision (the MS column)
+ *  - netns, cgroup: as for tcpstates
+ *  - error:       the socket's error at CLOSE as an errno name, null for none
  */
 export interface TcplifeJson {
   readonly time: string;
@@ -63,6 +80,9 @@ export interface TcplifeJson {
   readonly tx_bytes: number;
   readonly rx_bytes: number;
   readonly duration_ms: number;
+  readonly netns: number;
+  readonly cgroup: string | null;
+  readonly error: string | null;
 }
 
 /** The documented field lists, in output order (tests pin them). */
@@ -81,6 +101,9 @@ export const TCPSTATES_JSON_FIELDS = [
   'oldstate',
   'newstate',
   'duration_ms',
+  'netns',
+  'cgroup',
+  'error',
 ] as const;
 
 export const TCPLIFE_JSON_FIELDS = [
@@ -96,6 +119,9 @@ export const TCPLIFE_JSON_FIELDS = [
   'tx_bytes',
   'rx_bytes',
   'duration_ms',
+  'netns',
+  'cgroup',
+  'error',
 ] as const;
 
 /** ns -> ms as a number with µs precision (truncated to whole µs, as MS). */
@@ -126,7 +152,12 @@ function family(event: TcpEvent): 4 | 6 {
   return event.family === AF_INET6 ? 6 : 4;
 }
 
-export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number): TcpstatesJson {
+/** sk_err as an errno name ("ECONNRESET"); null for 0. */
+export function socketErrorName(skErr: number): string | null {
+  return skErr === 0 ? null : errnoName(skErr);
+}
+
+export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf = NO_CGROUP_PATHS): TcpstatesJson {
   const ownerKnown = event.ownerPid !== 0;
   return {
     time: isoTimeMicros(event.tsNs, wallClockOffsetMs),
@@ -143,10 +174,13 @@ export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number): Tcpst
     oldstate: stateName(event.oldState),
     newstate: stateName(event.newState),
     duration_ms: nsToMillisWithMicros(event.deltaNs),
+    netns: event.netnsIno,
+    cgroup: cgroupPathOf(event.cgroupId),
+    error: event.newState === TCP_CLOSE ? socketErrorName(event.skErr) : null,
   };
 }
 
-export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number): TcplifeJson {
+export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf = NO_CGROUP_PATHS): TcplifeJson {
   const ownerKnown = event.ownerPid !== 0;
   return {
     time: isoTimeMicros(event.tsNs, wallClockOffsetMs),
@@ -161,6 +195,9 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number): Tcplife
     tx_bytes: event.txBytes,
     rx_bytes: event.rxBytes,
     duration_ms: nsToMillisWithMicros(event.deltaNs),
+    netns: event.netnsIno,
+    cgroup: cgroupPathOf(event.cgroupId),
+    error: socketErrorName(event.skErr),
   };
 }
 

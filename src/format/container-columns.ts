@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// --container: NETNS and CGROUP columns after a text row's last column (or
+// two more CSV fields), so that rows from containers sharing addresses and
+// ports can be told apart. Without the flag rows stay bcc's, byte for byte.
+
+import type { ByteOutput } from './output.js';
+import type { CgroupPathOf } from './json.js';
+
+/** NETNS is a u32 inode (4026531840: 10 digits). */
+const NETNS_WIDTH = 10;
+
+export function containerHeader(header: string, csv: boolean): string {
+  return csv ? `${header},NETNS,CGROUP` : `${header} ${'NETNS'.padEnd(NETNS_WIDTH)} CGROUP`;
+}
+
+/**
+ * Appends the columns to the row just written (which ends in a newline):
+ * the namespace's inode number, then the cgroup path ("-" when unknown).
+ */
+export function appendContainerColumns(
+  out: ByteOutput,
+  netnsIno: number,
+  cgroupId: number,
+  cgroupPathOf: CgroupPathOf,
+  csv: boolean,
+): void {
+  out.truncate(out.length - 1); // the newline
+  out.byte(csv ? 0x2c : 0x20);
+  const start = out.length;
+  out.uint(netnsIno);
+  if (!csv) out.pad(start, NETNS_WIDTH, 'left');
+  out.byte(csv ? 0x2c : 0x20);
+  out.text(cgroupPathOf(cgroupId) ?? '-');
+  out.byte(0x0a);
+}

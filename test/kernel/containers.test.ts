@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+// Containers on the real kernel: rows carry their socket's network
+// namespace and cgroup, -N/--netns and --cgroup keep exactly their rows,
+// --container adds the columns to text rows, and refused, timed-out and
+// reset connections carry their error. The load runs in namespaces and
+// cgroups this test creates (and removes, pass or fail).
+
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { createCgroups, createNetns, dropSyns, FleetTool, runLoad, sleep, type LoadRecord } from '../support/fleet.js';
+
+interface Row {
+  readonly netns: number;
+  readonly cgroup: string | null;
+  readonly error: string | null;
+  readonly lport: number;
+  readonly rport: number;
+  readonly oldstate?: string;
+  readonly newstate?: string;
+}
+
+/** After the load: let a read pass, then stop (the tool reads what is left at exit). */
+async function stopAll(tools: readonly FleetTool[]): Promise<void> {
+  await sleep(100);
+  for (const code of await Promise.all(tools.map((tool) => tool.stop()))) assert.equal(code, 0);
+}
+
+function sessionsOf(records: readonly LoadRecord[]): LoadRecord {
+  const record = records.find((r) => r.step === 'sessions');
+  assert.ok(record !== undefined);
+  return record;
+}
+
+/** The test process's own cgroup v2 path (its children inherit it). */
+function ownCgroup(): string {
+  const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  return line === undefined ? '-' : line.slice(3);
+}
+
+test('two namespaces with the same addresses: JSON netns, -N keeps exactly its rows, --container columns', async (t) => {
+  const a = createNetns('a');
+  t.after(a.remove);
+  const b = createNetns('b');
+  t.after(b.remove);
+  assert.notEqual(a.ino, b.ino);
+
+  const lifeA = await FleetTool.start('tcplife', ['--json', '-N', a.path]);
+  const lifeB = await FleetTool.start('tcplife', ['--json', '-N', String(b.ino)]);
+  const statesB = await FleetTool.start('tcpstates', ['--json', '--netns', b.path]);
+  const textA = await FleetTool.start('tcpstates', ['--container', '-N', a.path]);
+  const [loadA, loadB] = await Promise.all([
+    runLoad(['sessions', '5', '0', '300', '127.0.0.1'], { netns: a }),
+    runLoad(['sessions', '3', '0', '300', '127.0.0.1'], { netns: b }),
+  ]);
+  await stopAll([lifeA, lifeB, statesB, textA]);
+
+  const checkSessions = (rows: Row[], ino: number, load: LoadRecord, connections: number): void => {
+    assert.equal(rows.length, 2 * connections, `${rows.length} rows`);
+    for (const row of rows) assert.equal(row.netns, ino);
+    const { port, client_ports: clientPorts } = load;
+    const clients = rows.filter((row) => row.rport === port).map((row) => row.lport).sort();
+    const servers = rows.filter((row) => row.lport === port).map((row) => row.rport).sort();
+    assert.deepEqual(clients, [...clientPorts!].sort());
+    assert.deepEqual(servers, [...clientPorts!].sort());
+    for (const row of rows) assert.equal(row.error, null);
+  };
+  checkSessions(lifeA.json<Row>(), a.ino, sessionsOf(loadA), 5);
+  checkSessions(lifeB.json<Row>(), b.ino, sessionsOf(loadB), 3);
+
+  // tcpstates: 10 transitions per connection, 2 for the listener, all in b.
+  const states = statesB.json<Row>();
+  assert.equal(states.length, 3 * 10 + 2);
+  for (const row of states) assert.equal(row.netns, b.ino);
+
+  // Text: bcc's row, then NETNS and CGROUP.
+  const [header, ...rows] = textA.stdout.filter((line) => line !== '');
+  assert.match(header!, /MS +NETNS +CGROUP$/);
+  assert.equal(rows.length, 5 * 10 + 2);
+  const suffix = ` ${a.ino} ${ownCgroup()}`;
+  for (const row of rows) assert.ok(row.endsWith(suffix), `${JSON.stringify(row)} ends with ${JSON.stringify(suffix)}`);
+});
+
+test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its subtree only', async (t) => {
+  const base = `/tcpstates-test-${process.pid}`;
+  const [parent, child, sibling] = createCgroups([base, `${base}/sub`, `${base}/other`]);
+  t.after(() => {
+    child!.remove();
+    sibling!.remove();
+    parent!.remove();
+  });
+
+  const inParent = await FleetTool.start('tcplife', ['--json', '--cgroup', parent!.dir]);
+  const inSibling = await FleetTool.start('tcplife', ['--json', '--cgroup', sibling!.path]);
+  const states = await FleetTool.start('tcpstates', ['--json', '--cgroup', child!.path]);
+  // Inside the cgroup, and at the same time the same load outside it.
+  const [inside, outside] = await Promise.all([
+    runLoad(['sessions', '4', '0', '100', '127.0.0.1'], { cgroupDir: child!.dir }),
+    runLoad(['sessions', '3', '0', '100', '127.0.0.1']),
+  ]);
+  await stopAll([inParent, inSibling, states]);
+
+  const rows = inParent.json<Row>();
+  const { port, client_ports: clientPorts } = sessionsOf(inside);
+  assert.equal(rows.length, 8);
+  for (const row of rows) {
+    assert.equal(row.cgroup, child!.path);
+    assert.ok(row.lport === port || row.rport === port, JSON.stringify(row));
+  }
+  assert.deepEqual(rows.filter((row) => row.rport === port).map((row) => row.lport).sort(), [...clientPorts!].sort());
+  const outsidePort = sessionsOf(outside).port;
+  assert.ok(!rows.some((row) => row.lport === outsidePort || row.rport === outsidePort));
+  assert.deepEqual(inSibling.json(), []);
+
+  const transitions = states.json<Row>();
+  assert.equal(transitions.length, 4 * 10 + 2);
+  for (const row of transitions) assert.equal(row.cgroup, child!.path);
+});
+
+test('refused, timed-out and reset connections carry their error (tcplife rows, tcpstates CLOSE rows)', async (t) => {
+  const netns = createNetns('err');
+  t.after(netns.remove);
+  const DROPPED_PORT = 9;
+  dropSyns(netns, DROPPED_PORT);
+
+  const life = await FleetTool.start('tcplife', ['--json', '-N', netns.path]);
+  const states = await FleetTool.start('tcpstates', ['--json', '-N', netns.path]);
+  const records = await runLoad(['refused', 'reset', 'timeout', String(DROPPED_PORT)], { netns });
+  await stopAll([life, states]);
+
+  const refused = records.find((r) => r.step === 'refused')!;
+  const reset = records.find((r) => r.step === 'reset')!;
+  const timedOut = records.find((r) => r.step === 'timeout')!;
+  assert.equal(refused.error, 111); // what connect() said: ECONNREFUSED
+  assert.equal(timedOut.error, 110); // ETIMEDOUT
+
+  const sessions = life.json<Row>();
+  const session = (predicate: (row: Row) => boolean, what: string): Row => {
+    const matching = sessions.filter(predicate);
+    assert.equal(matching.length, 1, `one ${what} row in ${JSON.stringify(sessions)}`);
+    return matching[0]!;
+  };
+  assert.equal(session((row) => row.rport === refused.port, 'refused').error, 'ECONNREFUSED');
+  assert.equal(session((row) => row.rport === DROPPED_PORT, 'timed-out').error, 'ETIMEDOUT');
+  assert.equal(session((row) => row.lport === reset.client_port, 'reset client').error, 'ECONNRESET');
+  // The end that sent the RST has no error of its own.
+  assert.equal(session((row) => row.lport === reset.port, 'reset server').error, null);
+  assert.equal(sessions.length, 4);
+
+  const transitions = states.json<Row>();
+  const closing = (predicate: (row: Row) => boolean, what: string): Row => {
+    const matching = transitions.filter((row) => row.newstate === 'CLOSE' && predicate(row));
+    assert.equal(matching.length, 1, `one ${what} CLOSE row`);
+    return matching[0]!;
+  };
+  assert.deepEqual(
+    [closing((row) => row.rport === refused.port, 'refused')].map((row) => [row.oldstate, row.error]),
+    [['SYN_SENT', 'ECONNREFUSED']],
+  );
+  assert.deepEqual(
+    [closing((row) => row.rport === DROPPED_PORT, 'timed-out')].map((row) => [row.oldstate, row.error]),
+    [['SYN_SENT', 'ETIMEDOUT']],
+  );
+  assert.deepEqual(
+    [closing((row) => row.lport === reset.client_port, 'reset client')].map((row) => [row.oldstate, row.error]),
+    [['ESTABLISHED', 'ECONNRESET']],
+  );
+  for (const row of transitions) if (row.newstate !== 'CLOSE') assert.equal(row.error, null, JSON.stringify(row));
+});
