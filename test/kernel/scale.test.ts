@@ -9,6 +9,7 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { parseLifeRow, python, Tool, type Peer } from './fixture-peers.js';
 
 const PAIRS = 4;
@@ -17,6 +18,22 @@ const HOLD_MS = 300;
 
 function title(prefix: string): string {
   return `${prefix}${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}`.slice(0, 10);
+}
+
+/** Full sockets (not TIME-WAIT) still open on these ports: each reaches CLOSE
+ * later. Closing 80,000 sockets at once can overflow loopback's backlog; the
+ * dropped FINs are retransmitted, so some sockets close seconds later. */
+function stillOpen(ports: readonly number[]): number {
+  const wanted = new Set(ports.map(String));
+  let open = 0;
+  for (const line of execFileSync('ss', ['-tanH'], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 5 || fields[0] === 'TIME-WAIT' || fields[0] === 'LISTEN') continue;
+    const local = fields[3]!.slice(fields[3]!.lastIndexOf(':') + 1);
+    const peer = fields[4]!.slice(fields[4]!.lastIndexOf(':') + 1);
+    if (wanted.has(local) || wanted.has(peer)) open++;
+  }
+  return open;
 }
 
 function lostOf(stderr: readonly string[]): string[] {
@@ -50,7 +67,15 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
         }
         return count;
       };
-      const deadline = Date.now() + 30_000;
+      // Every socket reaches CLOSE (some after retransmitting a dropped FIN).
+      const closeDeadline = Date.now() + 120_000;
+      let open = stillOpen(ports);
+      while (open > 0 && Date.now() < closeDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        open = stillOpen(ports);
+      }
+      assert.equal(open, 0, 'every socket closed');
+      const deadline = Date.now() + 10_000;
       while (ours() < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 
       const exit = await life.stop();
