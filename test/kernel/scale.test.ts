@@ -79,6 +79,11 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
       while (ours() < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
 
       const exit = await life.stop();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const statesExit = await states.stop();
+      /** tcpstates' transitions of the server end with this client port, to explain a missing row. */
+      const historyOf = (clientPort: number): string =>
+        states.stdout.lines.filter((line) => line.split(',')[7] === String(clientPort)).map((line) => line.split(',').slice(8).join(' ')).join(' | ');
       assert.deepEqual(exit, { code: 0, signal: null });
       assert.deepEqual(lostOf(life.stderr), [], 'tcplife reported no loss');
       assert.match(life.stderr.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/);
@@ -96,8 +101,15 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
           if (row.remotePort === port) assert.equal(row.pid, clients[index]!.pid, `client row ${line}: owner`);
         }
         const wanted = clientPorts[index]!;
-        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions`);
-        assert.equal(clientSide.size, wanted.length, `port ${port}: client sessions`);
+        const missing = wanted.filter((localPort) => !serverSide.has(localPort)).slice(0, 3);
+        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions; missing e.g. ${missing.map((p) => `${p}: ${historyOf(p)}`).join('; ')}; stderr ${life.stderr.join(' | ')}`);
+        const missingClients = wanted.filter((localPort) => !clientSide.has(localPort)).slice(0, 3);
+        assert.equal(
+          clientSide.size,
+          wanted.length,
+          `port ${port}: client sessions; missing e.g. ${missingClients.map((p) => `${p}: ${life.stdout.lines.filter((line) => line.includes(`,${p},`)).join(' / ')}`).join('; ')}; ` +
+            `${life.stdout.lines.length - 1} rows printed; stderr ${life.stderr.join(' | ')}`,
+        );
         for (const localPort of wanted) {
           assert.equal(serverSide.get(localPort), 1, `port ${port}: one server row for ${localPort}`);
           assert.equal(clientSide.get(localPort), 1, `port ${port}: one client row for ${localPort}`);
@@ -107,8 +119,6 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
       // tcpstates: a socket's first transition (LISTEN -> SYN_RECV) shows
       // 0.000 and an ESTABLISHED held for HOLD_MS shows its time: no state
       // evicted, none inherited from an earlier socket at the same address.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const statesExit = await states.stop();
       assert.deepEqual(statesExit, { code: 0, signal: null });
       assert.deepEqual(lostOf(states.stderr), [], 'tcpstates reported no loss');
       let firsts = 0;
