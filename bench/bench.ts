@@ -11,9 +11,9 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  combineLoadgens,
   expectedRows,
   markdownTable,
   median,
@@ -21,6 +21,7 @@ import {
   parseMeasurePid,
   parseMeasureReport,
   parseOurSummary,
+  parseProcStatTicks,
   RowCounter,
   sumLostLines,
   sumSchedstatNs,
@@ -28,14 +29,14 @@ import {
   type LoadgenResult,
 } from './parse.js';
 import { measureTracerTax } from './tracer-tax.js';
+import { REPO_ROOT, TRACEFS, tracefsMounted } from '../test/support/system.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = REPO_ROOT;
 const BIN_DIR = join(ROOT, 'dist', 'bench');
 const LOADGEN = join(BIN_DIR, 'loadgen');
 const MEASURE = join(BIN_DIR, 'measure');
 const OUR_TOOL = join(ROOT, 'bin', 'tcpstates');
 const REFERENCE = '/usr/sbin/tcpstates';
-const TRACEFS = '/sys/kernel/tracing';
 /** Time for a freshly attached tracer to settle (JIT, first GC) before the load. */
 const SETTLE_MS = 200;
 /** Time after the load for the tracers to read what is still in their rings:
@@ -43,10 +44,15 @@ const SETTLE_MS = 200;
 const DRAIN_MS = 300;
 
 const USAGE = `usage: npm run bench -- [options]
-  --connections N    connections per measured run (default 20000: 200k state changes)
+  --connections N    connections per measured run (default 100000: 1M state changes)
   --warmup N         connections before each measured run, under the same tracer
                      (default 10000: lets the JIT settle; 0 to include it)
   --rate R           pace the generator to R connections/s (default 0: full speed)
+  --generators G     generator processes running at once, sharing the connections
+                     (default 3: one process alone does not saturate loopback)
+  --cold-runs N      runs that start each tracer cold into a running full-speed load
+                     (default 25 for ours, 5 for libbpf-tools; 0: none)
+  --cold-seconds S   how long each cold run traces the load (default 1)
   --rounds N         runs of each of untraced/ours/reference, alternating (default 5)
   --startup-runs N   start-up measurements of each tool (default 10)
   --buffer-pages P   our --buffer-pages (default: the tool's default)
@@ -67,6 +73,9 @@ interface Options {
   connections: number;
   warmup: number;
   rate: number;
+  generators: number;
+  coldRuns: number;
+  coldSeconds: number;
   rounds: number;
   startupRuns: number;
   bufferPages: number | null;
@@ -85,9 +94,12 @@ function readOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      connections: { type: 'string', default: '20000' },
+      connections: { type: 'string', default: '100000' },
       warmup: { type: 'string', default: '10000' },
       rate: { type: 'string', default: '0' },
+      generators: { type: 'string', default: '3' },
+      'cold-runs': { type: 'string', default: '25' },
+      'cold-seconds': { type: 'string', default: '1' },
       rounds: { type: 'string', default: '5' },
       'startup-runs': { type: 'string', default: '10' },
       'buffer-pages': { type: 'string' },
@@ -115,6 +127,9 @@ function readOptions(argv: readonly string[]): Options {
     connections: integer(values.connections, 'connections', 1),
     warmup: integer(values.warmup, 'warmup', 0),
     rate: integer(values.rate, 'rate', 0),
+    generators: integer(values.generators, 'generators', 1),
+    coldRuns: integer(values['cold-runs'], 'cold-runs', 0),
+    coldSeconds: integer(values['cold-seconds'], 'cold-seconds', 1),
     rounds: integer(values.rounds, 'rounds', 1),
     startupRuns: integer(values['startup-runs'], 'startup-runs', 0),
     bufferPages: values['buffer-pages'] === undefined ? null : integer(values['buffer-pages'], 'buffer-pages', 1),
@@ -160,12 +175,6 @@ function buildHelpers(): void {
 }
 
 // --- tracefs, for libbpf-tools: mounted only while it attaches, and only if absent.
-
-function tracefsMounted(): boolean {
-  return readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[1] === TRACEFS && line.split(' ')[2] === 'tracefs');
-}
 
 /** Mounts tracefs if absent; returns whether we did (and so must unmount). */
 function mountTracefs(): boolean {
@@ -226,6 +235,18 @@ function cpuNs(pid: number): number {
   return sumSchedstatNs(texts);
 }
 
+let clockTickUs: number | null = null;
+
+/** µs per clock tick (the unit of /proc/<pid>/stat times). */
+function tickUs(): number {
+  clockTickUs ??= 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+  return clockTickUs;
+}
+
+function procStatTicks(pid: number): { userTicks: number; kernelTicks: number } {
+  return parseProcStatTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) ?? { userTicks: 0, kernelTicks: 0 };
+}
+
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) : Number.NaN;
@@ -240,16 +261,29 @@ function toolCommand(tool: ToolName, options: Options): string[] {
   return [REFERENCE];
 }
 
-async function runLoadgen(options: Options, connections: number): Promise<LoadgenResult> {
+/** One generator process (in a network namespace of its own). */
+async function runOneLoadgen(options: Options, connections: number, maxSeconds: number): Promise<LoadgenResult> {
   const args = ['--netns', '--count', String(connections), '--port', String(options.port), '--addresses', String(options.addresses)];
-  if (options.rate > 0) args.push('--rate', String(options.rate));
-  args.push('--seconds', String(Math.ceil(60 + connections / Math.max(options.rate, 1000))));
+  if (options.rate > 0) args.push('--rate', String(Math.ceil(options.rate / options.generators)));
+  args.push('--seconds', String(maxSeconds));
   const child = track(spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const code = await exited(child);
   if (code !== 0) throw new Error(`the generator failed (exit ${code})`);
   return parseLoadgen(stdout);
+}
+
+/** `connections` spread over --generators processes running at once. */
+async function runLoadgen(options: Options, connections: number): Promise<LoadgenResult> {
+  const each = Math.ceil(connections / options.generators);
+  const maxSeconds = Math.ceil(60 + connections / Math.max(options.rate, 1000));
+  return combineLoadgens(await Promise.all(Array.from({ length: options.generators }, () => runOneLoadgen(options, each, maxSeconds))));
+}
+
+/** Rows the generators cause: each opens and closes its own listeners. */
+function expectedForLoad(load: LoadgenResult, options: Options): number {
+  return expectedRows(load.connections, options.addresses * options.generators);
 }
 
 interface RunningTracer {
@@ -283,7 +317,9 @@ async function startTracer(tool: ToolName, options: Options, outPath: string, er
   }
 }
 
-async function stopTracer(tracer: RunningTracer): Promise<{ cpuUs: number; maxRssKb: number; stderr: string }> {
+async function stopTracer(
+  tracer: RunningTracer,
+): Promise<{ cpuUs: number; userUs: number; kernelUs: number; maxRssKb: number; stderr: string }> {
   tracer.measure.kill('SIGINT');
   const timeout = setTimeout(() => {
     process.stderr.write(`bench: ${tracer.tool} did not stop in 10 s; killing it\n`);
@@ -299,7 +335,7 @@ async function stopTracer(tracer: RunningTracer): Promise<{ cpuUs: number; maxRs
   if (report === null) throw new Error(`no resource report for ${tracer.tool}`);
   const stderr = readFileSync(tracer.errPath, 'utf8');
   if (report.status !== 0) throw new Error(`${tracer.tool} exited with ${report.status}: ${stderr.trim()}`);
-  return { cpuUs: report.cpuUs, maxRssKb: report.maxRssKb, stderr };
+  return { cpuUs: report.cpuUs, userUs: report.userUs, kernelUs: report.kernelUs, maxRssKb: report.maxRssKb, stderr };
 }
 
 /** Rows written so far: one per event handled (a block-buffered tool's
@@ -341,6 +377,9 @@ interface Trial {
   readonly handled?: number;
   /** CPU from the start of the load to exit, and in all. */
   readonly loadCpuUs?: number;
+  /** The same, split into user and kernel time (clock-tick resolution). */
+  readonly loadUserUs?: number;
+  readonly loadKernelUs?: number;
   readonly totalCpuUs?: number;
   readonly maxRssKb?: number;
   readonly transitions?: Map<string, number>;
@@ -350,7 +389,7 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
   const warm = async (): Promise<number> => (options.warmup > 0 ? (await runLoadgen(options, options.warmup)).connections : 0);
   /** Rows for both generator runs (each opens and closes its listeners). */
   const expectedFor = (warmConnections: number, load: LoadgenResult) =>
-    (warmConnections > 0 ? expectedRows(warmConnections, options.addresses) : 0) + expectedRows(load.connections, options.addresses);
+    (warmConnections > 0 ? expectedRows(warmConnections, options.addresses * options.generators) : 0) + expectedForLoad(load, options);
   if (tool === 'untraced') {
     const warmConnections = await warm();
     const load = await runLoadgen(options, options.connections);
@@ -362,10 +401,11 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
   const warmConnections = await warm();
   if (options.warmup > 0) await sleep(DRAIN_MS);
   const cpuAtLoadNs = cpuNs(tracer.pid);
+  const ticksAtLoad = procStatTicks(tracer.pid);
   const handledBefore = countHandled(`${base}.out`, options.port);
   const load = await runLoadgen(options, options.connections);
   await sleep(DRAIN_MS);
-  const { cpuUs, maxRssKb, stderr } = await stopTracer(tracer);
+  const { cpuUs, userUs, kernelUs, maxRssKb, stderr } = await stopTracer(tracer);
   const counted = countRows(`${base}.out`, options.port);
   let lost: number;
   let handled: number;
@@ -392,6 +432,8 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
     lost,
     handled: handled - handledBefore,
     loadCpuUs: cpuUs - cpuAtLoadNs / 1000,
+    loadUserUs: userUs - ticksAtLoad.userTicks * tickUs(),
+    loadKernelUs: kernelUs - ticksAtLoad.kernelTicks * tickUs(),
     totalCpuUs: cpuUs,
     maxRssKb,
     transitions: counted.transitions,
@@ -485,6 +527,90 @@ async function measureStartup(tool: ToolName, options: Options): Promise<Startup
   }
 }
 
+// --- cold starts into a running load
+
+interface ColdRun {
+  readonly tool: ToolName;
+  readonly run: number;
+  /** The whole load, traced or not. */
+  readonly load: LoadgenResult;
+  readonly lost: number;
+  /** Of `lost`: dropped because a ring was full (ours; libbpf-tools: all). */
+  readonly ringFull: number;
+  /** Events the tool read (ours: its count; libbpf-tools: its rows). */
+  readonly handled: number;
+  readonly userUs: number;
+  readonly kernelUs: number;
+  readonly maxRssKb: number;
+}
+
+/**
+ * Starts a tracer while --generators processes already run at full speed,
+ * as a user starts it on a busy server: its JIT, rings and first reads all
+ * happen under the load. Traces for --cold-seconds, then stops it; the
+ * generators run on a little longer, so the tracer stops under load too.
+ */
+async function coldRun(tool: ToolName, run: number, options: Options, dir: string): Promise<ColdRun> {
+  const base = join(dir, `cold-${run}-${tool}`);
+  const loadSeconds = options.coldSeconds + 2;
+  const load = Promise.all(Array.from({ length: options.generators }, () => runOneLoadgen(options, 100_000_000, loadSeconds)));
+  try {
+    await sleep(300);
+    const tracer = await startTracer(tool, options, `${base}.out`, `${base}.err`, `${base}.report`);
+    await sleep(options.coldSeconds * 1000);
+    const { userUs, kernelUs, maxRssKb, stderr } = await stopTracer(tracer);
+    let lost: number;
+    let handled: number;
+    if (tool === 'ours') {
+      const summary = parseOurSummary(stderr);
+      if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
+      lost = summary.lost;
+      handled = summary.read;
+    } else {
+      lost = sumLostLines(stderr);
+      handled = countRows(`${base}.out`, options.port).rows;
+    }
+    // Ours: "lost N events: the perf ring was full" lines; the rest of its
+    // total are "missed N events" (the program re-entered on a CPU).
+    const ringFull = sumLostLines(stderr);
+    if (!options.keep) {
+      for (const suffix of ['.out', '.err', '.report']) rmSync(`${base}${suffix}`, { force: true });
+    }
+    return { tool, run, load: combineLoadgens(await load), lost, ringFull, handled, userUs, kernelUs, maxRssKb };
+  } finally {
+    await load.catch(() => undefined);
+  }
+}
+
+function describeColdRun(cold: ColdRun): string {
+  return (
+    `cold ${String(cold.run).padStart(2)} ${cold.tool.padEnd(9)} load ${cold.load.rate.toFixed(0).padStart(6)} conn/s, ` +
+    `${cold.handled} events read, ${cold.lost} lost (${cold.ringFull} ring full), user ${(cold.userUs / Math.max(cold.handled, 1)).toFixed(2)} + kernel ` +
+    `${(cold.kernelUs / Math.max(cold.handled, 1)).toFixed(2)} us/event incl. start-up, rss ${(cold.maxRssKb / 1024).toFixed(1)} MB`
+  );
+}
+
+function summarizeCold(runs: readonly ColdRun[], options: Options): string {
+  const tools: ToolName[] = ['ours', ...(options.reference ? (['reference'] as const) : [])];
+  const of = (tool: ToolName) => runs.filter((run) => run.tool === tool);
+  const perEvent = (pick: (run: ColdRun) => number) => (tool: ToolName) =>
+    fmt(median(of(tool).map((run) => pick(run) / Math.max(run.handled, 1))), 2);
+  const rows: string[][] = [
+    ['runs', ...tools.map((tool) => fmt(of(tool).length))],
+    ['load conn/s, all generators (median)', ...tools.map((tool) => fmt(median(of(tool).map((run) => run.load.rate))))],
+    ['events read per run (median)', ...tools.map((tool) => fmt(median(of(tool).map((run) => run.handled))))],
+    ['runs with events lost', ...tools.map((tool) => fmt(of(tool).filter((run) => run.lost > 0).length))],
+    ['events lost per run (max)', ...tools.map((tool) => fmt(Math.max(0, ...of(tool).map((run) => run.lost))))],
+    ['events lost, all runs', ...tools.map((tool) => fmt(of(tool).reduce((sum, run) => sum + run.lost, 0)))],
+    ['  of which a ring was full', ...tools.map((tool) => fmt(of(tool).reduce((sum, run) => sum + run.ringFull, 0)))],
+    ['  runs with a full ring', ...tools.map((tool) => fmt(of(tool).filter((run) => run.ringFull > 0).length))],
+    ['user CPU us/event incl. start-up (median)', ...tools.map(perEvent((run) => run.userUs))],
+    ['kernel CPU us/event incl. start-up (median)', ...tools.map(perEvent((run) => run.kernelUs))],
+    ['peak RSS MB (max)', ...tools.map((tool) => fmt(Math.max(...of(tool).map((run) => run.maxRssKb)) / 1024, 1))],
+  ];
+  return markdownTable(['cold start into the load', 'ours', ...(options.reference ? ['libbpf-tools'] : [])], rows);
+}
+
 // --- reports
 
 const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -522,6 +648,17 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
       'tracer CPU us/event, load phase (median)',
       ...tools.map((tool) =>
         column(tool, (runs) => fmt(median(runs.map((trial) => (trial.loadCpuUs as number) / Math.max(trial.handled as number, 1))), 2)),
+      ),
+    ],
+    [
+      '  of which user / kernel',
+      ...tools.map((tool) =>
+        column(
+          tool,
+          (runs) =>
+            `${fmt(median(runs.map((trial) => (trial.loadUserUs as number) / Math.max(trial.handled as number, 1))), 2)} / ` +
+            fmt(median(runs.map((trial) => (trial.loadKernelUs as number) / Math.max(trial.handled as number, 1))), 2),
+        ),
       ),
     ],
     [
@@ -622,7 +759,7 @@ async function main(): Promise<void> {
     }
     const dir = mkdtempSync(join(options.outDir ?? tmpdir(), 'tcpstates-bench-'));
     process.stdout.write(
-      `bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${options.connections} connections per run` +
+      `bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${options.connections} connections per run from ${options.generators} generators` +
         `${options.rate ? ` at ${options.rate}/s` : ' at full speed'}, ${options.rounds} rounds, port ${options.port}` +
         `${options.busy ? `, ${options.busy} CPU burners` : ''}; outputs in ${dir}\n`,
     );
@@ -636,6 +773,17 @@ async function main(): Promise<void> {
         trials.push(trial);
         process.stdout.write(`${describeTrial(trial)}\n`);
         if (round === 1 && tool === 'ours') process.stdout.write(`  transitions per connection: ${checkTransitions(trial)}\n`);
+      }
+    }
+    const coldRuns: ColdRun[] = [];
+    const coldTools = ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[];
+    for (let run = 1; run <= options.coldRuns; run++) {
+      // libbpf-tools: 5 runs at most, enough to show what a cold start costs it.
+      for (const tool of coldTools) {
+        if (tool === 'reference' && run > Math.min(5, options.coldRuns)) continue;
+        const cold = await coldRun(tool, run, options, dir);
+        coldRuns.push(cold);
+        process.stdout.write(`${describeColdRun(cold)}\n`);
       }
     }
     const startups = new Map<ToolName, Startup[]>([['ours', []], ['reference', []]]);
@@ -653,6 +801,7 @@ async function main(): Promise<void> {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
     await tracerTax();
+    if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
   } finally {
     for (const burner of burners) burner.kill('SIGKILL');
   }

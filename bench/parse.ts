@@ -30,6 +30,8 @@ export interface MeasureReport {
   readonly pid: number;
   readonly status: number;
   readonly cpuUs: number;
+  readonly userUs: number;
+  readonly kernelUs: number;
   readonly maxRssKb: number;
 }
 
@@ -40,6 +42,8 @@ export function parseMeasureReport(text: string): MeasureReport | null {
     pid: Number(match[1]),
     status: Number(match[2]),
     cpuUs: Number(match[3]) + Number(match[4]),
+    userUs: Number(match[3]),
+    kernelUs: Number(match[4]),
     maxRssKb: Number(match[5]),
   };
 }
@@ -151,4 +155,27 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
     `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] as number) : cell.padStart(widths[column] as number))).join(' | ')} |`;
   const rule = `|${widths.map((width, column) => (column === 0 ? `-${'-'.repeat(width)}-` : `-${'-'.repeat(width)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** Several generators run at once, as one load: their connections added
+ * up over the longest one's time. */
+export function combineLoadgens(results: readonly LoadgenResult[]): LoadgenResult {
+  const connections = results.reduce((sum, result) => sum + result.connections, 0);
+  const seconds = Math.max(...results.map((result) => result.seconds));
+  return {
+    connections,
+    failures: results.reduce((sum, result) => sum + result.failures, 0),
+    seconds,
+    rate: seconds > 0 ? connections / seconds : 0,
+    cpuUs: results.reduce((sum, result) => sum + result.cpuUs, 0),
+  };
+}
+
+/** User and kernel CPU time (clock ticks) of a whole process, fields 14
+ * and 15 of /proc/<pid>/stat (after the parenthesised command name). */
+export function parseProcStatTicks(text: string): { userTicks: number; kernelTicks: number } | null {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const userTicks = Number(fields[11]);
+  const kernelTicks = Number(fields[12]);
+  return Number.isFinite(userTicks) && Number.isFinite(kernelTicks) ? { userTicks, kernelTicks } : null;
 }

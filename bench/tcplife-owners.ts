@@ -6,35 +6,19 @@
 // Usage (root): node dist/bench/tcplife-owners.js [connections per case, default 100] [--listener-first]
 // /usr/sbin/tcplife needs tracefs: mounted here while it attaches if absent, unmounted after.
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import {
-  parseCsvRow,
-  runPeers,
-  startTracer,
-  TCPLIFE_BIN,
-  type CloseHow,
-  type Closer,
-  type Family,
-  type PeerRun,
-  type Tracer,
-} from '../test/kernel/tcplife-harness.js';
+import { existsSync } from 'node:fs';
+import { runPeers, type CloseHow, type Closer, type Family, type PeerRun } from '../test/support/peers.js';
+import { parseLifeCsvRow, parseLifeTextRow } from '../test/support/rows.js';
+import { withTracefs } from '../test/support/system.js';
+import { TracerProcess } from '../test/support/tracer-process.js';
 
 const LIBBPF_TOOLS_TCPLIFE = '/usr/sbin/tcplife';
-const TRACEFS = '/sys/kernel/tracing';
 
 interface Row {
   pid: number;
   comm: string;
   localPort: number;
   remotePort: number;
-}
-
-/** libbpf-tools rows: "%-7d %-16s %-15s %-5d %-15s %-5d %-6.2f %-6.2f %-.2f". */
-function parseLibbpfRow(line: string): Row | null {
-  const fields = line.trim().split(/\s+/);
-  if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
-  return { pid: Number(fields[0]), comm: fields[1]!, localPort: Number(fields[3]), remotePort: Number(fields[5]) };
 }
 
 interface Count {
@@ -60,31 +44,25 @@ function score(rows: readonly Row[], run: PeerRun): Count {
   return count;
 }
 
-function tracefsMounted(): boolean {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === TRACEFS);
-}
-
 interface Tracers {
-  ours: Tracer;
-  reference: Tracer | null;
+  ours: TracerProcess;
+  reference: TracerProcess | null;
 }
 
 /** Starts ours and, if installed, libbpf-tools' tcplife; tracefs is mounted
  * only while the reference attaches (unless it was mounted already). */
 async function startTracers(withReference: boolean): Promise<Tracers> {
-  const ours = await startTracer(process.execPath, [TCPLIFE_BIN, '-s']);
+  const ours = await TracerProcess.attach('tcplife', ['-s']);
   if (!withReference) return { ours, reference: null };
-  const mountedHere = !tracefsMounted();
-  if (mountedHere) execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS]);
   try {
-    // Its stdout is block-buffered when piped: stdbuf makes it line-buffered.
-    return { ours, reference: await startTracer('stdbuf', ['-oL', LIBBPF_TOOLS_TCPLIFE]) };
+    // withTracefs unmounts it again once the reference attached (or failed):
+    // nothing we started needs it any more. The reference's stdout is
+    // block-buffered when piped: stdbuf makes it line-buffered.
+    const reference = await withTracefs(true, () => TracerProcess.attach('tcplife', [], { command: ['stdbuf', '-oL', LIBBPF_TOOLS_TCPLIFE] }));
+    return { ours, reference };
   } catch (error) {
     await ours.stop();
     throw error;
-  } finally {
-    // Attached (or failed): nothing we started needs tracefs any more.
-    if (mountedHere && tracefsMounted()) execFileSync('umount', [TRACEFS]);
   }
 }
 
@@ -125,8 +103,8 @@ async function main(): Promise<void> {
           // Rows come within the tracers' read intervals (10 ms / 100 ms).
           await new Promise((resolve) => setTimeout(resolve, 500));
           const { ours, reference } = tracers!;
-          const oursCount = score(ours.stdout.lines.map(parseCsvRow).filter((row) => row !== null), run);
-          const refCount = reference ? score(reference.stdout.lines.map(parseLibbpfRow).filter((row) => row !== null), run) : null;
+          const oursCount = score(ours.stdout.lines.map(parseLifeCsvRow).filter((row) => row !== null), run);
+          const refCount = reference ? score(reference.stdout.lines.map(parseLifeTextRow).filter((row) => row !== null), run) : null;
           if (listenerFirst) await stopTracers(perCase.pop()!);
           const cell = (count: Count | null, side: 'client' | 'server') =>
             count === null

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The tracing loop shared by tcpstates and tcplife: attach, print the header,
-// read the rings on a short timer, write each batch of rows with one write,
+// warm the read path up, read the rings on a short timer and whenever one
+// passes its wakeup watermark, write each batch of rows with one write,
 // report lost events, and end cleanly on SIGINT/SIGTERM/SIGHUP, a closed
 // stdout, --duration or --count, leaving nothing attached.
 //
@@ -10,12 +11,16 @@
 // one byte buffer, hands the ring space back, and writes the buffer once.
 
 import { fstatSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { openTrace, ZERO_COUNTERS, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../decode/event.js';
-import { bindLibbpf, isHungUp } from '../ffi/libbpf.js';
+import { bindLibbpf, isHungUp, signalOnWakeup } from '../ffi/libbpf.js';
 import { EventBatch } from '../reader/batch.js';
+import { PerfReader } from '../reader/perf-reader.js';
+import { renderBatch, type RowWriter } from '../reader/render.js';
+import { syntheticRings } from '../reader/synthetic.js';
 import { ByteOutput } from '../format/output.js';
 import { Output } from './output.js';
 import { earlyStopSignal } from './signals.js';
@@ -23,6 +28,10 @@ import { earlyStopSignal } from './signals.js';
 /** How often the rings are read. Rows show within this of the event; the
  * rings (--buffer-pages) must hold this much traffic and more. */
 export const READ_INTERVAL_MS = 10;
+/** The most read from each ring in one batch: a full ring (after a stall)
+ * is read in several batches, so that the rows of one batch fit the 1 MiB
+ * output buffer instead of growing it (and the peak RSS) to the rings' size. */
+const READ_BYTES_PER_RING = 256 << 10;
 /** How often the kernel-side counters are checked for loss. */
 const COUNTER_CHECK_INTERVAL_MS = 1000;
 /** At exit, how long output that the reader is not taking may hold us up. */
@@ -30,6 +39,15 @@ export const EXIT_FLUSH_TIMEOUT_MS = 1000;
 /** setTimeout's largest delay; longer --duration values are waited in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** The signal the kernel sends when a ring passes its wakeup watermark
+ * (ffi/libbpf.ts signalOnWakeup). SIGURG because its default action is to
+ * do nothing: one arriving while no handler is installed is harmless. */
+const WAKEUP_SIGNAL = 'SIGURG';
+/** Warm-up: passes over WARM_EVENTS_PER_RING synthetic events per ring,
+ * until two passes in a row run at optimised speed, at most WARM_MAX_PASSES. */
+const WARM_EVENTS_PER_RING = 1000;
+const WARM_MAX_PASSES = 16;
+const WARM_FAST_NS_PER_EVENT = 1000;
 
 export interface RunOptions {
   readonly tool: string;
@@ -39,6 +57,12 @@ export interface RunOptions {
   /** Appends one event's row and its newline to `out`. `event` looks at the
    * ring in place: it is only valid during the call. */
   readonly writeRow: (out: ByteOutput, event: EventView) => void;
+  /** A writer made the same way as writeRow but without its side effects
+   * (no journal, no summary, state of its own). Before its first read, the
+   * tracer runs the read path with it over synthetic events until the JIT
+   * has optimised it, so that a tracer started into a flood keeps up from
+   * the first event. Omitted: no warm-up. */
+  readonly warmRow?: RowWriter;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
   readonly durationMs: number | null;
@@ -111,6 +135,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
     writeErr(finalLine(diagnostic, 0, 0, 0, 0));
     return 0;
   }
+  const sink = new EventBatch(options.config.mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE);
+  // 1 MiB: a read's rows at full loopback rate fit without growing.
+  const out = new ByteOutput(1 << 20);
+  const cursor = new EventView();
 
   let session: TraceSession;
   try {
@@ -133,10 +161,6 @@ export async function runTracer(options: RunOptions): Promise<number> {
   const output = new Output();
   const watchHangUp = stdoutCanHangUp();
 
-  const sink = new EventBatch(options.config.mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE);
-  // 1 MiB: a read's rows at full loopback rate fit without growing.
-  const out = new ByteOutput(1 << 20);
-  const cursor = new EventView();
   let rowsWritten = 0;
   let eventsRead = 0;
   let lostReported = 0;
@@ -217,29 +241,21 @@ export async function runTracer(options: RunOptions): Promise<number> {
 
   /** Reads the rings into rows for the output: each event is formatted in
    * place in its ring through one EventView, then the space is released. */
-  const readBatch = (): void => {
-    sink.clear();
-    out.clear();
-    try {
-      session.reader.collect(sink);
-      eventsRead += sink.count;
-      if (sink.count > 0) {
-        // Rows from different CPUs' rings interleave: show them in time order.
-        const order = sink.timeOrder();
-        const rows = options.maxRows === null ? order.length : Math.max(0, Math.min(order.length, options.maxRows - rowsWritten));
-        for (let i = 0; i < rows; i++) {
-          const index = order[i] as number;
-          options.writeRow(out, cursor.at(sink.views[index] as DataView, sink.offsets[index] as number));
-        }
-        rowsWritten += rows;
+  const readBatch = (final: boolean): void => {
+    do {
+      out.clear();
+      const maxRows = options.maxRows === null ? Number.MAX_SAFE_INTEGER : Math.max(0, options.maxRows - rowsWritten);
+      try {
+        rowsWritten += renderBatch(session.reader, sink, out, cursor, options.writeRow, maxRows, READ_BYTES_PER_RING);
+      } finally {
+        eventsRead += sink.count;
       }
-    } finally {
-      // Formatted (or failed): either way the kernel may have the space back.
-      session.reader.release();
-    }
-    reportLoss();
-    options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
-    if (out.length > 0) output.pushBytes(out.view());
+      reportLoss();
+      options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
+      if (out.length > 0) output.pushBytes(out.view());
+      // More in the rings: go on unless the output cannot take it (then the
+      // rest waits in the rings, as in tick()); the last read takes it all.
+    } while (session.reader.truncated && !output.closed && (final || !output.backlogged));
   };
 
   /** One timer tick; false once the run is over (output gone, --count reached). */
@@ -253,7 +269,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       readSkipped = true;
       return true;
     }
-    readBatch();
+    readBatch(false);
     return !output.closed && (options.maxRows === null || rowsWritten < options.maxRows);
   };
 
@@ -269,7 +285,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
       // the detach nothing new arrives, so this last read misses nothing.
       session.detach();
       const drained = code === 0 && !output.closed;
-      if (drained) readBatch();
+      if (drained) readBatch(true);
       // Only after a full drain is every emitted event expected to be read.
       checkCounters(drained);
     } catch (error) {
@@ -299,10 +315,12 @@ export async function runTracer(options: RunOptions): Promise<number> {
     const lost = lostReported + unreadReported + (sessions ? 0 : lastCounters.transitionMisses);
     writeErr(finalLine(diagnostic, eventsRead, lost, lastCounters.outputFailed, lastCounters.recursionMisses));
     releaseSignals();
+    releaseWakeup();
     resolveDone(exitCode);
   };
 
   const safeTick = (): void => {
+    if (stopping) return;
     try {
       if (!tick()) stop(0);
     } catch (error) {
@@ -310,6 +328,26 @@ export async function runTracer(options: RunOptions): Promise<number> {
       stop(1);
     }
   };
+
+  // A ring past its watermark: read now rather than at the next tick.
+  let wakeupPending = false;
+  const onWakeup = (): void => {
+    if (wakeupPending || stopping) return;
+    wakeupPending = true;
+    setImmediate(() => {
+      wakeupPending = false;
+      safeTick();
+    });
+  };
+  process.on(WAKEUP_SIGNAL, onWakeup);
+  const releaseWakeup = (): void => {
+    process.removeListener(WAKEUP_SIGNAL, onWakeup);
+  };
+  try {
+    signalOnWakeup(session.reader.fds, constants.signals[WAKEUP_SIGNAL]);
+  } catch {
+    // No wakeups: the timer alone reads the rings, as before.
+  }
 
   let durationTimer: NodeJS.Timeout | null = null;
   const readTimer = setInterval(safeTick, READ_INTERVAL_MS);
@@ -339,5 +377,34 @@ export async function runTracer(options: RunOptions): Promise<number> {
     waitForDeadline();
   }
   if (output.closed || options.maxRows === 0) stop(0);
+  // Attached and announced: what happens from now on is in the rings (which
+  // hold some hundred ms of a flood), read once the read path is warm. Done
+  // here rather than before the load, so that it does not delay the header.
+  if (options.warmRow !== undefined && !stopping) warmUp(options.warmRow, sink, out, cursor);
   return done;
+}
+
+/**
+ * Runs the read path (renderBatch with the same batch, buffer and cursor
+ * the tracer then uses) over synthetic rings until it runs optimised, so
+ * that the first real events are not read by the interpreter at several
+ * microseconds each (the rings would fill). Costs some tens of ms of CPU,
+ * while the rings hold what arrives meanwhile.
+ */
+function warmUp(writeRow: RowWriter, sink: EventBatch, out: ByteOutput, cursor: EventView): void {
+  const recordSize = sink.recordSize;
+  const rings = syntheticRings(2, 256 << 10, recordSize, WARM_EVENTS_PER_RING);
+  const reader = new PerfReader(rings);
+  let fastPasses = 0;
+  for (let pass = 0; pass < WARM_MAX_PASSES && fastPasses < 2; pass++) {
+    rings.refill();
+    out.clear();
+    const started = performance.now();
+    renderBatch(reader, sink, out, cursor, writeRow, Number.MAX_SAFE_INTEGER, READ_BYTES_PER_RING);
+    const nsPerEvent = ((performance.now() - started) * 1e6) / rings.events;
+    fastPasses = nsPerEvent < WARM_FAST_NS_PER_EVENT ? fastPasses + 1 : 0;
+  }
+  reader.close();
+  sink.clear();
+  out.clear();
 }

@@ -49,7 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const options: CommonOptions = parsed.options;
   const { fleet } = options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
-  const renderer = tcplifeRenderer(await rowLayout(options, wallClockOffsetMs));
+  const layout = await rowLayout(options, wallClockOffsetMs);
+  const renderer = tcplifeRenderer(layout);
   const diagnostic = options.json
     ? jsonDiagnostic('tcplife')
     : (message: string, _fields: Record<string, number>) => `tcplife: ${message}`;
@@ -58,15 +59,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const rows = metrics === null || options.json;
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
-  const writeText = fleet.container
-    ? (out: ByteOutput, event: EventView) => {
-        renderer.writeLine(out, event);
-        appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+  /** The row writer; made twice: the second one, for the warm-up, counts into its own metrics. */
+  const rowWriter =
+    (lines: typeof renderer, counted: TcplifeMetrics | null) =>
+    (out: ByteOutput, event: EventView): void => {
+      if (counted !== null) counted.add(event);
+      if (!rows) return;
+      if (options.json) out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      else {
+        lines.writeLine(out, event);
+        if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
       }
-    : (out: ByteOutput, event: EventView) => renderer.writeLine(out, event);
-  const writeRow = options.json
-    ? (out: ByteOutput, event: EventView) => out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`)
-    : writeText;
+    };
 
   const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostic);
   try {
@@ -75,13 +79,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
-      writeRow:
-        metrics === null
-          ? writeRow
-          : (out, event) => {
-              metrics.add(event);
-              if (rows) writeRow(out, event);
-            },
+      writeRow: rowWriter(renderer, metrics),
+      warmRow: rowWriter(tcplifeRenderer(layout), metrics === null ? null : new TcplifeMetrics()),
       ...(options.json ? { diagnostic } : {}),
       maxRows: options.maxRows,
       durationMs: options.durationMs,

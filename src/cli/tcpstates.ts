@@ -15,6 +15,8 @@ import { appendContainerColumns, containerHeader } from '../format/container-col
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
+import type { EventView } from '../decode/event.js';
+import type { ByteOutput } from '../format/output.js';
 
 const EXAMPLES = `examples:
     tcpstates           # trace all TCP state changes
@@ -116,6 +118,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
   const layout = await rowLayout(options, wallClockOffsetMs);
   const renderer = tcpstatesRenderer(layout);
+  /** The row writer; also made without side effects for the warm-up. */
+  const rowWriter =
+    (lines: typeof renderer, to: JournalWriter | null, into: TransitionSummary | null, counted: TcpstatesMetrics | null) =>
+    (out: ByteOutput, event: EventView): void => {
+      if (to !== null) to.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+      if (counted !== null) counted.add(event);
+      if (into !== null) into.add(event);
+      else if (!rows) return;
+      else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      else {
+        lines.writeLine(out, event);
+        if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+      }
+    };
 
   // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
@@ -140,17 +156,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
-      writeRow: (out, event) => {
-        if (journal !== null) journal.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
-        if (metrics !== null) metrics.add(event);
-        if (summary !== null) summary.add(event);
-        else if (!rows) return;
-        else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
-        else {
-          renderer.writeLine(out, event);
-          if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
-        }
-      },
+      writeRow: rowWriter(renderer, journal, summary, metrics),
+      warmRow: rowWriter(
+        tcpstatesRenderer(layout),
+        null,
+        summary === null ? null : new TransitionSummary(),
+        metrics === null ? null : new TcpstatesMetrics(),
+      ),
       maxRows: options.maxRows,
       durationMs: options.durationMs,
       verbose: options.verbose,

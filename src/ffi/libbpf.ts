@@ -17,6 +17,8 @@ export interface MappedRing {
   readonly memory: ArrayBuffer;
   readonly pageSize: number;
   readonly dataSize: number;
+  /** The ring's perf event fd (for wakeups), if it has one. */
+  readonly fd?: number;
 }
 
 export interface PerfRings {
@@ -140,6 +142,7 @@ function bind(libraryPath: string): Libbpf {
     ),
     perfBufferCount: lib.func('size_t perf_buffer__buffer_cnt(const perf_buffer *pb)'),
     perfBuffer: lib.func('int perf_buffer__buffer(perf_buffer *pb, int idx, _Out_ void **buf, _Out_ size_t *size)'),
+    perfBufferFd: lib.func('int perf_buffer__buffer_fd(const perf_buffer *pb, size_t buf_idx)'),
     perfFree: lib.func('void perf_buffer__free(perf_buffer *pb)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
     update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
@@ -255,7 +258,8 @@ function bind(libraryPath: string): Libbpf {
           return fail('map', `perf ring ${index}`, rc);
         }
         const dataSize = Number(size[0]);
-        rings.push({ index, memory: koffi.view(base[0], pageSize + dataSize), pageSize, dataSize });
+        const fd = c.perfBufferFd(pb, index) as number;
+        rings.push({ index, memory: koffi.view(base[0], pageSize + dataSize), pageSize, dataSize, ...(fd >= 0 ? { fd } : {}) });
       }
       let freed = false;
       return {
@@ -311,4 +315,34 @@ export function isHungUp(fd: number): boolean {
   pollView.setInt16(6, 0, true);
   if (pollBinding(pollFds, 1, 0) <= 0) return false;
   return (pollView.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
+}
+
+// from include/uapi/asm-generic/fcntl.h
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_SETOWN = 8;
+const F_SETSIG = 10;
+const O_ASYNC = 0o20000;
+let fcntlBinding: ((fd: number, command: number, argument: number) => number) | null = null;
+
+/**
+ * Asks the kernel to send this process `signal` whenever one of the perf
+ * event `fds` wakes its readers (its ring passed the wakeup watermark):
+ * O_ASYNC with F_SETOWN and F_SETSIG. Node's own signal handling then wakes
+ * the event loop, so a filling ring is read at once instead of at the next
+ * timer tick, with no thread and no FFI call per wakeup. Returns false
+ * (and leaves the timer alone to do the reading) if the kernel refuses.
+ */
+export function signalOnWakeup(fds: readonly number[], signal: number): boolean {
+  if (fcntlBinding === null) {
+    const fcntl = koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, ...)');
+    fcntlBinding = (fd, command, argument) => fcntl(fd, command, 'int', argument) as number;
+  }
+  const set = fcntlBinding;
+  for (const fd of fds) {
+    if (set(fd, F_SETOWN, process.pid) < 0 || set(fd, F_SETSIG, signal) < 0) return false;
+    const flags = set(fd, F_GETFL, 0);
+    if (flags < 0 || set(fd, F_SETFL, flags | O_ASYNC) < 0) return false;
+  }
+  return true;
 }

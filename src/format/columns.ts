@@ -13,6 +13,7 @@
 
 import { asciiBytes, ByteOutput } from './output.js';
 import { compileRawField, putRawField, rawFieldMaxBytes, type RawField, type RawPlan, type RawRecord } from './raw-fields.js';
+import { canCompile, compileRowWriter, type RowWriterFn } from './row-compiler.js';
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
@@ -84,6 +85,9 @@ export class RowRenderer<Row, Raw extends Row = Row> {
   private readonly columns: readonly Column<Row, Raw>[];
   private readonly plans: readonly ColumnPlan<Row, Raw>[];
   private readonly separator: number;
+  /** writeLine compiled for this layout (row-compiler.ts), or null to
+   * interpret the plans. */
+  private readonly compiled: RowWriterFn<Raw> | null;
 
   constructor(
     columns: readonly Column<Row, Raw>[],
@@ -110,6 +114,27 @@ export class RowRenderer<Row, Raw extends Row = Row> {
         maxChars: column.maxChars ?? NO_MAX_CHARS,
       };
     });
+    const compiledColumns = this.plans.map((plan) => ({ ...plan, hasWrite: plan.write !== null }));
+    this.compiled = canCompile(compiledColumns)
+      ? compileRowWriter<Raw>(compiledColumns, this.separator, ROW_BYTES, {
+          write: (index, out, row) => (this.plans[index]?.write as (out: ByteOutput, row: Raw) => boolean)(out, row),
+          fallback: (index, out, row, start) => this.fallback(this.plans[index] as ColumnPlan<Row, Raw>, out, row, start),
+        })
+      : null;
+  }
+
+  /** A column's text through `value` (the raw field or writer declined),
+   * written at `start`; returns the new length. */
+  private fallback(plan: ColumnPlan<Row, Raw>, out: ByteOutput, row: Raw, start: number): number {
+    const column = plan.column;
+    out.length = start;
+    if (plan.fixedWidth) {
+      const text = fit(column.value(row), column);
+      out.text(this.decorate && column.decorate ? column.decorate(text, row) : text);
+    } else {
+      out.text(column.value(row));
+    }
+    return out.length;
   }
 
   header(): string {
@@ -141,6 +166,13 @@ export class RowRenderer<Row, Raw extends Row = Row> {
    * position kept in a local, and padding falls in space blanked ahead.
    */
   writeLine(out: ByteOutput, row: Raw): void {
+    if (this.compiled !== null) this.compiled(out, row);
+    else this.writeLineInterpreted(out, row);
+  }
+
+  /** writeLine by interpreting the column plans: the reference that the
+   * compiled writer must match (tests compare the two). */
+  writeLineInterpreted(out: ByteOutput, row: Raw): void {
     const plans = this.plans;
     const separator = this.separator;
     // Only columns with `raw` read these, and `raw` requires a RawRecord.

@@ -49,6 +49,8 @@ const TEXT = 3;
 const IPV4 = 4;
 const NAME = 5;
 const NS_AS_MILLIS3 = 6;
+/** The compiled kinds' codes, for format/row-compiler.ts. */
+export const RAW_CODES = { UINT, HEX64, TEXT, IPV4, NAME, NS_AS_MILLIS3 } as const;
 
 /** A RawField compiled for the hot loop: every plan has the same shape. */
 export interface RawPlan {

@@ -34,7 +34,7 @@ export class EventBatch implements RecordSink {
 
   /** @param recordSize the bytes each of this trace's records must have:
    * TRANSITION_EVENT_SIZE for tcpstates, EVENT_SIZE for tcplife. */
-  constructor(private readonly recordSize: number = EVENT_SIZE) {}
+  constructor(readonly recordSize: number = EVENT_SIZE) {}
 
   sample(view: DataView, offset: number, size: number): void {
     if (size < this.recordSize) {

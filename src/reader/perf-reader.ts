@@ -22,6 +22,10 @@ const TAIL_WORD = DATA_TAIL_OFFSET / 8;
 export class PerfReader {
   private readonly states: RingState[];
   private closed = false;
+  /** True when the last collect() left records in a ring (its byte limit). */
+  truncated = false;
+  /** The rings' perf event fds, for wakeups (rings without one are left out). */
+  readonly fds: readonly number[];
 
   constructor(private readonly perfRings: PerfRings) {
     this.states = perfRings.rings.map((ring: MappedRing) => ({
@@ -29,6 +33,7 @@ export class PerfReader {
       data: new RingData(new Uint8Array(ring.memory, ring.pageSize, ring.dataSize)),
       pendingTail: -1,
     }));
+    this.fds = perfRings.rings.flatMap((ring: MappedRing) => (ring.fd === undefined ? [] : [ring.fd]));
   }
 
   /** Hands every record now in the rings to `sink` and releases their
@@ -45,16 +50,21 @@ export class PerfReader {
    * Hands every record now in the rings to `sink` without releasing their
    * space: the views given to the sink stay valid (the kernel cannot write
    * over them) until release(), which must follow before the next collect.
-   * Returns how many bytes were collected.
+   * Returns how many bytes were collected. With `maxBytesPerRing`, takes
+   * about that much at most from each ring (whole records) and sets
+   * `truncated` if some were left, so that a caller can work through a full
+   * ring in bounded steps instead of in one batch as large as the rings.
    */
-  collect(sink: RecordSink): number {
+  collect(sink: RecordSink, maxBytesPerRing = Number.MAX_SAFE_INTEGER): number {
+    this.truncated = false;
     if (this.closed) return 0;
     let collected = 0;
     for (const state of this.states) {
       const head = Number(Atomics.load(state.control, HEAD_WORD));
       const tail = Number(state.control[TAIL_WORD]);
       if (head === tail) continue;
-      state.pendingTail = state.data.consume(tail, head, sink);
+      state.pendingTail = state.data.consume(tail, head, sink, maxBytesPerRing);
+      if (state.pendingTail < head) this.truncated = true;
       collected += state.pendingTail - tail;
     }
     return collected;

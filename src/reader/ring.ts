@@ -48,15 +48,17 @@ export class RingData {
   }
 
   /**
-   * Hands every complete record in [tail, head) to `sink` and returns the new
-   * tail (always `head`). A record whose bytes wrap past the end of the ring
+   * Hands every complete record in [tail, head) to `sink`, or only the
+   * records that start within `maxBytes` of `tail`, and returns the new tail
+   * (`head` when all were handed over). A record whose bytes wrap past the end of the ring
    * is copied into a scratch buffer first, so the sink always sees it
    * contiguous. Records are 8-byte aligned, so a header never wraps.
    */
-  consume(tail: number, head: number, sink: RecordSink): number {
+  consume(tail: number, head: number, sink: RecordSink, maxBytes = Number.MAX_SAFE_INTEGER): number {
     const { view, mask } = this;
+    const stop = head - tail > maxBytes ? tail + maxBytes : head;
     let position = tail;
-    while (position < head) {
+    while (position < stop) {
       const start = position & mask;
       const type = view.getUint32(start, true);
       const recordSize = view.getUint16(start + 6, true);

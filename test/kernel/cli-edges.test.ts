@@ -10,18 +10,12 @@ import { chmodSync, closeSync, copyFileSync, linkSync, mkdtempSync, openSync, re
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import {
-  LoopbackServer,
-  TOOLS,
-  binPath,
-  csvRows,
-  startTracer,
-  testAddress,
-  testPort,
-  waitFor,
-  waitForAttach,
-  type Tracer,
-} from './robust-helpers.js';
+import { startServer, testAddress, testPort } from '../support/loopback.js';
+import { csvRows, TOOLS } from '../support/rows.js';
+import { binPath, requireRoot, waitFor } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+requireRoot();
 
 const FINAL_LINE = (tool: string) => new RegExp(`^${tool}: \\d+ events read, \\d+ lost$`);
 
@@ -40,7 +34,7 @@ for (const tool of TOOLS) {
     // Five runs: on a tool that installs its handlers late, most of them die of the signal.
     for (let run = 1; run <= 5; run++) {
       test(`SIGINT while the modules load (run ${run}): exit 0, the final line, nothing else`, async () => {
-        const tracer = startTracer(tool.name, ['-L', String(testPort(40))]);
+        const tracer = TracerProcess.start(['-L', String(testPort(40))], process.env, { tool: tool.name });
         const deadline = Date.now() + 10_000;
         // A tight poll: the window between koffi's load and the tracing loop is ~20 ms.
         while (!koffiMapped(tracer.pid)) {
@@ -48,10 +42,10 @@ for (const tool of TOOLS) {
           await new Promise((resolve) => setImmediate(resolve));
         }
         tracer.child.kill('SIGINT');
-        const [code, signal] = await tracer.exited;
-        assert.deepEqual({ code, signal }, { code: 0, signal: null }, `stderr: ${tracer.stderr()}`);
-        const lines = tracer.stderr().split('\n').filter(Boolean);
-        assert.equal(lines.length, 1, tracer.stderr());
+        const { code, signal } = await tracer.exited;
+        assert.deepEqual({ code, signal }, { code: 0, signal: null }, `stderr: ${tracer.stderrLines.join('\n')}`);
+        const lines = tracer.stderrLines.join('\n').split('\n').filter(Boolean);
+        assert.equal(lines.length, 1, tracer.stderrLines.join('\n'));
         assert.match(lines[0]!, FINAL_LINE(tool.name));
       });
     }
@@ -59,15 +53,15 @@ for (const tool of TOOLS) {
 }
 
 /** Stops a tracer with SIGINT and returns its exit code. */
-async function interrupt(tracer: Tracer): Promise<number | null> {
+async function interrupt(tracer: TracerProcess): Promise<number | null> {
   tracer.child.kill('SIGINT');
-  const [code] = await tracer.exited;
+  const { code } = await tracer.exited;
   return code;
 }
 
 /** Waits for the notice a tracer without a header prints once attached. */
-async function waitForNotice(tracer: Tracer): Promise<void> {
-  await waitFor(`${tracer.pid} to attach (stderr: ${tracer.stderr()})`, () => tracer.stderr().includes('Hit Ctrl-C to end.'), 15_000);
+async function waitForNotice(tracer: TracerProcess): Promise<void> {
+  await waitFor(`${tracer.pid} to attach (stderr: ${tracer.stderrLines.join('\n')})`, () => tracer.stderrLines.join('\n').includes('Hit Ctrl-C to end.'), 15_000);
 }
 
 /** A temporary directory removed when the test process exits. */
@@ -83,35 +77,35 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
   describe(`${tool.name}: stdout that fails every write (/dev/full)`, () => {
     test('at the header: one "cannot write" line, the final line, exit 1', async () => {
       const full = openSync('/dev/full', 'w');
-      const tracer = startTracer(tool.name, ['-L', String(testPort(210 + toolIndex))], { stdout: full });
+      const tracer = TracerProcess.start(['-L', String(testPort(210 + toolIndex))], process.env, { tool: tool.name, stdout: full });
       closeSync(full);
-      const [code] = await tracer.exited;
-      assert.equal(code, 1, tracer.stderr());
-      const lines = tracer.stderr().split('\n').filter(Boolean);
-      assert.deepEqual(lines.slice(0, 1), [`${tool.name}: cannot write to stdout: ENOSPC`], tracer.stderr());
-      assert.equal(lines.length, 2, tracer.stderr());
+      const { code } = await tracer.exited;
+      assert.equal(code, 1, tracer.stderrLines.join('\n'));
+      const lines = tracer.stderrLines.join('\n').split('\n').filter(Boolean);
+      assert.deepEqual(lines.slice(0, 1), [`${tool.name}: cannot write to stdout: ENOSPC`], tracer.stderrLines.join('\n'));
+      assert.equal(lines.length, 2, tracer.stderrLines.join('\n'));
       assert.match(lines[1]!, FINAL_LINE(tool.name));
     });
 
     test('at the first row (--no-header): one "cannot write" line, the final line, exit 1', async () => {
       const port = testPort(212 + toolIndex);
-      const server = await LoopbackServer.listen(address, port);
+      const server = await startServer(address, { port: port });
       const full = openSync('/dev/full', 'w');
-      const tracer = startTracer(tool.name, ['--no-header', '-L', String(port)], { stdout: full });
+      const tracer = TracerProcess.start(['--no-header', '-L', String(port)], process.env, { tool: tool.name, stdout: full });
       closeSync(full);
       try {
         await waitForNotice(tracer);
         await server.connections(1);
-        const [code] = await tracer.exited;
-        assert.equal(code, 1, tracer.stderr());
+        const { code } = await tracer.exited;
+        assert.equal(code, 1, tracer.stderrLines.join('\n'));
       } finally {
         tracer.child.kill('SIGKILL');
         await server.close();
       }
-      const lines = tracer.stderr().split('\n').filter(Boolean);
+      const lines = tracer.stderrLines.join('\n').split('\n').filter(Boolean);
       assert.deepEqual(lines.filter((line) => line.includes('cannot write')), [`${tool.name}: cannot write to stdout: ENOSPC`]);
       assert.match(lines.at(-1)!, FINAL_LINE(tool.name));
-      assert.equal(lines.length, 3, tracer.stderr()); // the notice, the error, the final line
+      assert.equal(lines.length, 3, tracer.stderrLines.join('\n')); // the notice, the error, the final line
     });
   });
 
@@ -168,39 +162,39 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
   describe(`${tool.name}: --no-header and repeated -L`, () => {
     test('--no-header: rows only on stdout, from the first line', async () => {
       const port = testPort(220 + toolIndex);
-      const server = await LoopbackServer.listen(address, port);
-      const tracer = startTracer(tool.name, ['-s', '--no-header', '-L', String(port)]);
+      const server = await startServer(address, { port: port });
+      const tracer = TracerProcess.start(['-s', '--no-header', '-L', String(port)], process.env, { tool: tool.name });
       try {
         await waitForNotice(tracer);
         await server.connections(2);
         // csvRows takes the first line as the header: prepend the real one.
-        await waitFor('both connections', () => csvRows(`${tool.csvHeader}\n${tracer.stdout()}`).filter(tool.endsConnection).length >= 2);
-        assert.equal(await interrupt(tracer), 0, tracer.stderr());
+        await waitFor('both connections', () => csvRows(`${tool.csvHeader}\n${tracer.stdoutLines.join('\n')}`).filter(tool.endsConnection).length >= 2);
+        assert.equal(await interrupt(tracer), 0, tracer.stderrLines.join('\n'));
       } finally {
         tracer.child.kill('SIGKILL');
         await server.close();
       }
-      const lines = tracer.stdout().split('\n').filter(Boolean);
+      const lines = tracer.stdoutLines.join('\n').split('\n').filter(Boolean);
       assert.ok(!lines.includes(tool.csvHeader), 'no header line');
-      assert.equal(lines.length, 2 * tool.rowsPerConnection, tracer.stdout());
+      assert.equal(lines.length, 2 * tool.rowsPerConnection, tracer.stdoutLines.join('\n'));
       for (const line of lines) assert.ok(line.includes(`,${port},`), line);
     });
 
     test('-L p1 -L p2 traces both ports (the lists accumulate)', async () => {
       const ports = [testPort(230 + toolIndex), testPort(240 + toolIndex)];
-      const servers = await Promise.all(ports.map((port) => LoopbackServer.listen(address, port)));
-      const tracer = startTracer(tool.name, ['-s', '-L', String(ports[0]), '--localport', String(ports[1])]);
+      const servers = await Promise.all(ports.map((port) => startServer(address, { port: port })));
+      const tracer = TracerProcess.start(['-s', '-L', String(ports[0]), '--localport', String(ports[1])], process.env, { tool: tool.name });
       try {
-        await waitForAttach(tracer);
+        await tracer.untilAttached();
         for (const server of servers) await server.connections(1);
-        const ended = () => csvRows(tracer.stdout()).filter(tool.endsConnection);
+        const ended = () => csvRows(tracer.stdoutLines.join('\n')).filter(tool.endsConnection);
         await waitFor('a connection on each port', () => ports.every((port) => ended().some((row) => row.LPORT === String(port))));
-        assert.equal(await interrupt(tracer), 0, tracer.stderr());
+        assert.equal(await interrupt(tracer), 0, tracer.stderrLines.join('\n'));
       } finally {
         tracer.child.kill('SIGKILL');
         await Promise.all(servers.map((server) => server.close()));
       }
-      const lports = new Set(csvRows(tracer.stdout()).map((row) => row.LPORT));
+      const lports = new Set(csvRows(tracer.stdoutLines.join('\n')).map((row) => row.LPORT));
       assert.deepEqual([...lports].sort(), ports.map(String).sort());
     });
   });
@@ -216,28 +210,28 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
       });
       server.listen({ host: '::', port, ipv6Only: false });
       await once(server, 'listening');
-      const onlyV4 = startTracer(tool.name, ['-s', '-4', '-L', String(port)]);
-      const both = startTracer(tool.name, ['-s', '-L', String(port)]);
+      const onlyV4 = TracerProcess.start(['-s', '-4', '-L', String(port)], process.env, { tool: tool.name });
+      const both = TracerProcess.start(['-s', '-L', String(port)], process.env, { tool: tool.name });
       try {
-        await Promise.all([waitForAttach(onlyV4), waitForAttach(both)]);
+        await Promise.all([onlyV4.untilAttached(), both.untilAttached()]);
         const client = createConnection({ host: address, port });
         client.on('error', () => {});
         await once(client, 'connect');
         client.end();
         client.resume();
         await once(client, 'close');
-        await waitFor('the accepted end', () => csvRows(both.stdout()).some(tool.endsConnection));
-        assert.equal(await interrupt(onlyV4), 0, onlyV4.stderr());
-        assert.equal(await interrupt(both), 0, both.stderr());
+        await waitFor('the accepted end', () => csvRows(both.stdoutLines.join('\n')).some(tool.endsConnection));
+        assert.equal(await interrupt(onlyV4), 0, onlyV4.stderrLines.join('\n'));
+        assert.equal(await interrupt(both), 0, both.stderrLines.join('\n'));
       } finally {
         onlyV4.child.kill('SIGKILL');
         both.child.kill('SIGKILL');
         server.close();
       }
-      const accepted = csvRows(both.stdout()).filter((row) => row.LADDR === `::ffff:${address}`);
-      assert.ok(accepted.length >= tool.rowsPerConnection, both.stdout());
+      const accepted = csvRows(both.stdoutLines.join('\n')).filter((row) => row.LADDR === `::ffff:${address}`);
+      assert.ok(accepted.length >= tool.rowsPerConnection, both.stdoutLines.join('\n'));
       for (const row of accepted) assert.equal(row.IP, '6');
-      assert.deepEqual(csvRows(onlyV4.stdout()), [], '-4 shows none of the IPv6 end');
+      assert.deepEqual(csvRows(onlyV4.stdoutLines.join('\n')), [], '-4 shows none of the IPv6 end');
     });
   });
 }
@@ -247,7 +241,7 @@ describe('tcpstates on a terminal: the colour conventions', () => {
    * on our port; returns what the terminal got. */
   async function onTerminal(env: Record<string, string>, offset: number): Promise<string> {
     const port = testPort(260 + offset);
-    const server = await LoopbackServer.listen(address(offset), port);
+    const server = await startServer(address(offset), { port: port });
     const clean = { ...process.env };
     // node --test sets FORCE_COLOR=1 in its children when on a terminal.
     delete clean.FORCE_COLOR;

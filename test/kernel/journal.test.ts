@@ -15,6 +15,9 @@ import type { TcpstatesJson } from '../../src/format/json.js';
 import { JournalReceiver } from '../support/journal-receiver.js';
 import { clientSession, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
 import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
+import { requireRoot } from '../support/system.js';
+
+requireRoot();
 
 /** Sets its comm to "jr\nnl" (process.title does prctl(PR_SET_NAME)) and
  * makes one connection. */

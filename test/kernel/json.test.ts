@@ -6,8 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { TCPSTATES_JSON_FIELDS, type TcpstatesJson } from '../../src/format/json.js';
-import { TIMER_SLACK_MS, clientSession, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
+import { TIMER_SLACK_MS, clientSession, onLoopback, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
 import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
+import { PROMPTLY_MS, requireRoot } from '../support/system.js';
+
+requireRoot();
 
 function parseRows(lines: readonly string[]): TcpstatesJson[] {
   return lines.filter((line) => line !== '').map((line) => JSON.parse(line) as TcpstatesJson);
@@ -15,7 +18,7 @@ function parseRows(lines: readonly string[]): TcpstatesJson[] {
 
 /** The rows of the client socket of our one connection to `port`. */
 function clientRows(rows: readonly TcpstatesJson[], port: number): TcpstatesJson[] {
-  return rows.filter((row) => row.rport === port);
+  return rows.filter((row) => row.rport === port && onLoopback(row));
 }
 
 describe('tcpstates --json (kernel)', () => {
@@ -68,7 +71,10 @@ describe('tcpstates --json (kernel)', () => {
         [process.pid, 'node', process.pid, 0, 0],
       );
       assert.equal(established.lport, session4.localPort);
-      assert.ok(established.duration_ms > 0 && established.duration_ms < 1000, `SYN_SENT for ${established.duration_ms} ms`);
+      // A real, positive duration; the bound only rules out garbage (a
+      // loopback handshake is sub-ms, but under load its softirq can wait
+      // for ksoftirqd to get a CPU).
+      assert.ok(established.duration_ms > 0 && established.duration_ms < PROMPTLY_MS, `SYN_SENT for ${established.duration_ms} ms`);
       assert.equal(finWait1.pid, process.pid);
       assert.equal(finWait1.owner_pid, process.pid);
       assert.ok(finWait1.duration_ms >= 30 - TIMER_SLACK_MS, `ESTABLISHED for ${finWait1.duration_ms} ms, held 30`);

@@ -2,7 +2,7 @@
 // tcpstates -p on the real kernel (as root): two child processes make one
 // connection each to servers in this process; with -p <first child> only
 // transitions run by that child appear (C-PID), and not the other child's
-// connect and close, which an unfiltered tracer (-D the other port) sees. The child stays in
+// connect and close, which an unfiltered tracer (-D both ports) sees. The child stays in
 // CLOSE_WAIT for a known time after a long ESTABLISHED: its LAST_ACK row's
 // MS must be the CLOSE_WAIT time, though the transition into CLOSE_WAIT ran
 // in this process and was filtered out.
@@ -12,7 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../support/loopback.js';
+import { parseTextRow, type StateRow } from '../support/rows.js';
 import { TracerProcess } from '../support/tracer-process.js';
+import { REALTIME_WRAPPER, TWO_PROGRAMS_TOLERANCE_MS, requireRoot } from '../support/system.js';
+
+requireRoot();
 
 const ESTABLISHED_MS = 400;
 const CLOSE_WAIT_MS = 100;
@@ -31,27 +35,23 @@ process.stdin.once('data', () => {
 console.log('ready');
 `;
 
-interface Row {
-  readonly skaddr: string;
-  readonly pid: number;
-  readonly comm: string;
-  readonly lport: number;
-  readonly rport: number;
-  readonly transition: string;
-  readonly ms: number;
-}
+type Row = StateRow & { readonly transition: string };
 
 /** Default-layout rows: SKADDR C-PID C-COMM LADDR LPORT RADDR RPORT OLD -> NEW MS. */
 function parseRows(lines: readonly string[]): Row[] {
   return lines.slice(1).map((line) => {
-    const f = line.split(/\s+/);
-    assert.equal(f.length, 11, line);
-    return { skaddr: f[0]!, pid: Number(f[1]), comm: f[2]!, lport: Number(f[4]), rport: Number(f[6]), transition: `${f[7]} -> ${f[9]}`, ms: Number(f[10]) };
+    assert.equal(line.split(/\s+/).length, 11, line);
+    const row = parseTextRow(line);
+    return { ...row, transition: `${row.oldstate} -> ${row.newstate}` };
   });
 }
 
 async function startClient(server: LoopbackServer): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', CLIENT, server.host, String(server.port), String(CLOSE_WAIT_MS)], {
+  // At a real-time priority (chrt execs node: the same pid): its close() is
+  // then not preempted between the two tracers' programs (see
+  // TWO_PROGRAMS_TOLERANCE_MS), whose MS are compared.
+  const [command, ...args] = [...REALTIME_WRAPPER, process.execPath, '-e', CLIENT, server.host, String(server.port), String(CLOSE_WAIT_MS)];
+  const child = spawn(command!, args, {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [line] = (await once(child.stdout!.setEncoding('utf8'), 'data')) as [string];
@@ -74,7 +74,9 @@ describe('tcpstates -p (kernel)', () => {
     const target = await startClient(serverA);
     const other = await startClient(serverB);
     const filtered = TracerProcess.start(['-p', String(target.pid)]);
-    const control = TracerProcess.start(['-D', String(serverB.port)]);
+    // -D both ports: the other child's rows, and the target socket's true
+    // CLOSE_WAIT time to compare the filtered tracer's MS with.
+    const control = TracerProcess.start(['-D', `${serverA.port},${serverB.port}`]);
     try {
       await filtered.waitForStdout((line) => line.startsWith('SKADDR'), 'the header');
       await control.waitForStdout((line) => line.startsWith('SKADDR'), 'the header');
@@ -84,7 +86,9 @@ describe('tcpstates -p (kernel)', () => {
       const [[targetCode], [otherCode]] = (await Promise.all(exits)) as [[number], [number]];
       assert.deepEqual([targetCode, otherCode], [0, 0]);
       await filtered.waitForStdout((line) => / CLOSE_WAIT +-> LAST_ACK /.test(line), "the target's LAST_ACK row");
-      await control.waitForStdout((line) => / CLOSE_WAIT +-> LAST_ACK /.test(line), "the other child's LAST_ACK row");
+      const lastAckTo = (port: number) => (line: string) => / CLOSE_WAIT +-> LAST_ACK /.test(line) && line.split(/\s+/)[6] === String(port);
+      await control.waitForStdout(lastAckTo(serverB.port), "the other child's LAST_ACK row");
+      await control.waitForStdout(lastAckTo(serverA.port), "the target's LAST_ACK row, unfiltered");
       assert.deepEqual(await filtered.stop('SIGINT'), { code: 0, signal: null });
       assert.deepEqual(await control.stop('SIGINT'), { code: 0, signal: null });
 
@@ -103,9 +107,20 @@ describe('tcpstates -p (kernel)', () => {
       assert.deepEqual(rows.filter(bySyscall), []);
 
       // Time in CLOSE_WAIT only: the filtered ESTABLISHED -> CLOSE_WAIT still
-      // updated the socket's timestamp (else this would be >= 500 ms).
+      // updated the socket's timestamp (else this would include the
+      // ESTABLISHED_MS before it). Compared with the unfiltered tracer's MS
+      // for the same transition, not with a wall-clock bound: a busy machine
+      // can stretch the child's CLOSE_WAIT_MS timer past ESTABLISHED_MS.
       const lastAck = targetRows.find((row) => row.transition === 'CLOSE_WAIT -> LAST_ACK')!;
-      assert.ok(lastAck.ms >= CLOSE_WAIT_MS - TIMER_SLACK_MS && lastAck.ms < ESTABLISHED_MS, `CLOSE_WAIT for ${lastAck.ms} ms`);
+      const unfiltered = parseRows(control.stdoutLines).filter((row) => row.rport === serverA.port);
+      const trueLastAck = unfiltered.find((row) => row.transition === 'CLOSE_WAIT -> LAST_ACK')!;
+      const trueEstablished = unfiltered.find((row) => row.transition === 'ESTABLISHED -> CLOSE_WAIT')!;
+      assert.ok(lastAck.ms >= CLOSE_WAIT_MS - TIMER_SLACK_MS, `CLOSE_WAIT for ${lastAck.ms} ms`);
+      assert.ok(trueEstablished.ms >= ESTABLISHED_MS - TIMER_SLACK_MS, `ESTABLISHED for ${trueEstablished.ms} ms, unfiltered`);
+      assert.ok(
+        Math.abs(lastAck.ms - trueLastAck.ms) <= TWO_PROGRAMS_TOLERANCE_MS,
+        `CLOSE_WAIT for ${lastAck.ms} ms filtered, ${trueLastAck.ms} ms unfiltered (ESTABLISHED ${trueEstablished.ms} ms before it)`,
+      );
 
       // Those rows did happen, run by the other child, as the unfiltered tracer saw.
       const controlRows = parseRows(control.stdoutLines).filter(bySyscall);

@@ -7,32 +7,114 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { openTrace } from '../../src/bpf/loader.js';
 import type { TraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
 import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
-import {
-  LoopbackServer,
-  MISSING_TRACEPOINT_SOURCE,
-  TOOLS,
-  VERIFIER_REJECTED_SOURCE,
-  binPath,
-  bpfObjectsOf,
-  buildBpfObject,
-  csvRows,
-  startTracer,
-  testAddress,
-  testPort,
-  waitFor,
-  waitForAttach,
-} from './robust-helpers.js';
+import { testAddress, testPort } from '../support/loopback.js';
+import { TOOLS } from '../support/rows.js';
+import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot } from '../support/system.js';
+import { TracerProcess, traceConnections } from '../support/tracer-process.js';
 
-/** setpriv as user nobody. CAP_DAC_READ_SEARCH only lets it read the
- * checkout wherever it is (CI may clone under /root); it grants nothing for
- * BPF, which needs CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN. */
-const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+requireRoot();
+
+/**
+ * Compiles a small BPF C source with the project's own includes (vmlinux.h
+ * from the build, bpf/tcpstates.h) into a temporary object, for the tests
+ * that feed the loader a deliberately broken program.
+ */
+function buildBpfObject(name: string, source: string): string {
+  const directory = mkdtempSync(`${tmpdir()}/robust-bpf-`);
+  writeFileSync(`${directory}/${name}.bpf.c`, source);
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
+  const result = spawnSync(
+    'clang',
+    ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${REPO_ROOT}bpf`, `-I${REPO_ROOT}dist/bpf`, '-c', `${name}.bpf.c`, '-o', `${name}.bpf.o`],
+    { cwd: directory, encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`clang failed for ${name}: ${result.stderr}`);
+  // The object is read at open time; the directory goes when the test process exits.
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+  return `${directory}/${name}.bpf.o`;
+}
+
+/** What every object the loader opens must have before its load: the
+ * configuration in .rodata and the two programs by name. */
+const FIXTURE_PRELUDE = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "tcpstates.h"
+
+const volatile struct tcpstates_config cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+SEC("raw_tp/sys_exit")
+int handle_sys_exit(__u64 *ctx)
+{
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+/** A program the verifier rejects after walking ~2800 instructions, so its
+ * log (~170 KB) is far longer than one libbpf print buffer (8 KiB). */
+const VERIFIER_REJECTED_SOURCE = `${FIXTURE_PRELUDE}
+SEC("raw_tp/inet_sock_set_state")
+int handle_set_state(__u64 *ctx)
+{
+	volatile __u64 sum = 0;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < 400; i++)
+		sum += cfg.mode + i;
+	/* The tracepoint has 3 arguments: the 1001st is out of the context. */
+	return ctx[1000] + sum;
+}
+`;
+
+/** A valid program on a tracepoint no kernel has: the attach fails. */
+const MISSING_TRACEPOINT_SOURCE = `${FIXTURE_PRELUDE}
+SEC("raw_tp/robust_test_no_such_tracepoint")
+int handle_set_state(__u64 *ctx)
+{
+	return cfg.mode;
+}
+`;
+
+/**
+ * setpriv as an unprivileged user, like nobody but a uid of this run's own:
+ * the kernel's allowance of locked memory for perf rings is per user
+ * (perf_event_mlock_kb), so a tracer that another run (another checkout's
+ * tests, a user) has running as nobody would use it up and make ours fail
+ * with EPERM. CAP_DAC_READ_SEARCH only lets it read the checkout wherever it
+ * is (CI may clone under /root); it grants nothing for BPF, which needs
+ * CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN.
+ */
+const UNPRIVILEGED_UID = 200_000 + (process.pid % 100_000);
+const AS_NOBODY = ['setpriv', `--reuid=${UNPRIVILEGED_UID}`, '--regid=nogroup', '--clear-groups'];
 const readAnywhere = (caps: string[] = []) => {
   const list = ['+dac_read_search', ...caps.map((cap) => `+${cap}`)].join(',');
   return [`--inh-caps=${list}`, `--ambient-caps=${list}`];
@@ -85,25 +167,10 @@ for (const tool of TOOLS) {
     });
 
     test('as nobody with only CAP_BPF and CAP_PERFMON: traces (the advice is right)', async () => {
-      const address = testAddress(11);
-      const port = testPort(11);
-      const server = await LoopbackServer.listen(address, port);
-      const capped = spawnTracerAs(
-        [...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])],
-        tool.name,
-        ['-s', '-L', String(port)],
-      );
-      try {
-        await waitForAttach(capped);
-        await server.connections(2);
-        await waitFor('both connections', () => csvRows(capped.stdout()).filter(tool.endsConnection).length >= 2);
-      } finally {
-        capped.child.kill('SIGINT');
-        await server.close();
-      }
-      const [code] = await capped.exited;
-      assert.equal(code, 0, capped.stderr());
-      assert.match(capped.stderr(), new RegExp(`^${tool.name}: \\d+ events read, 0 lost\\n$`, 'm'));
+      const capped = (args: readonly string[]) => spawnTracerAs([...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])], tool.name, args);
+      const { code, stderr } = await traceConnections(tool, testAddress(11), testPort(11), capped, 2);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, new RegExp(`^${tool.name}: \\d+ events read, 0 lost\\n$`, 'm'));
     });
   });
 
@@ -135,7 +202,7 @@ for (const tool of TOOLS) {
 }
 
 function spawnTracerAs(wrapper: readonly string[], tool: string, args: readonly string[]) {
-  return startTracer(tool, args, { wrapper });
+  return TracerProcess.start(args, process.env, { tool, wrapper });
 }
 
 describe('the loader on broken objects', () => {

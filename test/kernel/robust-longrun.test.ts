@@ -10,19 +10,12 @@ import { strict as assert } from 'node:assert';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import {
-  LoopbackServer,
-  TOOLS,
-  bpfObjectsOf,
-  csvRows,
-  mapName,
-  rssKiB,
-  sleep,
-  startTracer,
-  testAddress,
-  testPort,
-  type Tracer,
-} from './robust-helpers.js';
+import { startServer, testAddress, testPort } from '../support/loopback.js';
+import { csvRows, TOOLS } from '../support/rows.js';
+import { bpfObjectsOf, mapName, requireRoot, rssKiB, sleep } from '../support/system.js';
+import { TracerProcess, type Exit } from '../support/tracer-process.js';
+
+requireRoot();
 
 const CONNECTIONS = 25_000;
 // from include/uapi/linux/bpf.h: enum bpf_map_type
@@ -35,13 +28,13 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
       const address = testAddress(60 + toolIndex);
       const port = testPort(300 + toolIndex);
       const directory = mkdtempSync(`${tmpdir()}/robust-longrun-`);
-      const server = await LoopbackServer.listen(address, port);
+      const server = await startServer(address, { port: port });
       // -L sees the server's sockets, -D the clients': every kind of socket,
       // and no other helper's traffic.
       const sides = ['-L', '-D'].map((option) => {
         const file = `${directory}/${option}.csv`;
         const fd = openSync(file, 'w');
-        const tracer = startTracer(tool.name, ['-s', option, String(port)], { stdout: fd });
+        const tracer = TracerProcess.start(['-s', option, String(port)], process.env, { tool: tool.name, stdout: fd });
         closeSync(fd);
         return { option, file, tracer };
       });
@@ -49,7 +42,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
       const rss: number[][] = sides.map(() => []);
       let sampling = true;
       let sampler: Promise<void> = Promise.resolve();
-      let stopped: [number | null, NodeJS.Signals | null][] = [];
+      let stopped: Exit[] = [];
       try {
         for (const { tracer, file } of sides) await waitForFileHeader(tracer, file);
         sampler = (async () => {
@@ -81,7 +74,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
         await sampler;
         for (const { tracer } of sides) tracer.child.kill('SIGINT');
         stopped = await Promise.all(sides.map(({ tracer }) => tracer.exited));
-        assert.deepEqual(stopped, sides.map(() => [0, null]));
+        assert.deepEqual(stopped, sides.map(() => ({ code: 0, signal: null })));
 
         for (const [index, { option, file, tracer }] of sides.entries()) {
           const rows = csvRows(readFileSync(file, 'utf8'));
@@ -102,7 +95,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
             assert.ok(addresses.size < opening.length / 2, `${option}: ${opening.length} sockets on ${addresses.size} addresses`);
             t.diagnostic(`${option}: ${opening.length} sockets on ${addresses.size} struct sock addresses, longest duration ${longest} ms`);
           }
-          assert.match(tracer.stderr(), new RegExp(`^${tool.name}: \\d+ events read, 0 lost$`, 'm'));
+          assert.match(tracer.stderr.text, new RegExp(`^${tool.name}: \\d+ events read, 0 lost$`, 'm'));
 
           // RSS after warm-up (the first quarter) stays flat.
           const samples = rss[index]!;
@@ -128,10 +121,10 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
 }
 
 /** The tracer writes to a file: its header there says it attached. */
-async function waitForFileHeader(tracer: Tracer, file: string): Promise<void> {
+async function waitForFileHeader(tracer: TracerProcess, file: string): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (!readFileSync(file, 'utf8').includes('\n')) {
-    if (Date.now() > deadline) throw new Error(`no header from ${tracer.pid}: ${tracer.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no header from ${tracer.pid}: ${tracer.stderr.text}`);
     await sleep(10);
   }
 }

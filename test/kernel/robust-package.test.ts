@@ -10,7 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { LoopbackServer, ROOT, TOOLS, csvRows, startTracer, testAddress, testPort, waitFor, waitForAttach } from './robust-helpers.js';
+import { testAddress, testPort } from '../support/loopback.js';
+import { csvRows, TOOLS } from '../support/rows.js';
+import { REPO_ROOT as ROOT, requireRoot } from '../support/system.js';
+import { TracerProcess, traceConnections } from '../support/tracer-process.js';
+
+requireRoot();
 
 const temporary: string[] = [];
 after(() => {
@@ -35,21 +40,11 @@ async function traceTwoConnections(
   index: number,
   options: { bin?: string; exec?: boolean; cwd: string; env?: NodeJS.ProcessEnv },
 ) {
-  const port = testPort(400 + index);
-  const server = await LoopbackServer.listen(testAddress(80 + index), port);
-  const tracer = startTracer(tool.name, ['-s', '-L', String(port)], options);
-  try {
-    await waitForAttach(tracer);
-    await server.connections(2);
-    await waitFor('both connections traced', () => csvRows(tracer.stdout()).filter(tool.endsConnection).length >= 2);
-  } finally {
-    tracer.child.kill('SIGINT');
-    await server.close();
-  }
-  const [code] = await tracer.exited;
-  assert.equal(code, 0, tracer.stderr());
-  assert.equal(tracer.stdout().split('\n')[0], tool.csvHeader);
-  assert.equal(csvRows(tracer.stdout()).filter(tool.endsConnection).length, 2);
+  const start = (args: readonly string[]) => TracerProcess.start(args, options.env ?? process.env, { tool: tool.name, ...options });
+  const { code, stdout, stderr } = await traceConnections(tool, testAddress(80 + index), testPort(400 + index), start, 2);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout.split('\n')[0], tool.csvHeader);
+  assert.equal(csvRows(stdout).filter(tool.endsConnection).length, 2);
 }
 
 for (const [index, tool] of TOOLS.entries()) {

@@ -8,6 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { SUMMARY_NOTES } from '../../src/format/summary.js';
 import { TIMER_SLACK_MS, clientSession, startServer, type LoopbackServer } from '../support/loopback.js';
 import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
+import { PROMPTLY_MS, requireRoot } from '../support/system.js';
+
+requireRoot();
 
 const CONNECTIONS = 12;
 const HOLD_MS = 40;
@@ -79,13 +82,16 @@ describe('tcpstates --summary (kernel)', () => {
       });
       const handshake = rows.get('SYN_SENT -> ESTABLISHED')!;
       assert.deepEqual([handshake.count, handshake.firstSeen], [CONNECTIONS, 0]);
-      assert.ok(handshake.millis.every((ms) => ms !== null && ms > 0 && ms < 1000), String(handshake.millis));
+      // Positive; the bound only rules out garbage (under load a loopback
+      // handshake's softirq can wait for ksoftirqd to get a CPU).
+      assert.ok(handshake.millis.every((ms) => ms !== null && ms > 0 && ms < PROMPTLY_MS), String(handshake.millis));
 
       // The client closes first, HOLD_MS after connecting.
       const held = rows.get('ESTABLISHED -> FIN_WAIT1')!;
       assert.deepEqual([held.count, held.firstSeen], [CONNECTIONS, 0]);
       const [p50, p90, p99, max] = held.millis as [number, number, number, number];
-      assert.ok(p50 >= HOLD_MS - TIMER_SLACK_MS && p50 <= p90 && p90 <= p99 && p99 <= max && max < HOLD_MS + 5000, String(held.millis));
+      // The upper bound only rules out garbage: a busy machine can stretch a hold.
+      assert.ok(p50 >= HOLD_MS - TIMER_SLACK_MS && p50 <= p90 && p90 <= p99 && p99 <= max && max < HOLD_MS + PROMPTLY_MS, String(held.millis));
 
       // Every transition counted: the table adds up to the events read.
       const total = [...rows.values()].reduce((sum, row) => sum + row.count, 0);

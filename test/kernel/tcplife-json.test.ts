@@ -5,17 +5,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TCPLIFE_JSON_FIELDS, type TcplifeJson } from '../../src/format/json.js';
-import { closeServer, connection, settle, startServer, startTool } from './harness.js';
+import { clientSession, onLoopback, settle, startServer } from '../support/loopback.js';
+import { requireRoot } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+requireRoot();
 
 test('tcplife --json: one object per side, documented fields, owner, lifespan', async () => {
-  const tracer = await startTool('tcplife', ['--json']);
-  const { server, port } = await startServer('::1');
-  const clientPort = await connection('::1', port, 'fin', 100);
-  await closeServer(server);
+  const tracer = await TracerProcess.attach('tcplife', ['--json']);
+  const server = await startServer('::1', { echo: true });
+  const port = server.port;
+  const { localPort: clientPort } = await clientSession('::1', port, 100, 'ping\n', { awaitAnswer: true });
+  await server.close();
   await settle();
-  const result = await tracer.stop();
-  assert.equal(result.code, 0, result.stderr);
-  const rows = result.lines.map((line) => JSON.parse(line) as TcplifeJson).filter((r) => r.lport === port || r.rport === port);
+  const result = await tracer.finish();
+  assert.equal(result.code, 0, result.stderr.join('\n'));
+  const rows = result.stdout.map((line) => JSON.parse(line) as TcplifeJson).filter((r) => (r.lport === port || r.rport === port) && onLoopback(r));
   assert.equal(rows.length, 2, JSON.stringify(rows));
   for (const row of rows) {
     assert.deepEqual(Object.keys(row), [...TCPLIFE_JSON_FIELDS]);
@@ -29,7 +34,7 @@ test('tcplife --json: one object per side, documented fields, owner, lifespan', 
   }
   assert.deepEqual(rows.map((r) => r.lport).sort(), [clientPort, port].sort());
   // Diagnostics are JSON too.
-  const summary = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { tool: string; lost: number };
+  const summary = JSON.parse(result.stderr.at(-1)!) as { tool: string; lost: number };
   assert.equal(summary.tool, 'tcplife');
   assert.equal(summary.lost, 0);
 });

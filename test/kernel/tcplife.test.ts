@@ -8,22 +8,16 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import {
-  parseCsvRow,
-  runPeers,
-  runRstClient,
-  startListener,
-  startTcplife,
-  type CloseHow,
-  type Closer,
-  type CsvRow,
-  type Family,
-  type PeerPlan,
-  type PeerRun,
-  type Tracer,
-} from './tcplife-harness.js';
+import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type Family, type PeerPlan, type PeerRun } from '../support/peers.js';
+import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../support/rows.js';
+import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../support/system.js';
+import { TracerProcess as Tracer } from '../support/tracer-process.js';
 import { TIMER_SLACK_MS } from '../support/loopback.js';
+
+requireRoot();
+
+/** bin/tcplife, attached, in a private mount namespace with tracefs and debugfs unmounted. */
+const startTcplife = (args: readonly string[]) => Tracer.attach('tcplife', args, { wrapper: withoutTracefsWrapper() });
 
 // Sizes away from multiples of 1024: the kernel counts the SYN, the FIN and
 // the protocol's two sync bytes too (at most 3 bytes more), which must not
@@ -31,7 +25,8 @@ import { TIMER_SLACK_MS } from '../support/loopback.js';
 const REQUEST_BYTES = 3000; // client -> server: 2 KB
 const RESPONSE_BYTES = 100_000; // server -> client: 97 KB
 const HOLD_MS = 150;
-const ROW_WAIT_MS = 5000;
+// A wait for rows, not a bound: generous for a busy machine, and no slower when they come.
+const ROW_WAIT_MS = PROMPTLY_MS;
 
 const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
@@ -219,10 +214,13 @@ test('-p (owner PID, applied at CLOSE), -L, -D and -4 filter in the kernel', asy
       ]);
       Object.assign(tracers, { byPid, byLocalPort, byRemotePort, ipv4Only, unfiltered });
     });
-    // Every filtered tracer ran as long as the unfiltered one: once it has
-    // all rows, so have they (each reads its rings every 10 ms).
+    // Every filtered tracer ran as long as the unfiltered one. Once that has
+    // all rows, stop them all: a tracer reads what is left in its rings
+    // before it exits (robust-signals checks it), so their output is then
+    // complete. (Not a pause: a busy machine can keep a tracer off the CPU
+    // for longer than its 10 ms read interval.)
     await waitForRows(tracers.unfiltered!, run);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const tracer of Object.values(tracers)) await tracer.stop();
     const ours = (tracer: Tracer) => {
       const rows = csvRows(tracer);
       return run.connections.flatMap(({ localPort }) => [
@@ -281,18 +279,7 @@ test('default, -w and -t layouts on the real kernel: exact header, bcc-shaped ro
 
 /** The BPF links a process holds, from its fds' fdinfo. */
 function linksHeldBy(pid: number): number[] {
-  const links: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile
-    }
-    const match = /^link_id:\s*(\d+)$/m.exec(info);
-    if (match) links.push(Number(match[1]));
-  }
-  return links;
+  return bpfObjectsOf(pid).links.map((link) => link.id);
 }
 
 /** The tracepoint of a live link, or null once it is gone. */

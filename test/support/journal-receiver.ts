@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from './system.js';
 
 const RECEIVER = String.raw`
 import base64, socket, sys
@@ -88,7 +89,7 @@ export class JournalReceiver {
   /** Polls until `count` datagrams arrived or timeoutMs passed. */
   async waitForCount(count: number, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.datagrams.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (this.datagrams.length < count && Date.now() < deadline) await sleep(10);
   }
 
   stop(): void {

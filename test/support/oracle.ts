@@ -3,10 +3,10 @@
 // Python, as the reference our renderers must match byte for byte.
 
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { TcpEvent } from '../../src/decode/event.js';
+import { REPO_ROOT } from './system.js';
 
-const SCRIPT = fileURLToPath(new URL('../../../test/support/bcc_format.py', import.meta.url));
+const SCRIPT = `${REPO_ROOT}test/support/bcc_format.py`;
 
 export type OracleMode = 'default' | 'wide' | 'csv';
 

@@ -13,7 +13,8 @@ import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.j
 import { packageVersion } from '../../src/cli/version.js';
 import { UsageError } from '../../src/errors.js';
 import { colorizerFor, colorLevel } from '../../src/format/color.js';
-import { binPath, ROOT, TOOLS } from '../support/robust-tools.js';
+import { TOOLS } from '../support/rows.js';
+import { binPath, REPO_ROOT as ROOT } from '../support/system.js';
 
 interface Result {
   status: number | null;

@@ -12,7 +12,8 @@ import { describe, test } from 'node:test';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { PID_LIST_MAX, parsePidList, parsePortList } from '../../src/cli/options.js';
 import { UsageError } from '../../src/errors.js';
-import { binPath, ROOT, TOOLS } from '../support/robust-tools.js';
+import { TOOLS } from '../support/rows.js';
+import { REPO_ROOT as ROOT, binPath } from '../support/system.js';
 
 interface Result {
   status: number | null;

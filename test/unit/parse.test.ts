@@ -28,7 +28,7 @@ test('generator and measure reports', () => {
   assert.throws(() => parseLoadgen('loadgen: unshare: Operation not permitted\n'), /no summary line/);
   const report = 'pid=6428\npid=6428 status=0 utime_us=894022 stime_us=128282 maxrss_kb=93120\n';
   assert.equal(parseMeasurePid(report), 6428);
-  assert.deepEqual(parseMeasureReport(report), { pid: 6428, status: 0, cpuUs: 1022304, maxRssKb: 93120 });
+  assert.deepEqual(parseMeasureReport(report), { pid: 6428, status: 0, cpuUs: 1022304, userUs: 894022, kernelUs: 128282, maxRssKb: 93120 });
   assert.equal(parseMeasureReport('pid=6428\n'), null);
 });
 

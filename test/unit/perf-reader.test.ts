@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { PerfRings } from '../../src/ffi/libbpf.js';
 import { PerfReader } from '../../src/reader/perf-reader.js';
-import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_SAMPLE, type RecordSink } from '../../src/reader/ring.js';
+import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, type RecordSink } from '../../src/reader/ring.js';
+import { FakeRing } from '../support/rings.js';
 
 const PAGE = 4096;
 const DATA = 1024;
@@ -16,19 +17,10 @@ function ringWith(start: number, payloads: readonly number[][]): { rings: PerfRi
   const memory = new ArrayBuffer(PAGE + DATA);
   const control = new DataView(memory, 0, PAGE);
   const data = new Uint8Array(memory, PAGE, DATA);
-  let position = start;
-  for (const payload of payloads) {
-    const record = new Uint8Array(8 + 4 + payload.length + ((8 - ((4 + payload.length) % 8)) % 8));
-    const view = new DataView(record.buffer);
-    view.setUint32(0, PERF_RECORD_SAMPLE, true);
-    view.setUint16(6, record.length, true);
-    view.setUint32(8, payload.length, true);
-    record.set(payload, 12);
-    for (let i = 0; i < record.length; i++) data[(position + i) % DATA] = record[i] as number;
-    position += record.length;
-  }
+  const ring = new FakeRing(data, start);
+  for (const payload of payloads) ring.sample(payload);
   control.setBigUint64(DATA_TAIL_OFFSET, BigInt(start), true);
-  control.setBigUint64(DATA_HEAD_OFFSET, BigInt(position), true);
+  control.setBigUint64(DATA_HEAD_OFFSET, BigInt(ring.head), true);
   return { rings: { rings: [{ index: 0, memory, pageSize: PAGE, dataSize: DATA }], free: () => {} }, control };
 }
 

@@ -4,45 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PERF_RECORD_LOST, PERF_RECORD_SAMPLE, RingData, type RecordSink } from '../../src/reader/ring.js';
-
-/** Builds records into a ring the way the kernel does, from a free-running position. */
-class FakeRing {
-  readonly bytes: Uint8Array;
-  head: number;
-
-  constructor(size: number, start = 0) {
-    this.bytes = new Uint8Array(size);
-    this.head = start;
-  }
-
-  private put(bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length; i++) this.bytes[(this.head + i) % this.bytes.length] = bytes[i] as number;
-    this.head += bytes.length;
-  }
-
-  sample(payload: number[]): void {
-    // header(8) + u32 size + payload, padded to 8
-    const size = Math.ceil((8 + 4 + payload.length) / 8) * 8;
-    const record = new Uint8Array(size);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, PERF_RECORD_SAMPLE, true);
-    view.setUint16(6, size, true);
-    view.setUint32(8, payload.length, true);
-    record.set(payload, 12);
-    this.put(record);
-  }
-
-  lost(count: number): void {
-    const record = new Uint8Array(24);
-    const view = new DataView(record.buffer);
-    view.setUint32(0, PERF_RECORD_LOST, true);
-    view.setUint16(6, 24, true);
-    view.setBigUint64(8, 7n, true); // id
-    view.setBigUint64(16, BigInt(count), true);
-    this.put(record);
-  }
-}
+import { RingData, type RecordSink } from '../../src/reader/ring.js';
+import { FakeRing } from '../support/rings.js';
 
 class Collect implements RecordSink {
   samples: number[][] = [];

@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { Output, type WriteFn } from '../../src/cli/output.js';
+import { PROMPTLY_MS } from '../support/system.js';
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });
@@ -94,7 +95,9 @@ test('drain gives up at its deadline and returns what is left', () => {
   const start = performance.now();
   assert.equal(output.drain(50), 11);
   const elapsedMs = performance.now() - start;
-  assert.ok(elapsedMs >= 45 && elapsedMs < 500, `waited ${elapsedMs} ms`);
+  // Not before its deadline; the upper bound only catches a drain that
+  // ignored it: a busy machine can deschedule this process for seconds.
+  assert.ok(elapsedMs >= 45 && elapsedMs < PROMPTLY_MS, `waited ${elapsedMs} ms`);
 });
 
 test('drain returns 0 at once when everything goes out', () => {

@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
+import { binPath } from '../support/system.js';
 
-const TCPLIFE_BIN = fileURLToPath(new URL('../../../bin/tcplife', import.meta.url));
+const TCPLIFE_BIN = binPath('tcplife');
 
 function run(args: readonly string[]) {
   const result = spawnSync(process.execPath, [TCPLIFE_BIN, ...args], { encoding: 'utf8' });

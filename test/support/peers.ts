@@ -1,21 +1,19 @@
 // SPDX-License-Identifier: MIT
-// Spawns and collects for the tcplife kernel tests and measurements: a
-// loopback server and client as separate node processes with their own
-// process titles (so their PID and COMM differ from the test runner's and
-// from each other's), and a tracer process whose output lines are collected.
-// Imports nothing from src: the processes are driven only through argv/stdio.
+// Peer processes for the kernel tests and the benchmark: a loopback server
+// and client as separate node processes with their own process titles (so
+// their PID and COMM differ from the test runner's and from each other's),
+// and python3 peers for what node cannot do (listen without accepting).
+// Driven only through argv/stdio. Traffic made in the test process itself
+// is in loopback.ts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const TCPLIFE_BIN = `${REPO_ROOT}bin/tcplife`;
+import type { Ending } from './loopback.js';
+import { LineCollector, type Exit } from './tracer-process.js';
 
 export type Family = 4 | 6;
 export type Closer = 'client' | 'server';
 /** fin: close() with the FIN handshake; rst: abort (SO_LINGER 0, an RST). */
-export type CloseHow = 'fin' | 'rst';
+export type CloseHow = Ending;
 
 export interface PeerPlan {
   readonly family: Family;
@@ -115,52 +113,7 @@ interface JsonRecord {
   readonly closedMs?: number;
 }
 
-/** Collects a child's stdout lines and lets a caller wait for one. */
-export class LineCollector {
-  readonly lines: string[] = [];
-  private waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
-  private ended = false;
-  private endWaiters: (() => void)[] = [];
-
-  constructor(stream: NodeJS.ReadableStream) {
-    const reader = createInterface({ input: stream });
-    reader.on('line', (line) => {
-      this.lines.push(line);
-      this.waiters = this.waiters.filter((waiter) => {
-        if (!waiter.match(line)) return true;
-        waiter.resolve(line);
-        return false;
-      });
-    });
-    reader.on('close', () => {
-      this.ended = true;
-      for (const resolve of this.endWaiters) resolve();
-    });
-  }
-
-  /** Resolves with the first line (already seen or to come) that matches. */
-  waitFor(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-    const seen = this.lines.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; lines: ${JSON.stringify(this.lines)}`)), timeoutMs);
-      this.waiters.push({
-        match,
-        resolve: (line) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      });
-    });
-  }
-
-  /** Resolves once the stream has ended. */
-  untilEnd(): Promise<void> {
-    return this.ended ? Promise.resolve() : new Promise((resolve) => this.endWaiters.push(resolve));
-  }
-}
-
-function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function exitOf(child: ChildProcess): Promise<Exit> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   }
@@ -232,100 +185,6 @@ export async function runPeers(
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-}
-
-export interface Tracer {
-  readonly pid: number;
-  readonly stdout: LineCollector;
-  readonly stderr: LineCollector;
-  /** Signals the tracer (SIGINT unless told) if still running, and resolves with its exit. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/**
- * Starts a tracer command and resolves once it has printed its first stdout
- * line (the header: printed only after the programs are attached).
- */
-export async function startTracer(command: string, args: readonly string[], timeoutMs = 15_000): Promise<Tracer> {
-  const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  const stdout = new LineCollector(child.stdout!);
-  const stderr = new LineCollector(child.stderr!);
-  const stop = async (signal: NodeJS.Signals = 'SIGINT') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    const exit = await exitOf(child);
-    await Promise.all([stdout.untilEnd(), stderr.untilEnd()]);
-    return exit;
-  };
-  try {
-    await Promise.race([
-      stdout.waitFor(() => true, timeoutMs, `${command} to print its header`),
-      exitOf(child).then(({ code }) => {
-        throw new Error(`${command} exited with ${code} before printing a header: ${stderr.lines.join('\n')}`);
-      }),
-    ]);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { pid: child.pid!, stdout, stderr, stop };
-}
-
-/**
- * The command that runs bin/tcplife in a private mount namespace with every
- * tracefs and debugfs unmounted, so a test proves the tool needs neither,
- * whatever other processes on the machine have mounted meanwhile.
- */
-export function tcplifeWithoutTracefs(args: readonly string[]): { command: string; args: string[] } {
-  const script = [
-    'set -e',
-    // Deepest first: /sys/kernel/debug/tracing before /sys/kernel/debug.
-    `for target in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$target"; done`,
-    `if awk '$3 == "tracefs" { found = 1 } END { exit !found }' /proc/self/mounts; then echo 'tracefs is still mounted' >&2; exit 1; fi`,
-    'exec "$@"',
-  ].join('\n');
-  return {
-    command: 'unshare',
-    args: ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, TCPLIFE_BIN, ...args],
-  };
-}
-
-/** startTracer for bin/tcplife without tracefs (see tcplifeWithoutTracefs). */
-export function startTcplife(args: readonly string[]): Promise<Tracer> {
-  const { command, args: commandArgs } = tcplifeWithoutTracefs(args);
-  return startTracer(command, commandArgs);
-}
-
-/** A tcplife -s row, parsed. */
-export interface CsvRow {
-  readonly pid: number;
-  readonly comm: string;
-  readonly ip: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly txKib: number;
-  readonly rxKib: number;
-  readonly ms: number;
-}
-
-/** Parses a `tcplife -s` data row (10 fields, no -T/-t). */
-export function parseCsvRow(line: string): CsvRow | null {
-  const fields = line.split(',');
-  if (fields.length !== 10 || fields[0] === 'PID') return null;
-  const [pid, comm, ip, laddr, lport, raddr, rport, tx, rx, ms] = fields as [string, ...string[]];
-  return {
-    pid: Number(pid),
-    comm: comm!,
-    ip: Number(ip),
-    localAddress: laddr!,
-    localPort: Number(lport),
-    remoteAddress: raddr!,
-    remotePort: Number(rport),
-    txKib: Number(tx),
-    rxKib: Number(rx),
-    ms: Number(ms),
-  };
 }
 
 /**

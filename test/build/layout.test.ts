@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The TypeScript mirrors of bpf/tcpstates.h against the BTF of the compiled
 // object: if the C struct changes and the decoder does not, this fails.
+// A build test: it needs the compiled BPF object (clang) and bpftool, not
+// root or the kernel, so it runs in `npm test` but not `npm run test:unit`.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+// Facts about the machine and the repository that the kernel tests and the
+// benchmark need: where the repository and the tools are, whether we are
+// root, tracefs, the BPF objects a process holds, and a process's state.
+// One definition of each; nothing here starts traffic or a tracer.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: this file runs as dist/test/support/system.js. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** bin/<tool> of this repository (or of another root, e.g. an unpacked package). */
+export function binPath(tool: string, root = REPO_ROOT): string {
+  return `${root}bin/${tool}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `predicate` every 10 ms; throws naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+// ---- timing ----------------------------------------------------------------
+
+/**
+ * Two BPF programs on one tracepoint hit (two tracers, or ours and the
+ * reference) run one after the other with interrupts enabled: their stamps
+ * of one transition differ by ~1 us typically, 11.8 us at p99.9 and up to
+ * ~100 us at worst (measured here), so each tool's difference of two stamps
+ * can differ by twice that. Plus 0.001 ms of MS truncation each, and margin:
+ * durations of one transition printed by two tracers agree within this.
+ */
+export const TWO_PROGRAMS_TOLERANCE_MS = 0.3;
+
+/**
+ * That jitter holds for transitions in softirq context, which nothing
+ * preempts. A transition in process context (connect(), close(), a backlog
+ * processed in release_sock()) can be preempted between the two programs,
+ * and on a busy machine that puts a scheduler slice (measured: 5 ms) between
+ * their stamps. A task at a real-time priority is not preempted by the rest
+ * of the machine: the tests that compare two programs' durations make their
+ * traffic at one. (Real-time tasks that sleep most of the time, as traffic
+ * does, take nothing from anyone.)
+ */
+const REALTIME_PRIORITY = '10';
+
+/** A command prefix: run the rest of the argv at a real-time priority (SCHED_FIFO). */
+export const REALTIME_WRAPPER: readonly string[] = ['chrt', '--fifo', REALTIME_PRIORITY];
+
+/** Runs `body` with every thread of this process at a real-time priority, then back to normal. */
+export async function atRealtimePriority<T>(body: () => Promise<T>): Promise<T> {
+  execFileSync('chrt', ['--all-tasks', '--fifo', '--pid', REALTIME_PRIORITY, String(process.pid)]);
+  try {
+    return await body();
+  } finally {
+    execFileSync('chrt', ['--all-tasks', '--other', '--pid', '0', String(process.pid)]);
+  }
+}
+
+/**
+ * An upper bound for "promptly" in tests whose failure mode is a hang (a
+ * tracer that never exits, rows that never come): generous, because on a
+ * busy 2-core machine a correct process can wait seconds for a CPU.
+ */
+export const PROMPTLY_MS = 10_000;
+
+// ---- root ------------------------------------------------------------------
+
+export const NEEDS_ROOT_MESSAGE =
+  'kernel tests need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to load BPF and mount tracefs): ' +
+  'run `npm test` as root, or `npm run test:unit` for the tests that need neither root nor a kernel';
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * Called at the top of every kernel test file: without root the file fails
+ * at once with one clear line instead of obscure EPERMs halfway through.
+ * (It fails rather than skips: CI runs as root, and a privileged test must
+ * never pass by being skipped.)
+ */
+export function requireRoot(): void {
+  if (isRoot()) return;
+  const error = new Error(NEEDS_ROOT_MESSAGE);
+  error.stack = `Error: ${NEEDS_ROOT_MESSAGE}`; // the message is the whole story: no stack
+  throw error;
+}
+
+// ---- tracefs ---------------------------------------------------------------
+
+export const TRACEFS = '/sys/kernel/tracing';
+
+export function tracefsMounted(): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === TRACEFS && line.split(' ')[2] === 'tracefs');
+}
+
+/** Runs `body` with tracefs mounted (or not), restoring the previous state. */
+export async function withTracefs<T>(mounted: boolean, body: () => Promise<T>): Promise<T> {
+  const before = tracefsMounted();
+  if (before !== mounted) execFileSync(mounted ? 'mount' : 'umount', mounted ? ['-t', 'tracefs', 'nodev', TRACEFS] : [TRACEFS]);
+  try {
+    return await body();
+  } finally {
+    if (tracefsMounted() !== before) {
+      execFileSync(before ? 'mount' : 'umount', before ? ['-t', 'tracefs', 'nodev', TRACEFS] : [TRACEFS]);
+    }
+  }
+}
+
+/**
+ * A command prefix that runs the rest of its argv in a private mount
+ * namespace with every tracefs and debugfs unmounted, so a test proves the
+ * tool needs neither, whatever other processes on the machine have mounted
+ * meanwhile (unlike withTracefs, it changes nothing outside).
+ */
+export function withoutTracefsWrapper(): string[] {
+  const script = [
+    'set -e',
+    // Deepest first: /sys/kernel/debug/tracing before /sys/kernel/debug.
+    `for target in $(awk '$3 == "tracefs" || $3 == "debugfs" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$target"; done`,
+    `if awk '$3 == "tracefs" { found = 1 } END { exit !found }' /proc/self/mounts; then echo 'tracefs is still mounted' >&2; exit 1; fi`,
+    'exec "$@"',
+  ].join('\n');
+  return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'];
+}
+
+// ---- BPF objects -----------------------------------------------------------
+
+interface BpftoolEntry {
+  id: number;
+  name?: string;
+}
+
+function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
+  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (result.status !== 0) throw new Error(`bpftool ${kind} show failed: ${result.stderr}`);
+  return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+}
+
+/** A BPF object a process holds, as its fdinfo describes it. */
+export interface HeldObject {
+  readonly id: number;
+  /** The fdinfo fields: map_type, max_entries, link_type... */
+  readonly info: Readonly<Record<string, string>>;
+}
+
+export interface BpfObjects {
+  readonly progs: HeldObject[];
+  readonly links: HeldObject[];
+  readonly maps: HeldObject[];
+}
+
+/**
+ * The BPF programs, links and maps that process `pid` holds open, from its
+ * /proc fd table (this bpftool is built without the pid iterator, so its
+ * "pids" field is not available). Other tracers may be loaded at the same
+ * time: these ids are this process's own.
+ */
+export function bpfObjectsOf(pid: number): BpfObjects {
+  const objects: BpfObjects = { progs: [], links: [], maps: [] };
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return objects;
+  }
+  for (const fd of fds) {
+    let target: string;
+    let fdinfo: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      fdinfo = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const info = Object.fromEntries(
+      fdinfo
+        .split('\n')
+        .map((line) => /^(\w+):\s*(.*)$/.exec(line))
+        .filter((match): match is RegExpExecArray => match !== null)
+        .map((match) => [match[1]!, match[2]!]),
+    );
+    if (target === 'anon_inode:bpf-prog') objects.progs.push({ id: Number(info.prog_id), info });
+    else if (target === 'anon_inode:bpf_link') objects.links.push({ id: Number(info.link_id), info });
+    else if (target === 'anon_inode:bpf-map') objects.maps.push({ id: Number(info.map_id), info });
+  }
+  return objects;
+}
+
+/** The ids among `ids` of `kind` that still exist in the kernel (bpftool). */
+export function stillLoaded(kind: 'prog' | 'link' | 'map', ids: readonly number[]): number[] {
+  const present = new Set(bpftoolList(kind).map((entry) => entry.id));
+  return ids.filter((id) => present.has(id));
+}
+
+/** bpftool's name for map `id` ('' when gone). */
+export function mapName(id: number): string {
+  return bpftoolList('map').find((entry) => entry.id === id)?.name ?? '';
+}
+
+/** Waits until `pid` holds an attached BPF link (for a tracer whose stdout we do not read). */
+export async function waitForLinks(pid: number, timeoutMs = 15_000): Promise<BpfObjects> {
+  let objects: BpfObjects = { progs: [], links: [], maps: [] };
+  await waitFor(
+    `${pid} to attach its BPF links`,
+    () => {
+      objects = bpfObjectsOf(pid);
+      return objects.links.length > 0;
+    },
+    timeoutMs,
+  );
+  return objects;
+}
+
+// ---- processes -------------------------------------------------------------
+
+/** VmRSS of a process in KiB. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
+
+/** Alive and not a zombie. */
+export function isRunning(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}

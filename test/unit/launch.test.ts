@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Start-up from the build's one-file bundle and its V8 code cache
+// (cli/launch.ts, scripts/bundle.mjs): the cache is accepted as built, a
+// bad one is rejected without changing anything but speed, and the bundle
+// holds working tools.
+
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BUNDLE_PATH, CODE_CACHE_PATH, evaluateBundle, loadBundle } from '../../src/cli/launch.js';
+
+const DIST_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli');
+
+test('the build made a bundle whose code cache V8 accepts', () => {
+  const { bundle, script } = evaluateBundle(readFileSync(BUNDLE_PATH, 'utf8'), readFileSync(CODE_CACHE_PATH));
+  assert.equal(script.cachedDataRejected, false);
+  assert.equal(typeof bundle.tcpstates, 'function');
+  assert.equal(typeof bundle.tcplife, 'function');
+  assert.equal(typeof bundle.runMain, 'function');
+});
+
+/** Evaluates the bundle (with `source` appended to it) and `cache` in a
+ * fresh process, since V8 reuses what this one compiled; runs prime(). */
+function evaluateFresh(cache: Buffer, appended = ''): { rejected: boolean } {
+  const dir = mkdtempSync(join(tmpdir(), 'tcpstates-launch-'));
+  try {
+    writeFileSync(join(dir, 'cache'), cache);
+    const code = `
+      import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+      import { evaluateBundle, BUNDLE_PATH } from ${JSON.stringify(pathToFileURL(join(DIST_CLI, 'launch.js')).href)};
+      const source = readFileSync(BUNDLE_PATH, 'utf8') + ${JSON.stringify(appended)};
+      const { bundle, script } = evaluateBundle(source, readFileSync(${JSON.stringify(join(dir, 'cache'))}));
+      bundle.prime();
+      process.stdout.write(JSON.stringify({ rejected: script.cachedDataRejected }));`;
+    return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })) as { rejected: boolean };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a stale or corrupt code cache is rejected silently and the bundle still works', () => {
+  const cache = readFileSync(CODE_CACHE_PATH);
+  assert.deepEqual(evaluateFresh(cache), { rejected: false });
+  const corrupt = Buffer.from(cache);
+  corrupt.fill(0x5a, 16, 64);
+  assert.deepEqual(evaluateFresh(corrupt), { rejected: true });
+  assert.deepEqual(evaluateFresh(Buffer.from('not a code cache')), { rejected: true });
+  // The cache of other source (a rebuilt bundle with an old cache) does not fit.
+  assert.deepEqual(evaluateFresh(cache, '\n// changed'), { rejected: true });
+});
+
+test('loadBundle: the bundle as the tools load it', () => {
+  const bundle = loadBundle();
+  // Null only when the bundle is older than the tsc output (a build:ts after
+  // the build); npm test builds everything, in order.
+  assert.ok(bundle !== null, 'expected the bundle from npm run build');
+  bundle.prime();
+});
