@@ -28,6 +28,7 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
+import { measureTracerTax } from './tracer-tax.js';
 import { REPO_ROOT, TRACEFS, tracefsMounted } from '../test/support/system.js';
 
 const ROOT = REPO_ROOT;
@@ -58,6 +59,9 @@ const USAGE = `usage: npm run bench -- [options]
   --busy N           keep N CPU-burning processes running during the runs (default 0)
   --soak N           instead: one long run of N connections under our tool,
                      sampling its memory every second
+  --tax-rounds N     rounds of the tracer-tax measurement (tcplife's cost to non-TCP
+                     syscalls and a TCP request/response loop; default 5, 0 to skip)
+  --tax-only         only the tracer-tax measurement
   --no-reference     skip libbpf-tools
   --port P           the generator's listening port (default: random 20000-29999)
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
@@ -82,6 +86,8 @@ interface Options {
   addresses: number;
   outDir: string | null;
   keep: boolean;
+  taxRounds: number;
+  taxOnly: boolean;
 }
 
 function readOptions(argv: readonly string[]): Options {
@@ -103,6 +109,8 @@ function readOptions(argv: readonly string[]): Options {
       port: { type: 'string' },
       'out-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'tax-rounds': { type: 'string', default: '5' },
+      'tax-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -132,6 +140,8 @@ function readOptions(argv: readonly string[]): Options {
     addresses: 64,
     outDir: values['out-dir'] ?? null,
     keep: values.keep === true,
+    taxRounds: integer(values['tax-rounds'], 'tax-rounds', 0),
+    taxOnly: values['tax-only'] === true,
   };
 }
 
@@ -727,7 +737,22 @@ async function main(): Promise<void> {
   const burners = Array.from({ length: options.busy }, () =>
     track(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })),
   );
+  const tracerTax = async (): Promise<void> => {
+    if (options.taxRounds === 0) return;
+    const tax = await measureTracerTax({
+      root: ROOT,
+      binDir: BIN_DIR,
+      rounds: options.taxRounds,
+      reference: options.reference,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    process.stdout.write(`\ntracer tax (median ns per operation, ratio to untraced):\n${tax.table}\n`);
+  };
   try {
+    if (options.taxOnly) {
+      await tracerTax();
+      return;
+    }
     if (options.soak !== null) {
       await soak(options, options.soak);
       return;
@@ -775,6 +800,7 @@ async function main(): Promise<void> {
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
+    await tracerTax();
     if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
   } finally {
     for (const burner of burners) burner.kill('SIGKILL');

@@ -5,11 +5,15 @@
  * Reimplements the kernel side of tcpstates(8) and tcplife(8) from bcc
  * (Brendan Gregg) and their libbpf-tools ports (Hengqi Chen).
  *
- * Attached as a *raw* tracepoint to sock:inet_sock_set_state: raw tracepoints
- * are attached by name through bpf(BPF_RAW_TRACEPOINT_OPEN), so unlike the
- * perf-event path they need no tracefs to look up a tracepoint id. The fields
- * are read from the struct sock exactly where the tracepoint's own
- * TP_fast_assign reads them, so the values equal the tracepoint's.
+ * Attached as a BTF-typed tracepoint (tp_btf) to sock:inet_sock_set_state:
+ * like a raw tracepoint it is attached by name through
+ * bpf(BPF_RAW_TRACEPOINT_OPEN), so it needs no tracefs; unlike one, its
+ * arguments are typed, so the struct sock is read directly (no
+ * bpf_probe_read per field) and can be handed to bpf_sk_storage_get().
+ * The fields are read from the struct sock exactly where the tracepoint's
+ * own TP_fast_assign reads them, so the values equal the tracepoint's.
+ *
+ * Needs Linux 5.11 (socket storage from tracing programs); the loader checks.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,25 +38,32 @@
 /* from include/linux/sched.h */
 #define PF_KTHREAD 0x00200000
 
-/* from arch/x86/entry/syscalls/syscall_64.tbl */
-#define NR_ACCEPT 43
-#define NR_ACCEPT4 288
-
-/* Sized so that it never refuses an insert: LRU evicts the least recently
- * used socket instead (its next transition then shows 0.000, as a socket
- * first seen does). */
-#define MAX_SOCKETS 65536
-#define MAX_LISTEN_PORTS 4096
+/* Listening ports (per network namespace) whose owner we remember. A plain
+ * hash allocated on demand: a host with tens of thousands of listening ports
+ * across containers fits; an insert it refuses is counted
+ * (COUNTER_LISTENER_FAILED) and reported. */
+#define MAX_LISTEN_PORTS 131072
 #define MAX_PIDS 1024
 
 const volatile struct tcpstates_config cfg = {};
 
-/* What we remember per socket; internal, never crosses to user space. */
+/* sock_info.iflags: what we know about the owner. */
+#define OWNER_BY_USE (1u << 0) /* owner_pid connected, sent or received on it */
+
+/*
+ * What we remember per socket, in the socket's own storage: it has no size
+ * limit and is freed with the socket, so no eviction and no reused socket
+ * address can carry one socket's state into another's rows.
+ * Internal: never crosses to user space. A zeroed value (just created) has
+ * last_ns == 0: the socket's first transition seen.
+ */
 struct sock_info {
-	__u64 last_ns;  /* time of the last transition seen */
+	__u64 last_ns;  /* time of the last transition seen, 0 = none yet */
 	__u64 birth_ns; /* sessions: time of the first transition seen, 0 = not a session */
 	__u32 owner_pid;
-	__u32 flags; /* TCP_EVENT_F_* learnt so far */
+	__u8 flags;     /* TCP_EVENT_F_* learnt so far */
+	__u8 iflags;    /* OWNER_* */
+	__u16 __pad;
 	char owner_comm[TASK_COMM_LEN];
 };
 
@@ -61,7 +72,7 @@ struct owner {
 	char comm[TASK_COMM_LEN];
 	__u32 __pad;
 	/* The listening socket this was learnt from (listen()), or 0 when it
-	 * was learnt from an accept() on a listener that predates tracing. */
+	 * was learnt from a process seen serving one of its children. */
 	__u64 listener_skaddr;
 };
 
@@ -74,17 +85,18 @@ struct listener_key {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_SOCKETS);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sock_info);
-} sockets SEC(".maps");
+} sk_info SEC(".maps");
 
-/* Listening port -> the process that called listen() (or, for a listener
- * that predates tracing, the last one seen accepting on it): a child socket
- * created by a SYN belongs to it until accept() tells us the exact process. */
+/* Listening port -> the process last seen accepting on it (the first to use
+ * one of its children), else the one that called listen(): a child reset
+ * before accept() belongs to it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_LISTEN_PORTS);
 	__type(key, struct listener_key);
 	__type(value, struct owner);
@@ -110,12 +122,40 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
+/*
+ * The transitions handle_set_state began on this CPU, most recent last (see
+ * handle_set_state_nested): a small ring, as one run can be interrupted by
+ * a softirq's.
+ */
+#define HANDLED_SLOTS 4
+
+struct transition_key {
+	__u64 skaddr;
+	__u32 states; /* oldstate << 8 | newstate */
+	__u32 __pad;
+};
+
+struct handled {
+	struct transition_key slots[HANDLED_SLOTS];
+	__u32 next;
+	__u32 __pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handled);
+} handled SEC(".maps");
+
 static __always_inline void count(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&counters, &index);
 
+	/* Per CPU, but the two state-change programs nest (a softirq
+	 * interrupting a syscall): atomic, so no count is lost. */
 	if (value)
-		*value += 1;
+		__sync_fetch_and_add(value, 1);
 }
 
 static __always_inline bool port_in(const volatile __u64 *bits, __u16 port)
@@ -195,19 +235,18 @@ static __always_inline void remember_owner(struct sock_info *info, __u32 pid)
 }
 
 /* A kernel thread closing a socket (delayed fput from a kworker, the
- * SCM_RIGHTS garbage collector) is not its owner: keep the one we know. */
+ * SCM_RIGHTS garbage collector) or doing I/O on one (NFS, iSCSI, kTLS) is
+ * not its owner. */
 static __always_inline bool current_is_kthread(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-
-	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+	return bpf_get_current_task_btf()->flags & PF_KTHREAD;
 }
 
 static __always_inline struct listener_key listener_key_of(struct sock *sk, __u16 port)
 {
 	struct listener_key key = { .port = port };
 
-	key.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	key.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
 	return key;
 }
 
@@ -235,38 +274,64 @@ static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 siz
 	return 0;
 }
 
-static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk)
+static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk, struct tcp_sock *tp)
 {
-	struct inet_sock *inet = (struct inet_sock *)sk;
-
 	if (event->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)event->saddr, inet, inet_saddr);
-		BPF_CORE_READ_INTO((__u32 *)event->daddr, sk, __sk_common.skc_daddr);
+		*(__u32 *)event->saddr = tp->inet_conn.icsk_inet.inet_saddr;
+		*(__u32 *)event->daddr = sk->__sk_common.skc_daddr;
 	} else {
-		/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte. */
-		bpf_core_read(event->saddr, sizeof(event->saddr), &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(event->daddr, sizeof(event->daddr), &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(event->saddr, &sk->__sk_common.skc_v6_rcv_saddr, sizeof(event->saddr));
+		__builtin_memcpy(event->daddr, &sk->__sk_common.skc_v6_daddr, sizeof(event->daddr));
 	}
 }
 
-SEC("raw_tp/inet_sock_set_state")
-int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
+/* tcpstates: the owner is the caller of connect(), listen() or close(), as
+ * seen at those transitions. */
+static __always_inline void transition_owner(struct sock_info *info, int newstate, __u32 pid)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (runs_in_owner_context(newstate) && !(info->owner_pid && current_is_kthread()))
+		remember_owner(info, pid);
+}
+
+/*
+ * tcplife: the owner is the process that last *used* the session (connect,
+ * send, receive: see handle_send/handle_recv). listen() names the listener's
+ * owner. A close (FIN_WAIT1, LAST_ACK) names the closer only while no use was
+ * seen (an accept-then-close), so a fork child that only drops the last
+ * reference to an inherited socket does not replace the process that used it.
+ */
+static __always_inline void session_owner(struct sock_info *info, int newstate, __u32 pid)
+{
+	if (newstate == TCP_SYN_SENT) {
+		remember_owner(info, pid);
+		info->iflags |= OWNER_BY_USE;
+	} else if (newstate == TCP_LISTEN) {
+		remember_owner(info, pid);
+	} else if ((newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) &&
+		   !(info->iflags & OWNER_BY_USE) && !current_is_kthread()) {
+		remember_owner(info, pid);
+	}
+}
+
+static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	/* The typed view of the rest of the socket (inet_sock, tcp_sock). */
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
 		return 0;
 
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 	if (cfg.target_family && family != cfg.target_family)
 		return 0;
 	if (!sock_in_scope(sk))
 		return 0;
 
-	struct inet_sock *inet = (struct inet_sock *)sk;
-	__u16 sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	__u64 now_ns = bpf_ktime_get_ns();
-	__u32 current_pid = bpf_get_current_pid_tgid() >> 32;
-	__u64 skaddr = (__u64)sk;
+	__u16 sport = tp->inet_conn.icsk_inet.inet_sport;
+	__u16 dport = sk->__sk_common.skc_dport;
+	sport = bpf_ntohs(sport);
+	dport = bpf_ntohs(dport);
 	bool sessions = cfg.mode == TRACE_SESSIONS;
 
 	/* tcpstates filters ports before touching any state, as bcc does: a
@@ -278,37 +343,47 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	if (!sessions && !ports_pass(sport, dport))
 		return 0;
 
-	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
+	__u64 now_ns = bpf_ktime_get_ns();
+	__u32 current_pid = bpf_get_current_pid_tgid() >> 32;
+	struct sock_info *info = bpf_sk_storage_get(&sk_info, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	struct sock_info fresh = {};
 	__u64 delta_ns = 0;
 
-	if (info) {
-		delta_ns = now_ns - (sessions ? info->birth_ns : info->last_ns);
-	} else {
+	if (!info) {
+		/* No memory for the storage: this row is right, the socket's next
+		 * ones restart as if first seen. Counted and reported. */
+		count(COUNTER_TRACKING_FAILED);
 		info = &fresh;
-		if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN)
-			fresh.flags |= TCP_EVENT_F_PASSIVE;
-		if (sessions && newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
-			/* A child of a listener: provisionally owned by whoever listens. */
+	}
+	if (info->last_ns) {
+		delta_ns = now_ns - (sessions ? info->birth_ns : info->last_ns);
+	} else if (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN) {
+		info->flags |= TCP_EVENT_F_PASSIVE;
+		if (sessions) {
+			/* A child of a listener: provisionally owned by whoever
+			 * accepts on it (or listens), until a process uses it. */
 			struct listener_key key = listener_key_of(sk, sport);
 			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
 			if (listener) {
-				fresh.owner_pid = listener->pid;
-				__builtin_memcpy(fresh.owner_comm, listener->comm, TASK_COMM_LEN);
+				info->owner_pid = listener->pid;
+				__builtin_memcpy(info->owner_comm, listener->comm, TASK_COMM_LEN);
 			}
 		}
 	}
 
-	if (runs_in_owner_context(newstate) && !(info->owner_pid && current_is_kthread()))
-		remember_owner(info, current_pid);
+	if (sessions)
+		session_owner(info, newstate, current_pid);
+	else
+		transition_owner(info, newstate, current_pid);
 
 	if (sessions && newstate == TCP_LISTEN) {
 		struct listener_key key = listener_key_of(sk, sport);
-		struct owner listener = { .pid = current_pid, .listener_skaddr = skaddr };
+		struct owner listener = { .pid = current_pid, .listener_skaddr = (__u64)sk };
 
 		bpf_get_current_comm(listener.comm, sizeof(listener.comm));
-		bpf_map_update_elem(&listeners, &key, &listener, BPF_ANY);
+		if (bpf_map_update_elem(&listeners, &key, &listener, BPF_ANY))
+			count(COUNTER_LISTENER_FAILED);
 	}
 
 	bool emit = !sessions && pid_passes(current_pid);
@@ -322,7 +397,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		struct tcp_event event = {};
 
 		event.ts_ns = now_ns;
-		event.skaddr = skaddr;
+		event.skaddr = (__u64)sk;
 		event.delta_ns = delta_ns;
 		event.pid = current_pid;
 		event.owner_pid = info->owner_pid;
@@ -332,17 +407,17 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		event.oldstate = oldstate;
 		event.newstate = newstate;
 		event.flags = info->flags;
-		event.sk_err = BPF_CORE_READ(sk, sk_err);
-		event.netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-		event.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+		event.sk_err = sk->sk_err;
+		event.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
+		/* sk_cgrp_data.cgroup is NULL without cgroup v2 socket data:
+		 * direct loads of a NULL BTF pointer read 0. */
+		event.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
 		bpf_get_current_comm(event.comm, sizeof(event.comm));
-		fill_addresses(&event, sk);
+		fill_addresses(&event, sk, tp);
 		if (sessions) {
-			struct tcp_sock *tp = (struct tcp_sock *)sk;
-
 			__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
-			event.tx_bytes = BPF_CORE_READ(tp, bytes_acked);
-			event.rx_bytes = BPF_CORE_READ(tp, bytes_received);
+			event.tx_bytes = tp->bytes_acked;
+			event.rx_bytes = tp->bytes_received;
 			output_event(ctx, &event, sizeof(event));
 		} else {
 			output_event(ctx, &event, TCP_EVENT_TRANSITION_SIZE);
@@ -350,16 +425,18 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	}
 
 	if (newstate == TCP_CLOSE) {
-		/* struct sock addresses are reused: forget this one now. */
+		/* A socket can leave CLOSE again (connect() after a failed one):
+		 * it then starts afresh. The storage itself goes with the socket. */
 		if (info != &fresh)
-			bpf_map_delete_elem(&sockets, &skaddr);
+			bpf_sk_storage_delete(&sk_info, sk);
 		if (sessions && oldstate == TCP_LISTEN) {
 			/* Only this listener's entry (SO_REUSEPORT: others may share
-			 * the port), or one learnt from accept(), which may be it. */
+			 * the port), or one learnt from a child's user, which may
+			 * have accepted on it. */
 			struct listener_key key = listener_key_of(sk, sport);
 			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
-			if (listener && (listener->listener_skaddr == skaddr || !listener->listener_skaddr))
+			if (listener && (listener->listener_skaddr == (__u64)sk || !listener->listener_skaddr))
 				bpf_map_delete_elem(&listeners, &key);
 		}
 		return 0;
@@ -371,61 +448,131 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 	 * sessions (their start was missed). */
 	if (sessions && !info->birth_ns && newstate < TCP_FIN_WAIT1)
 		info->birth_ns = now_ns;
-
-	if (info == &fresh && bpf_map_update_elem(&sockets, &skaddr, &fresh, BPF_NOEXIST))
-		count(COUNTER_TRACKING_FAILED);
 	return 0;
 }
 
 /*
- * accept() and accept4() return a socket in the accepting process's context:
- * the exact owner of a server-side session, which no state transition gives
- * (a peer's RST closes it in softirq, on loopback in the peer's context).
- * Loaded only in sessions mode: it runs on every syscall exit.
+ * The kernel runs a tracing program at most once at a time per CPU: a
+ * transition in a softirq that interrupts handle_set_state (a close() in a
+ * syscall, say) would be skipped and only counted (recursion_misses); under
+ * load that is tens to hundreds of transitions a second. So the same work is
+ * attached twice. handle_set_state notes each transition it begins in a
+ * per-CPU ring, then does the work; handle_set_state_nested, attached after
+ * it, runs on every transition too, and does the work only when the
+ * transition is not in the ring: exactly when the kernel skipped
+ * handle_set_state for it. Softirqs do not nest in softirqs and no
+ * transition runs in a hard interrupt, so one level of nesting is all there
+ * is, and a ring of 4 cannot lose a note before it is looked for.
  */
-SEC("raw_tp/sys_exit")
-int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	if (ret < 0)
-		return 0;
+	__u32 zero = 0;
+	struct handled *ring = bpf_map_lookup_elem(&handled, &zero);
 
-	long nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr != NR_ACCEPT && nr != NR_ACCEPT4)
-		return 0;
+	if (ring) {
+		__u32 slot = ring->next & (HANDLED_SLOTS - 1);
 
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || ret >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		ring->slots[slot].skaddr = (__u64)sk;
+		ring->slots[slot].states = (__u32)oldstate << 8 | (__u32)newstate;
+		ring->next = slot + 1;
+	}
+	return on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
+}
 
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]);
-	if (!file)
-		return 0;
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int newstate)
+{
+	__u32 zero = 0;
+	struct handled *ring = bpf_map_lookup_elem(&handled, &zero);
+	__u32 states = (__u32)oldstate << 8 | (__u32)newstate;
 
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	if (!sock)
+	if (!ring)
 		return 0;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < HANDLED_SLOTS; i++) {
+		if (ring->slots[i].skaddr == (__u64)sk && ring->slots[i].states == states) {
+			ring->slots[i].skaddr = 0; /* handled: forget it */
+			return 0;
+		}
+	}
+	count(COUNTER_NESTED);
+	return on_set_state(ctx, (struct sock *)sk, oldstate, newstate);
+}
 
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	__u64 skaddr = (__u64)sk;
-	/* Only sockets we already track: anything else is not ours to touch. */
-	struct sock_info *info = bpf_map_lookup_elem(&sockets, &skaddr);
-	if (!info)
-		return 0;
+/*
+ * A passive session's first user is (nearly always) the process that
+ * accepted it: it becomes the listener's "last seen accepting" process, the
+ * owner of later children reset before any accept(). A process forked after
+ * the session began did not accept it: its parent did (a forking server).
+ */
+static __always_inline void learn_accepter(struct sock *sk, struct tcp_sock *tp, struct sock_info *info, __u32 pid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct listener_key key = listener_key_of(sk, bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport));
+	struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
+	struct owner learnt = {};
+
+	if (task->group_leader->start_time > info->birth_ns) {
+		struct task_struct *parent = task->group_leader->real_parent;
+
+		learnt.pid = parent->tgid;
+		__builtin_memcpy(learnt.comm, parent->comm, TASK_COMM_LEN);
+	} else {
+		learnt.pid = pid;
+		__builtin_memcpy(learnt.comm, info->owner_comm, TASK_COMM_LEN);
+	}
+	if (listener) {
+		/* In place: one entry per port, written by whoever serves it. */
+		if (listener->pid != learnt.pid) {
+			listener->pid = learnt.pid;
+			__builtin_memcpy(listener->comm, learnt.comm, TASK_COMM_LEN);
+		}
+	} else if (bpf_map_update_elem(&listeners, &key, &learnt, BPF_NOEXIST)) {
+		count(COUNTER_LISTENER_FAILED);
+	}
+}
+
+/* Owner by use: the process sending or receiving on a session owns it.
+ * Runs at the end of every sock_sendmsg/sock_recvmsg (process context). */
+static __always_inline void claim(struct sock *sk)
+{
+	if (!sk || sk->sk_protocol != IPPROTO_TCP)
+		return;
+	/* No create: a socket with no transition seen is not a session of ours
+	 * (it predates the trace, or is a listener's). */
+	struct sock_info *info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
+	if (!info || !info->birth_ns)
+		return;
 
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	if (info->owner_pid == pid && (info->iflags & OWNER_BY_USE))
+		return;
+	if (current_is_kthread())
+		return;
+
+	bool first_use = !(info->iflags & OWNER_BY_USE);
 	remember_owner(info, pid);
+	info->iflags |= OWNER_BY_USE;
+	if (first_use && (info->flags & TCP_EVENT_F_PASSIVE)) {
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 
-	/* A listener that predates tracing has no entry: this process accepts
-	 * on it, so its children not yet accepted are provisionally its own. */
-	struct inet_sock *inet = (struct inet_sock *)sk;
-	struct listener_key key = listener_key_of(sk, bpf_ntohs(BPF_CORE_READ(inet, inet_sport)));
-	struct owner learnt = { .pid = pid };
+		if (tp)
+			learn_accepter(sk, tp, info, pid);
+	}
+}
 
-	__builtin_memcpy(learnt.comm, info->owner_comm, TASK_COMM_LEN);
-	bpf_map_update_elem(&listeners, &key, &learnt, BPF_NOEXIST);
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_send, struct sock *sk, int ret, int flags)
+{
+	claim(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
+{
+	claim(sk);
 	return 0;
 }
 

@@ -30,8 +30,13 @@ enum trace_mode {
 enum counter_index {
 	COUNTER_EMITTED = 0,       /* bpf_perf_event_output succeeded */
 	COUNTER_OUTPUT_FAILED = 1, /* bpf_perf_event_output failed: the ring was full */
-	COUNTER_TRACKING_FAILED = 2, /* the socket map refused an insert */
-	COUNTER_MAX = 3,
+	COUNTER_TRACKING_FAILED = 2, /* no socket storage (allocation failed): the socket's MS/owner restart */
+	COUNTER_LISTENER_FAILED = 3, /* the listeners map refused an insert (full): a child reset before
+				      * accept() on that port may name the wrong owner */
+	COUNTER_NESTED = 4, /* transitions handled by handle_set_state_nested: a run of
+			     * handle_set_state that the kernel skipped (it was already
+			     * running on that CPU, interrupted by a softirq) */
+	COUNTER_MAX = 5,
 };
 
 /* Bits of tcp_event.flags. */

@@ -12,7 +12,11 @@ import { encodeConfig, type TraceConfig } from './config.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
-export const PROGRAM_SYS_EXIT = 'handle_sys_exit';
+/** Covers the runs of handle_set_state that the kernel skips (nesting). */
+export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
+/** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
+export const PROGRAM_SEND = 'handle_send';
+export const PROGRAM_RECV = 'handle_recv';
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -26,6 +30,8 @@ export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o'
 const COUNTER_EMITTED = 0;
 const COUNTER_OUTPUT_FAILED = 1;
 const COUNTER_TRACKING_FAILED = 2;
+const COUNTER_LISTENER_FAILED = 3;
+const COUNTER_NESTED = 4;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
@@ -36,11 +42,28 @@ export interface KernelCounters {
   readonly emitted: number;
   /** Events the program could not write: the ring was full. */
   readonly outputFailed: number;
-  /** Sockets the tracking map refused (should stay 0: it is an LRU). */
+  /** Sockets whose storage could not be allocated (no memory). */
   readonly trackingFailed: number;
-  /** Times a program did not run because it was already running on the CPU. */
+  /** Listening ports the listeners map refused (full). */
+  readonly listenerFailed: number;
+  /** Times a program did not run because it was already running on the CPU
+   * and no other program did its work (all programs). */
   readonly recursionMisses: number;
+  /** Of those, state changes: transitions not seen. */
+  readonly transitionMisses: number;
+  /** State changes whose skipped run handle_set_state_nested made up for. */
+  readonly nestedCovered: number;
 }
+
+export const ZERO_COUNTERS: KernelCounters = {
+  emitted: 0,
+  outputFailed: 0,
+  trackingFailed: 0,
+  listenerFailed: 0,
+  recursionMisses: 0,
+  transitionMisses: 0,
+  nestedCovered: 0,
+};
 
 /** Per-program verifier log buffer, touched only when a load fails. Since
  * Linux 6.4 the kernel keeps the end of an overlong log, which is the part
@@ -140,13 +163,29 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     }
     libbpf.setInitialValue(rodata, encoded);
     const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
-    const sysExit = libbpf.findProgram(object, PROGRAM_SYS_EXIT);
-    libbpf.setAutoload(sysExit, config.mode === 'sessions');
+    const findOptional = (name: string): Pointer | null => {
+      try {
+        return libbpf.findProgram(object, name);
+      } catch {
+        return null; // an object without it (test fixtures)
+      }
+    };
+    const nested = findOptional(PROGRAM_SET_STATE_NESTED);
+    // The owner-by-use programs run on all socket I/O: tcpstates does not
+    // need them, so they are neither loaded nor attached for it.
+    const ownerPrograms = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
+      const program = findOptional(name);
+      if (program === null) return [];
+      libbpf.setAutoload(program, config.mode === 'sessions');
+      return config.mode === 'sessions' ? [{ name, program }] : [];
+    });
 
-    const logBuffers = [
-      { name: PROGRAM_SET_STATE, buffer: libbpf.setLogBuffer(setState, VERIFIER_LOG_BYTES) },
-      { name: PROGRAM_SYS_EXIT, buffer: libbpf.setLogBuffer(sysExit, VERIFIER_LOG_BYTES) },
-    ];
+    const stateChangePrograms = [{ name: PROGRAM_SET_STATE, program: setState }];
+    if (nested !== null) stateChangePrograms.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
+    const logBuffers = [...stateChangePrograms, ...ownerPrograms].map(({ name, program }) => ({
+      name,
+      buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
+    }));
     try {
       libbpf.loadObject(object);
     } catch (error) {
@@ -184,8 +223,9 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     const reader = new PerfReader(rings);
     cleanups.push(() => reader.close());
 
-    const programs = [setState];
-    if (config.mode === 'sessions') programs.push(sysExit);
+    // In this order: on one tracepoint, programs run in the order attached,
+    // and handle_set_state_nested must run after handle_set_state.
+    const programs = [...stateChangePrograms, ...ownerPrograms].map(({ program }) => program);
     const programFds = programs.map((program) => libbpf.programFd(program));
     for (const program of programs) {
       const link = libbpf.attach(program, 'raw tracepoint');
@@ -205,27 +245,33 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     };
     const info = new Uint8Array(PROG_INFO_SIZE);
     const infoView = new DataView(info.buffer);
-    const recursionMisses = (): number =>
-      programFds.reduce((total, fd) => {
-        info.fill(0);
-        const filled = libbpf.objectInfo(fd, info);
-        return filled > PROG_INFO_RECURSION_MISSES_OFFSET
-          ? total + Number(infoView.getBigUint64(PROG_INFO_RECURSION_MISSES_OFFSET, true))
-          : total;
-      }, 0);
+    const missesOf = (fd: number): number => {
+      info.fill(0);
+      const filled = libbpf.objectInfo(fd, info);
+      return filled > PROG_INFO_RECURSION_MISSES_OFFSET ? Number(infoView.getBigUint64(PROG_INFO_RECURSION_MISSES_OFFSET, true)) : 0;
+    };
 
     let closed = false;
     return {
       reader,
-      readCounters: () =>
-        closed
-          ? { emitted: 0, outputFailed: 0, trackingFailed: 0, recursionMisses: 0 }
-          : {
-              emitted: sumCounter(COUNTER_EMITTED),
-              outputFailed: sumCounter(COUNTER_OUTPUT_FAILED),
-              trackingFailed: sumCounter(COUNTER_TRACKING_FAILED),
-              recursionMisses: recursionMisses(),
-            },
+      readCounters: () => {
+        if (closed) return ZERO_COUNTERS;
+        const misses = programFds.map(missesOf);
+        const nestedCovered = sumCounter(COUNTER_NESTED);
+        // handle_set_state's skipped runs, less those made up for; the nested
+        // program's own skips are not losses (handle_set_state ran then).
+        const transitionMisses = Math.max(0, (misses[0] ?? 0) - nestedCovered);
+        const ownerMisses = misses.slice(stateChangePrograms.length).reduce((total, value) => total + value, 0);
+        return {
+          emitted: sumCounter(COUNTER_EMITTED),
+          outputFailed: sumCounter(COUNTER_OUTPUT_FAILED),
+          trackingFailed: sumCounter(COUNTER_TRACKING_FAILED),
+          listenerFailed: sumCounter(COUNTER_LISTENER_FAILED),
+          recursionMisses: transitionMisses + ownerMisses,
+          transitionMisses,
+          nestedCovered,
+        };
+      },
       detach: detachAll,
       close() {
         closed = true;

@@ -12,9 +12,9 @@
 
 import { fstatSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
-import { openTrace, type KernelCounters, type TraceSession } from '../bpf/loader.js';
+import { openTrace, ZERO_COUNTERS, type KernelCounters, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
-import { checkPrivileges, checkKernel } from '../bpf/preflight.js';
+import { checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../decode/event.js';
 import { bindLibbpf, isHungUp, signalOnWakeup } from '../ffi/libbpf.js';
 import { EventBatch } from '../reader/batch.js';
@@ -143,6 +143,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
   let session: TraceSession;
   try {
     checkKernel();
+    checkKernelVersion();
     checkPrivileges(tool);
     const libbpf = bindLibbpf();
     session = openTrace(libbpf, options.config, {
@@ -164,7 +165,16 @@ export async function runTracer(options: RunOptions): Promise<number> {
   let eventsRead = 0;
   let lostReported = 0;
   let undecodableReported = 0;
-  let lastCounters: KernelCounters = { emitted: 0, outputFailed: 0, trackingFailed: 0, recursionMisses: 0 };
+  let lastCounters: KernelCounters = ZERO_COUNTERS;
+  const sessions = options.config.mode === 'sessions';
+  const unit = sessions ? 'sessions' : 'events';
+  /** Events the kernel emitted that never reached us, reported so far. */
+  let unreadReported = 0;
+  /** The kernel's emitted count one check ago: all of those should have
+   * been read by now (the rings are read every READ_INTERVAL_MS). */
+  let emittedAtLastCheck = 0;
+  /** A tick left the rings unread since the last check (stdout backlogged). */
+  let readSkipped = false;
   let stopping = false;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
@@ -176,7 +186,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     const lostSoFar = Math.max(sink.lostInRings, lastCounters.outputFailed);
     if (lostSoFar > lostReported) {
       const lost = lostSoFar - lostReported;
-      writeErr(diagnostic(`lost ${lost} events: the perf ring was full (try a larger --buffer-pages)`, { lost }));
+      writeErr(diagnostic(`lost ${lost} ${unit}: the perf ring was full (try a larger --buffer-pages)`, { lost }));
       lostReported = lostSoFar;
     }
     if (sink.undecodable > undecodableReported) {
@@ -186,12 +196,44 @@ export async function runTracer(options: RunOptions): Promise<number> {
     }
   };
 
-  const checkCounters = (): void => {
+  /** Compares what the kernel emitted up to `emittedBy` with what was
+   * read: the difference never reached us (beyond the ring losses, which
+   * the kernel does not count as emitted). */
+  const reportUnread = (emittedBy: number): void => {
+    const unread = emittedBy - eventsRead - sink.undecodable - unreadReported;
+    if (unread > 0) {
+      writeErr(diagnostic(`lost ${unread} ${unit}: emitted by the kernel but never read`, { lost: unread }));
+      unreadReported += unread;
+    }
+  };
+
+  const checkCounters = (final = false): void => {
     const counters = session.readCounters();
-    const missed = counters.recursionMisses - lastCounters.recursionMisses;
-    if (missed > 0) writeErr(diagnostic(`missed ${missed} events: the program was already running on that CPU`, { missed }));
+    const missed = counters.transitionMisses - lastCounters.transitionMisses;
+    if (missed > 0) {
+      const affects = sessions
+        ? `up to ${missed} sessions may be missing or have an unknown start`
+        : `${missed} transitions not shown; the next row of each such socket has an MS spanning two states`;
+      writeErr(diagnostic(`skipped ${missed} program runs (the program was already running on that CPU): ${affects}`, { missed }));
+    }
+    const ownerMissed = counters.recursionMisses - counters.transitionMisses - (lastCounters.recursionMisses - lastCounters.transitionMisses);
+    if (ownerMissed > 0) {
+      writeErr(diagnostic(`skipped ${ownerMissed} socket I/O runs (the program was already running on that CPU): an owner may be an earlier user`, { missed: ownerMissed }));
+    }
     const untracked = counters.trackingFailed - lastCounters.trackingFailed;
-    if (untracked > 0) writeErr(diagnostic(`could not track ${untracked} sockets: durations for them restart at 0`, { untracked }));
+    if (untracked > 0) {
+      writeErr(diagnostic(`could not track ${untracked} sockets (no memory for socket storage): their next rows restart as if first seen`, { untracked }));
+    }
+    const listenersRefused = counters.listenerFailed - lastCounters.listenerFailed;
+    if (listenersRefused > 0) {
+      writeErr(diagnostic(`could not remember ${listenersRefused} listening ports (map full): children reset before accept() there may name the wrong owner`, { untracked: listenersRefused }));
+    }
+    // Once per second; not while stdout is backlogged (then the rings are
+    // left unread on purpose).
+    if (final) reportUnread(counters.emitted);
+    else if (!readSkipped && !output.backlogged) reportUnread(emittedAtLastCheck);
+    readSkipped = false;
+    emittedAtLastCheck = counters.emitted;
     lastCounters = counters;
     reportLoss();
     options.onCounts?.(eventsRead, lostReported + lastCounters.recursionMisses);
@@ -223,7 +265,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
     if (output.closed) return false;
     // A slow reader: leave the records in the rings. If they fill, the
     // kernel drops new events and counts them, and we report that count.
-    if (output.backlogged) return true;
+    if (output.backlogged) {
+      readSkipped = true;
+      return true;
+    }
     readBatch(false);
     return !output.closed && (options.maxRows === null || rowsWritten < options.maxRows);
   };
@@ -239,8 +284,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
       // Detach first, then read what the kernel already handed over: after
       // the detach nothing new arrives, so this last read misses nothing.
       session.detach();
-      if (code === 0 && !output.closed) readBatch(true);
-      checkCounters();
+      const drained = code === 0 && !output.closed;
+      if (drained) readBatch(true);
+      // Only after a full drain is every emitted event expected to be read.
+      checkCounters(drained);
     } catch (error) {
       writeErr(`${tool}: ${(error as Error).message}`);
       exitCode = 1;
@@ -263,7 +310,10 @@ export async function runTracer(options: RunOptions): Promise<number> {
       exitCode = 1;
     }
     if (unwritten > 0) writeErr(diagnostic(`stdout is not being read: dropped the last ${unwritten} bytes of output`, { unwritten }));
-    writeErr(finalLine(diagnostic, eventsRead, lostReported + lastCounters.recursionMisses, lastCounters.outputFailed, lastCounters.recursionMisses));
+    // Skipped program runs are reported on their own line: for tcplife they
+    // are not sessions (a skipped run is mostly not a CLOSE).
+    const lost = lostReported + unreadReported + (sessions ? 0 : lastCounters.transitionMisses);
+    writeErr(finalLine(diagnostic, eventsRead, lost, lastCounters.outputFailed, lastCounters.recursionMisses));
     releaseSignals();
     releaseWakeup();
     resolveDone(exitCode);

@@ -202,7 +202,7 @@ listener.listen(16)
 print(listener.getsockname()[1], flush=True)
 accepted = []
 for line in sys.stdin:
-    accepted.append(listener.accept()[0])
+    accepted.append(listener.accept()[0]); accepted[-1].recv(1, socket.MSG_PEEK)  # a use: owners are learnt from use
     print('accepted', flush=True)
 `;
 
