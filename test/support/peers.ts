@@ -357,6 +357,15 @@ def listener(host='127.0.0.1'):
     server.bind((host, 0))
     server.listen(128)
     return server, family
+def connect_error(port):
+    client = socket.socket()
+    try:
+        client.connect(('127.0.0.1', port))
+        error = None
+    except OSError as e:
+        error = e.errno
+    client.close()
+    return error
 while args:
     step = args.pop(0)
     if step == 'sessions':
@@ -387,24 +396,10 @@ while args:
         probe.bind(('127.0.0.1', 0))
         port = probe.getsockname()[1]
         probe.close()
-        client = socket.socket()
-        try:
-            client.connect(('127.0.0.1', port))
-            error = None
-        except OSError as e:
-            error = e.errno
-        client.close()
-        say(step='refused', port=port, error=error)
+        say(step='refused', port=port, error=connect_error(port))
     elif step == 'timeout':
         port = int(args.pop(0))
-        client = socket.socket()
-        try:
-            client.connect(('127.0.0.1', port))
-            error = None
-        except OSError as e:
-            error = e.errno
-        client.close()
-        say(step='timeout', port=port, error=error)
+        say(step='timeout', port=port, error=connect_error(port))
     elif step == 'reset':
         server, family = listener()
         port = server.getsockname()[1]
