@@ -8,7 +8,6 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +29,7 @@ import {
   type LoadgenResult,
 } from './parse.js';
 import { measureTracerTax } from './tracer-tax.js';
+import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
 import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
 import { TracerProcess } from '../test/support/tracer-process.js';
 
@@ -481,7 +481,7 @@ interface Startup {
 async function measureStartup(tool: ToolName, options: Options): Promise<Startup> {
   const command = tool === 'ours' ? toolCommand(tool, options) : ['stdbuf', '-oL', REFERENCE];
   let mounted = tool === 'reference' ? mountTracefs() : false;
-  const server = createServer((socket) => socket.destroy());
+  let server: LoopbackServer | null = null;
   let tracer: TracerProcess | null = null;
   try {
     const started = process.hrtime.bigint();
@@ -493,19 +493,19 @@ async function measureStartup(tool: ToolName, options: Options): Promise<Startup
       unmountTracefs();
       mounted = false;
     }
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
+    server = await startServer('127.0.0.1');
+    const port = server.port;
     await sleep(100); // quiet: nothing of ours for the tracer to read
     const connectAt = process.hrtime.bigint();
-    const client = connect(port, '127.0.0.1', () => client.end());
-    client.on('error', () => {});
+    const session = clientSession(server.host, port, 0, '');
     await tracer.waitForStdout((line) => rowHasPort(line, port), `${tool}: row for a quiet connection`, 15_000);
     const rowAt = process.hrtime.bigint();
+    await session;
     await tracer.stop();
     return { headerMs: Number(headerAt - started) / 1e6, quietRowMs: Number(rowAt - connectAt) / 1e6 };
   } finally {
     tracer?.child.kill('SIGKILL'); // when it failed: a stopped one is gone
-    server.close();
+    await server?.close();
     if (mounted) unmountTracefs();
   }
 }
