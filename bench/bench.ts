@@ -7,8 +7,7 @@
 // medians. Needs root (it loads BPF programs and makes a network namespace).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync, statSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,13 +22,16 @@ import {
   parseOurSummary,
   parseProcStatTicks,
   RowCounter,
+  rowHasPort,
   sumLostLines,
   sumSchedstatNs,
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
 import { measureTracerTax } from './tracer-tax.js';
-import { REPO_ROOT, TRACEFS, tracefsMounted } from '../test/support/system.js';
+import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
+import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
+import { TracerProcess } from '../test/support/tracer-process.js';
 
 const ROOT = REPO_ROOT;
 const BIN_DIR = join(ROOT, 'dist', 'bench');
@@ -147,8 +149,6 @@ function readOptions(argv: readonly string[]): Options {
 
 class UsageFailure extends Error {}
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Children we started, killed (by pid) if the bench is interrupted. */
 const children = new Set<ChildProcess>();
 
@@ -195,20 +195,7 @@ function unmountTracefs(): void {
 
 function fdKinds(pid: number): Map<string, number> {
   const kinds = new Map<string, number>();
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return kinds;
-  }
-  for (const fd of fds) {
-    try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      kinds.set(target, (kinds.get(target) ?? 0) + 1);
-    } catch {
-      // closed meanwhile
-    }
-  }
+  for (const { target } of openFds(pid)) kinds.set(target, (kinds.get(target) ?? 0) + 1);
   return kinds;
 }
 
@@ -288,30 +275,42 @@ function expectedForLoad(load: LoadgenResult, options: Options): number {
 
 interface RunningTracer {
   readonly tool: ToolName;
-  readonly measure: ChildProcess;
+  /** measure, running the tool. */
+  readonly measure: TracerProcess;
+  /** The tool's own pid (measure's child). */
   readonly pid: number;
   readonly reportPath: string;
+  /** Where its stderr is saved once it has stopped. */
   readonly errPath: string;
 }
 
+/**
+ * Starts the tool under measure (which reports its CPU time and peak RSS),
+ * its rows into `outPath`: a million rows through a pipe to this process
+ * would take CPU from the two the measurement shares.
+ */
 async function startTracer(tool: ToolName, options: Options, outPath: string, errPath: string, reportPath: string): Promise<RunningTracer> {
   const cpuCount = cpus().length;
   const mounted = tool === 'reference' ? mountTracefs() : false;
   try {
     const outFd = openSync(outPath, 'w');
-    const errFd = openSync(errPath, 'w');
-    const measure = track(spawn(MEASURE, [reportPath, '--', ...toolCommand(tool, options)], { stdio: ['ignore', outFd, errFd] }));
-    closeSync(outFd);
-    closeSync(errFd);
+    let measure: TracerProcess;
+    try {
+      measure = TracerProcess.start([], process.env, { wrapper: [MEASURE, reportPath, '--'], command: toolCommand(tool, options), stdout: outFd });
+    } finally {
+      closeSync(outFd);
+    }
+    track(measure.child);
+    // Its header goes to the file: attached once it holds its rings (see attached()).
     const deadline = Date.now() + 15_000;
     let pid: number | null = null;
-    while (Date.now() < deadline && measure.exitCode === null) {
+    while (Date.now() < deadline && measure.child.exitCode === null) {
       pid ??= existsSync(reportPath) ? parseMeasurePid(readFileSync(reportPath, 'utf8')) : null;
       if (pid !== null && attached(tool, pid, cpuCount)) return { tool, measure, pid, reportPath, errPath };
       await sleep(2);
     }
-    measure.kill('SIGKILL');
-    throw new Error(`${tool} did not attach: ${readFileSync(errPath, 'utf8').trim() || 'no message'}`);
+    measure.child.kill('SIGKILL');
+    throw new Error(`${tool} did not attach: ${measure.stderr.text.trim() || 'no message'}`);
   } finally {
     if (mounted) unmountTracefs();
   }
@@ -320,7 +319,9 @@ async function startTracer(tool: ToolName, options: Options, outPath: string, er
 async function stopTracer(
   tracer: RunningTracer,
 ): Promise<{ cpuUs: number; userUs: number; kernelUs: number; maxRssKb: number; stderr: string }> {
-  tracer.measure.kill('SIGINT');
+  // Not TracerProcess.stop(): on a hang, kill the tool, not measure, so
+  // that measure still writes its report.
+  tracer.measure.child.kill('SIGINT');
   const timeout = setTimeout(() => {
     process.stderr.write(`bench: ${tracer.tool} did not stop in 10 s; killing it\n`);
     try {
@@ -329,11 +330,12 @@ async function stopTracer(
       // already gone
     }
   }, 10_000);
-  await exited(tracer.measure);
+  await tracer.measure.exited;
   clearTimeout(timeout);
+  const stderr = tracer.measure.stderr.text;
+  writeFileSync(tracer.errPath, stderr);
   const report = parseMeasureReport(readFileSync(tracer.reportPath, 'utf8'));
   if (report === null) throw new Error(`no resource report for ${tracer.tool}`);
-  const stderr = readFileSync(tracer.errPath, 'utf8');
   if (report.status !== 0) throw new Error(`${tracer.tool} exited with ${report.status}: ${stderr.trim()}`);
   return { cpuUs: report.cpuUs, userUs: report.userUs, kernelUs: report.kernelUs, maxRssKb: report.maxRssKb, stderr };
 }
@@ -359,6 +361,19 @@ function countRows(path: string, port: number): RowCounter {
   counter.feed(decoder.decode());
   counter.end();
   return counter;
+}
+
+/**
+ * Events a stopped tracer lost and handled: ours says both in its summary
+ * line; libbpf-tools prints "lost N events" lines, and a row per event.
+ */
+function lostAndHandled(tool: ToolName, stderr: string, counted: RowCounter | (() => RowCounter)): { lost: number; handled: number } {
+  if (tool === 'ours') {
+    const summary = parseOurSummary(stderr);
+    if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
+    return { lost: summary.lost, handled: summary.read };
+  }
+  return { lost: sumLostLines(stderr), handled: (typeof counted === 'function' ? counted() : counted).rows };
 }
 
 interface Trial {
@@ -407,17 +422,7 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
   await sleep(DRAIN_MS);
   const { cpuUs, userUs, kernelUs, maxRssKb, stderr } = await stopTracer(tracer);
   const counted = countRows(`${base}.out`, options.port);
-  let lost: number;
-  let handled: number;
-  if (tool === 'ours') {
-    const summary = parseOurSummary(stderr);
-    if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
-    lost = summary.lost;
-    handled = summary.read;
-  } else {
-    lost = sumLostLines(stderr);
-    handled = counted.rows;
-  }
+  const { lost, handled } = lostAndHandled(tool, stderr, counted);
   if (!options.keep) {
     for (const suffix of ['.out', '.err', '.report']) rmSync(`${base}${suffix}`, { force: true });
   }
@@ -468,13 +473,6 @@ interface Startup {
   readonly quietRowMs: number;
 }
 
-/** Whether `line` is a row with `port` as LPORT or RPORT (fields from the end). */
-function rowHasPort(line: string, port: number): boolean {
-  const fields = line.trim().split(/\s+/);
-  const n = fields.length;
-  return n >= 8 && (fields[n - 7] === String(port) || fields[n - 5] === String(port));
-}
-
 /**
  * Start-up and latency, on a pipe (libbpf-tools made line-buffered with
  * stdbuf, as it would be block-buffered): time to the header, then time
@@ -483,46 +481,31 @@ function rowHasPort(line: string, port: number): boolean {
 async function measureStartup(tool: ToolName, options: Options): Promise<Startup> {
   const command = tool === 'ours' ? toolCommand(tool, options) : ['stdbuf', '-oL', REFERENCE];
   let mounted = tool === 'reference' ? mountTracefs() : false;
-  const server = createServer((socket) => socket.destroy());
+  let server: LoopbackServer | null = null;
+  let tracer: TracerProcess | null = null;
   try {
     const started = process.hrtime.bigint();
-    const child = track(spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] }));
-    let text = '';
-    let waiting: { test: (text: string) => boolean; resolve: () => void } | null = null;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (waiting?.test(text)) waiting.resolve();
-    });
-    const until = (test: (text: string) => boolean, what: string) =>
-      new Promise<bigint>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${tool}: no ${what} in 15 s`)), 15_000);
-        const done = () => {
-          clearTimeout(timer);
-          waiting = null;
-          resolve(process.hrtime.bigint());
-        };
-        if (test(text)) done();
-        else waiting = { test, resolve: done };
-        child.once('exit', () => reject(new Error(`${tool} exited before its ${what}`)));
-      });
-    const headerAt = await until((seen) => seen.includes('\n'), 'header');
+    tracer = TracerProcess.start([], process.env, { command });
+    track(tracer.child);
+    await tracer.waitForStdout(() => true, `${tool}: header`, 15_000);
+    const headerAt = process.hrtime.bigint();
     if (mounted) {
       unmountTracefs();
       mounted = false;
     }
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
+    server = await startServer('127.0.0.1');
+    const port = server.port;
     await sleep(100); // quiet: nothing of ours for the tracer to read
-    text = '';
     const connectAt = process.hrtime.bigint();
-    const client = connect(port, '127.0.0.1', () => client.end());
-    client.on('error', () => {});
-    const rowAt = await until((seen) => seen.split('\n').some((line) => rowHasPort(line, port)), 'row for a quiet connection');
-    child.kill('SIGINT');
-    await exited(child);
+    const session = clientSession(server.host, port, 0, '');
+    await tracer.waitForStdout((line) => rowHasPort(line, port), `${tool}: row for a quiet connection`, 15_000);
+    const rowAt = process.hrtime.bigint();
+    await session;
+    await tracer.stop();
     return { headerMs: Number(headerAt - started) / 1e6, quietRowMs: Number(rowAt - connectAt) / 1e6 };
   } finally {
-    server.close();
+    tracer?.child.kill('SIGKILL'); // when it failed: a stopped one is gone
+    await server?.close();
     if (mounted) unmountTracefs();
   }
 }
@@ -559,17 +542,7 @@ async function coldRun(tool: ToolName, run: number, options: Options, dir: strin
     const tracer = await startTracer(tool, options, `${base}.out`, `${base}.err`, `${base}.report`);
     await sleep(options.coldSeconds * 1000);
     const { userUs, kernelUs, maxRssKb, stderr } = await stopTracer(tracer);
-    let lost: number;
-    let handled: number;
-    if (tool === 'ours') {
-      const summary = parseOurSummary(stderr);
-      if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
-      lost = summary.lost;
-      handled = summary.read;
-    } else {
-      lost = sumLostLines(stderr);
-      handled = countRows(`${base}.out`, options.port).rows;
-    }
+    const { lost, handled } = lostAndHandled(tool, stderr, () => countRows(`${base}.out`, options.port));
     // Ours: "lost N events: the perf ring was full" lines; the rest of its
     // total are "missed N events" (the program re-entered on a CPU).
     const ringFull = sumLostLines(stderr);

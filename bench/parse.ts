@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Pure helpers of the benchmark: reading the tools' output and summary
 // lines, counting rows, medians. Kept apart from the process juggling in
-// bench.ts so that they can be unit-tested.
+// bench.ts so that they can be unit-tested. Rows are read with the tests'
+// parser (test/support/rows.ts).
+
+import { parseTextRow, transition, type StateRow } from '../test/support/rows.js';
 
 /** The generator's summary line:
  * "loadgen: connections=N failures=F seconds=S rate=R cpu_us=C". */
@@ -67,6 +70,21 @@ export function sumLostLines(stderr: string): number {
   return lost;
 }
 
+/** `line` as a tcpstates row (default layout), or null when it is none. */
+function textRowOrNull(line: string): StateRow | null {
+  try {
+    return parseTextRow(line);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `line` is a tcpstates row (default layout) with `port` as LPORT or RPORT. */
+export function rowHasPort(line: string, port: number): boolean {
+  const row = textRowOrNull(line);
+  return row !== null && (row.lport === port || row.rport === port);
+}
+
 /**
  * Counts the rows of a tcpstates output (bcc's or libbpf-tools' default
  * layout: "... LADDR LPORT RADDR RPORT OLDSTATE -> NEWSTATE MS"), fed in
@@ -100,13 +118,10 @@ export class RowCounter {
   private line(line: string): void {
     if (line.startsWith('SKADDR') || line.startsWith('TIME')) return;
     this.rows++;
-    const fields = line.trim().split(/\s+/);
-    const n = fields.length;
-    if (n < 8 || fields[n - 3] !== '->') return;
-    const port = String(this.port);
-    if (fields[n - 7] !== port && fields[n - 5] !== port) return;
+    const row = textRowOrNull(line);
+    if (row === null || (row.lport !== this.port && row.rport !== this.port)) return;
     this.portRows++;
-    const key = `${fields[n - 4]}->${fields[n - 2]}`;
+    const key = transition(row);
     this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
   }
 }

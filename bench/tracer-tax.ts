@@ -6,9 +6,12 @@
 // under libbpf-tools' tcplife, in rotating order, as ratios of median
 // nanoseconds per operation to untraced.
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
+import { TracerProcess } from '../test/support/tracer-process.js';
+import { median } from './parse.js';
 
 export type TaxTracer = 'untraced' | 'ours' | 'reference';
 export const TAX_WORKLOADS = [
@@ -32,16 +35,7 @@ export interface TaxResult {
 }
 
 const REFERENCE_TCPLIFE = '/usr/sbin/tcplife';
-const TRACEFS = '/sys/kernel/tracing';
 const SETTLE_MS = 300;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 function buildWorkload(binDir: string, root: string): string {
   const binary = join(binDir, 'syscalls');
@@ -52,39 +46,17 @@ function buildWorkload(binDir: string, root: string): string {
   return binary;
 }
 
-function tracefsMounted(): boolean {
-  return readFileSync('/proc/mounts', 'utf8')
-    .split('\n')
-    .some((line) => line.split(' ')[2] === 'tracefs');
-}
-
-/** Starts a tracer with its output discarded; resolves once its header is out (attached). */
-async function startTracer(tracer: Exclude<TaxTracer, 'untraced'>, root: string): Promise<ChildProcess> {
+/** Starts a tracer; resolves once its header is out (attached). */
+async function startTracer(tracer: Exclude<TaxTracer, 'untraced'>, root: string): Promise<TracerProcess> {
   // stdbuf: libbpf-tools' tcplife prints through stdio, which holds its header
   // back in a buffer when stdout is a pipe.
-  const command = tracer === 'ours' ? [process.execPath, join(root, 'bin', 'tcplife')] : ['stdbuf', '-oL', REFERENCE_TCPLIFE];
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${tracer} tcplife printed no header in 15 s`)), 15_000);
-    child.stdout!.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${tracer} tcplife exited with ${code} before attaching`));
-    });
-  });
-  child.stdout!.resume();
+  const running = await TracerProcess.attach(
+    'tcplife',
+    [],
+    tracer === 'ours' ? { bin: join(root, 'bin', 'tcplife') } : { command: ['stdbuf', '-oL', REFERENCE_TCPLIFE] },
+  );
   await sleep(SETTLE_MS);
-  return child;
-}
-
-async function stopTracer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGINT');
-  await exited;
+  return running;
 }
 
 function runWorkload(binary: string, args: readonly string[]): number {
@@ -113,7 +85,7 @@ export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> 
     for (let round = 0; round < options.rounds; round++) {
       const order = tracers.map((_, index) => tracers[(index + round) % tracers.length]!);
       for (const tracer of order) {
-        const child = tracer === 'untraced' ? null : await startTracer(tracer, options.root);
+        const running = tracer === 'untraced' ? null : await startTracer(tracer, options.root);
         try {
           const line: string[] = [];
           for (const { name, args } of TAX_WORKLOADS) {
@@ -123,7 +95,7 @@ export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> 
           }
           options.log(`tracer tax, round ${round + 1}, ${tracer}: ${line.join(', ')}`);
         } finally {
-          if (child !== null) await stopTracer(child);
+          await running?.stop();
         }
       }
     }

@@ -7,10 +7,9 @@ import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { startServer, testAddress, testPort } from '../support/loopback.js';
+import { clientSession, startServer, testAddress, testPort } from '../support/loopback.js';
 import { csvRows, TOOLS } from '../support/rows.js';
 import { binPath, requireRoot, waitFor } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
@@ -203,30 +202,19 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
     test('-4 leaves out the accepted end (IPv6, ::ffff:a.b.c.d); without -4 it is there with IP 6', async () => {
       const port = testPort(250 + toolIndex);
       // Listening on :: takes IPv4 connections too (net.ipv6.bindv6only=0).
-      const server = createServer((socket) => {
-        socket.on('error', () => {});
-        socket.on('end', () => socket.end());
-        socket.resume();
-      });
-      server.listen({ host: '::', port, ipv6Only: false });
-      await once(server, 'listening');
+      const server = await startServer('::', { port });
       const onlyV4 = TracerProcess.start(['-s', '-4', '-L', String(port)], process.env, { tool: tool.name });
       const both = TracerProcess.start(['-s', '-L', String(port)], process.env, { tool: tool.name });
       try {
         await Promise.all([onlyV4.untilAttached(), both.untilAttached()]);
-        const client = createConnection({ host: address, port });
-        client.on('error', () => {});
-        await once(client, 'connect');
-        client.end();
-        client.resume();
-        await once(client, 'close');
+        await clientSession(address, port, 0, '');
         await waitFor('the accepted end', () => csvRows(both.stdoutLines.join('\n')).some(tool.endsConnection));
         assert.equal(await interrupt(onlyV4), 0, onlyV4.stderrLines.join('\n'));
         assert.equal(await interrupt(both), 0, both.stderrLines.join('\n'));
       } finally {
         onlyV4.child.kill('SIGKILL');
         both.child.kill('SIGKILL');
-        server.close();
+        await server.close();
       }
       const accepted = csvRows(both.stdoutLines.join('\n')).filter((row) => row.LADDR === `::ffff:${address}`);
       assert.ok(accepted.length >= tool.rowsPerConnection, both.stdoutLines.join('\n'));

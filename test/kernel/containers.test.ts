@@ -8,7 +8,11 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createCgroups, createNetns, dropSyns, FleetTool, runLoad, sleep, type LoadRecord } from '../support/fleet.js';
+import { createCgroups, createNetns, dropSyns } from '../support/namespaces.js';
+import { runLoad, type LoadRecord } from '../support/peers.js';
+import { jsonRows } from '../support/rows.js';
+import { sleep } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
 
 interface Row {
   readonly netns: number;
@@ -21,9 +25,9 @@ interface Row {
 }
 
 /** After the load: let a read pass, then stop (the tool reads what is left at exit). */
-async function stopAll(tools: readonly FleetTool[]): Promise<void> {
+async function stopAll(tools: readonly TracerProcess[]): Promise<void> {
   await sleep(100);
-  for (const code of await Promise.all(tools.map((tool) => tool.stop()))) assert.equal(code, 0);
+  for (const exit of await Promise.all(tools.map((tool) => tool.stop()))) assert.equal(exit.code, 0);
 }
 
 function sessionsOf(records: readonly LoadRecord[]): LoadRecord {
@@ -45,10 +49,10 @@ test('two namespaces with the same addresses: JSON netns, -N keeps exactly its r
   t.after(b.remove);
   assert.notEqual(a.ino, b.ino);
 
-  const lifeA = await FleetTool.start('tcplife', ['--json', '-N', a.path]);
-  const lifeB = await FleetTool.start('tcplife', ['--json', '-N', String(b.ino)]);
-  const statesB = await FleetTool.start('tcpstates', ['--json', '--netns', b.path]);
-  const textA = await FleetTool.start('tcpstates', ['--container', '-N', a.path]);
+  const lifeA = await TracerProcess.attach('tcplife', ['--json', '-N', a.path]);
+  const lifeB = await TracerProcess.attach('tcplife', ['--json', '-N', String(b.ino)]);
+  const statesB = await TracerProcess.attach('tcpstates', ['--json', '--netns', b.path]);
+  const textA = await TracerProcess.attach('tcpstates', ['--container', '-N', a.path]);
   const [loadA, loadB] = await Promise.all([
     runLoad(['sessions', '5', '0', '300', '127.0.0.1'], { netns: a }),
     runLoad(['sessions', '3', '0', '300', '127.0.0.1'], { netns: b }),
@@ -65,16 +69,16 @@ test('two namespaces with the same addresses: JSON netns, -N keeps exactly its r
     assert.deepEqual(servers, [...clientPorts!].sort());
     for (const row of rows) assert.equal(row.error, null);
   };
-  checkSessions(lifeA.json<Row>(), a.ino, sessionsOf(loadA), 5);
-  checkSessions(lifeB.json<Row>(), b.ino, sessionsOf(loadB), 3);
+  checkSessions(jsonRows<Row>(lifeA.stdoutLines), a.ino, sessionsOf(loadA), 5);
+  checkSessions(jsonRows<Row>(lifeB.stdoutLines), b.ino, sessionsOf(loadB), 3);
 
   // tcpstates: 10 transitions per connection, 2 for the listener, all in b.
-  const states = statesB.json<Row>();
+  const states = jsonRows<Row>(statesB.stdoutLines);
   assert.equal(states.length, 3 * 10 + 2);
   for (const row of states) assert.equal(row.netns, b.ino);
 
   // Text: bcc's row, then NETNS and CGROUP.
-  const [header, ...rows] = textA.stdout.filter((line) => line !== '');
+  const [header, ...rows] = textA.stdoutLines.filter((line) => line !== '');
   assert.match(header!, /MS +NETNS +CGROUP$/);
   assert.equal(rows.length, 5 * 10 + 2);
   const suffix = ` ${a.ino} ${ownCgroup()}`;
@@ -90,9 +94,9 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
     parent!.remove();
   });
 
-  const inParent = await FleetTool.start('tcplife', ['--json', '--cgroup', parent!.dir]);
-  const inSibling = await FleetTool.start('tcplife', ['--json', '--cgroup', sibling!.path]);
-  const states = await FleetTool.start('tcpstates', ['--json', '--cgroup', child!.path]);
+  const inParent = await TracerProcess.attach('tcplife', ['--json', '--cgroup', parent!.dir]);
+  const inSibling = await TracerProcess.attach('tcplife', ['--json', '--cgroup', sibling!.path]);
+  const states = await TracerProcess.attach('tcpstates', ['--json', '--cgroup', child!.path]);
   // Inside the cgroup, and at the same time the same load outside it.
   const [inside, outside] = await Promise.all([
     runLoad(['sessions', '4', '0', '100', '127.0.0.1'], { cgroupDir: child!.dir }),
@@ -100,7 +104,7 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   ]);
   await stopAll([inParent, inSibling, states]);
 
-  const rows = inParent.json<Row>();
+  const rows = jsonRows<Row>(inParent.stdoutLines);
   const { port, client_ports: clientPorts } = sessionsOf(inside);
   assert.equal(rows.length, 8);
   for (const row of rows) {
@@ -110,9 +114,9 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   assert.deepEqual(rows.filter((row) => row.rport === port).map((row) => row.lport).sort(), [...clientPorts!].sort());
   const outsidePort = sessionsOf(outside).port;
   assert.ok(!rows.some((row) => row.lport === outsidePort || row.rport === outsidePort));
-  assert.deepEqual(inSibling.json(), []);
+  assert.deepEqual(jsonRows(inSibling.stdoutLines), []);
 
-  const transitions = states.json<Row>();
+  const transitions = jsonRows<Row>(states.stdoutLines);
   assert.equal(transitions.length, 4 * 10 + 2);
   for (const row of transitions) assert.equal(row.cgroup, child!.path);
 });
@@ -123,8 +127,8 @@ test('refused, timed-out and reset connections carry their error (tcplife rows, 
   const DROPPED_PORT = 9;
   dropSyns(netns, DROPPED_PORT);
 
-  const life = await FleetTool.start('tcplife', ['--json', '-N', netns.path]);
-  const states = await FleetTool.start('tcpstates', ['--json', '-N', netns.path]);
+  const life = await TracerProcess.attach('tcplife', ['--json', '-N', netns.path]);
+  const states = await TracerProcess.attach('tcpstates', ['--json', '-N', netns.path]);
   const records = await runLoad(['refused', 'reset', 'timeout', String(DROPPED_PORT)], { netns });
   await stopAll([life, states]);
 
@@ -134,7 +138,7 @@ test('refused, timed-out and reset connections carry their error (tcplife rows, 
   assert.equal(refused.error, 111); // what connect() said: ECONNREFUSED
   assert.equal(timedOut.error, 110); // ETIMEDOUT
 
-  const sessions = life.json<Row>();
+  const sessions = jsonRows<Row>(life.stdoutLines);
   const session = (predicate: (row: Row) => boolean, what: string): Row => {
     const matching = sessions.filter(predicate);
     assert.equal(matching.length, 1, `one ${what} row in ${JSON.stringify(sessions)}`);
@@ -147,7 +151,7 @@ test('refused, timed-out and reset connections carry their error (tcplife rows, 
   assert.equal(session((row) => row.lport === reset.port, 'reset server').error, null);
   assert.equal(sessions.length, 4);
 
-  const transitions = states.json<Row>();
+  const transitions = jsonRows<Row>(states.stdoutLines);
   const closing = (predicate: (row: Row) => boolean, what: string): Row => {
     const matching = transitions.filter((row) => row.newstate === 'CLOSE' && predicate(row));
     assert.equal(matching.length, 1, `one ${what} CLOSE row`);

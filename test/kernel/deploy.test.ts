@@ -18,9 +18,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { REPO_ROOT } from '../support/system.js';
+import { runTracerToExit, type Finished } from '../support/tracer-process.js';
 
 /**
  * How to start a process as the deployments do: with no limit on locked
@@ -38,9 +37,24 @@ function memlockPrefix(): { argv: string[]; toolArgs: string[] } {
     : { argv: [], toolArgs: ['--buffer-pages', '16'] };
 }
 
-function spawnWith(prefix: string[], argv: string[]) {
-  const all = [...prefix, ...argv];
-  return spawnSync(all[0]!, all.slice(1), { encoding: 'utf8', timeout: 30_000 });
+/**
+ * Runs tcpstates (`bin`: another copy of bin/tcpstates) as a deployment
+ * does: under `setpriv` with these options, with the memlock limit lifted
+ * when it can be, serving metrics on loopback for 2 s and tracing nothing.
+ */
+function runDeployed(setpriv: readonly string[], bin?: string): Promise<Finished> {
+  const memlock = memlockPrefix();
+  return runTracerToExit(['--metrics', '127.0.0.1:0', '--duration', '2', '-L', '1', ...memlock.toolArgs], process.env, 30_000, {
+    wrapper: [...memlock.argv, 'setpriv', ...setpriv],
+    ...(bin === undefined ? {} : { bin }),
+  });
+}
+
+/** What a deployed tcpstates that served metrics and traced nothing says. */
+function assertServedMetrics(run: Finished): void {
+  assert.equal(run.code, 0, run.stderrText);
+  assert.match(run.stderrText, /^tcpstates: serving metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
+  assert.match(run.stderrText, /^tcpstates: 0 events read, 0 lost$/m);
 }
 
 interface Stage {
@@ -137,24 +151,7 @@ test('the Dockerfile builds (its steps replayed) and its image runs with CAP_BPF
   // root with only those two capabilities, and no limit on locked memory.
   const dockerfile = readFileSync(`${REPO_ROOT}Dockerfile`, 'utf8');
   assert.match(dockerfile, /--cap-drop ALL --cap-add BPF --cap-add PERFMON \\\n#\s+--ulimit memlock=-1 /);
-  const memlock = memlockPrefix();
-  const run = spawnWith(memlock.argv, [
-    'setpriv',
-    '--bounding-set=-all,+bpf,+perfmon',
-    '--inh-caps=-all',
-    process.execPath,
-    entrypoint,
-    '--metrics',
-    '127.0.0.1:0',
-    '--duration',
-    '2',
-    '-L',
-    '1',
-    ...memlock.toolArgs,
-  ]);
-  assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stderr, /^tcpstates: serving metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
-  assert.match(run.stderr, /^tcpstates: 0 events read, 0 lost$/m);
+  assertServedMetrics(await runDeployed(['--bounding-set=-all,+bpf,+perfmon', '--inh-caps=-all'], entrypoint));
 });
 
 test('the systemd unit: an unprivileged user with its AmbientCapabilities serves metrics', async () => {
@@ -173,9 +170,8 @@ test('the systemd unit: an unprivileged user with its AmbientCapabilities serves
   assert.match(setting('ExecStart'), /^\/usr\/bin\/tcpstates --metrics 127\.0\.0\.1:9100$/);
   const caps = capabilities.map((cap) => `+${cap.slice(4).toLowerCase()}`).join(',');
   assert.equal(setting('LimitMEMLOCK'), 'infinity');
-  const memlock = memlockPrefix();
-  const run = spawnWith(memlock.argv, [
-      'setpriv',
+  assertServedMetrics(
+    await runDeployed([
       '--reuid=65534',
       '--regid=65534',
       '--clear-groups',
@@ -183,17 +179,6 @@ test('the systemd unit: an unprivileged user with its AmbientCapabilities serves
       `--ambient-caps=-all,${caps}`,
       `--bounding-set=-all,${caps}`,
       '--no-new-privs',
-      process.execPath,
-      `${REPO_ROOT}bin/tcpstates`,
-      '--metrics',
-      '127.0.0.1:0',
-      '--duration',
-      '2',
-      '-L',
-      '1',
-      ...memlock.toolArgs,
-  ]);
-  assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stderr, /^tcpstates: serving metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
-  assert.match(run.stderr, /^tcpstates: 0 events read, 0 lost$/m);
+    ]),
+  );
 });

@@ -12,7 +12,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
-import { createNetns, FleetTool, runLoad, sleep } from '../support/fleet.js';
+import { createNetns } from '../support/namespaces.js';
+import { runLoad } from '../support/peers.js';
+import { jsonRows } from '../support/rows.js';
+import { sleep } from '../support/system.js';
+import { runTracerToExit, TracerProcess } from '../support/tracer-process.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -95,16 +99,16 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
   const dir = mkdtempSync(`${tmpdir()}/tcpstates-prometheus-`);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const tools: FleetTool[] = [];
+  const tools: TracerProcess[] = [];
   t.after(async () => {
     for (const tool of tools) await tool.stop();
   });
-  const states = await FleetTool.start('tcpstates', ['--metrics', '0', '-N', netns.path]);
+  const states = await TracerProcess.attach('tcpstates', ['--metrics', '0', '-N', netns.path]);
   tools.push(states);
-  const life = await FleetTool.start('tcplife', ['--metrics', '127.0.0.1:0', '-N', netns.path]);
+  const life = await TracerProcess.attach('tcplife', ['--metrics', '127.0.0.1:0', '-N', netns.path]);
   tools.push(life);
   // --json with --metrics: rows too.
-  const lifeRows = await FleetTool.start('tcplife', ['--metrics', '0', '--json', '-N', netns.path]);
+  const lifeRows = await TracerProcess.attach('tcplife', ['--metrics', '0', '--json', '-N', netns.path]);
   tools.push(lifeRows);
 
   const prometheus = await Prometheus.start(dir, { tcpstates: states.metricsPort, tcplife: life.metricsPort });
@@ -178,11 +182,11 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
   }
 
   // --metrics alone prints no rows; with --json it prints them too.
-  for (const tool of tools.splice(0)) assert.equal(await tool.stop(), 0);
-  assert.deepEqual(states.stdout.filter((line) => line !== ''), []);
-  assert.deepEqual(life.stdout.filter((line) => line !== ''), []);
-  assert.equal(lifeRows.json().length, 52);
-  assert.match(states.stderr.at(-1) ?? '', new RegExp(`^tcpstates: ${transitions} events read, 0 lost$`));
+  for (const tool of tools.splice(0)) assert.equal((await tool.stop()).code, 0);
+  assert.deepEqual(states.stdoutLines.filter((line) => line !== ''), []);
+  assert.deepEqual(life.stdoutLines.filter((line) => line !== ''), []);
+  assert.equal(jsonRows(lifeRows.stdoutLines).length, 52);
+  assert.match(states.stderrLines.at(-1) ?? '', new RegExp(`^tcpstates: ${transitions} events read, 0 lost$`));
 });
 
 test('--metrics: a port in use fails before tracing, one line, exit 1; a bad address exits 2', async () => {
@@ -190,20 +194,14 @@ test('--metrics: a port in use fails before tracing, one line, exit 1; a bad add
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
   const { port } = holder.address() as { port: number };
   try {
-    const busy = spawnSync(process.execPath, [new URL('../../../bin/tcplife', import.meta.url).pathname, '--metrics', String(port)], {
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
-    assert.equal(busy.status, 1);
-    assert.equal(busy.stderr, `tcplife: --metrics: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
-    assert.equal(busy.stdout, '');
+    const busy = await runTracerToExit(['--metrics', String(port)], process.env, 15_000, { tool: 'tcplife' });
+    assert.equal(busy.code, 1);
+    assert.equal(busy.stderrText, `tcplife: --metrics: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+    assert.equal(busy.stdoutText, '');
   } finally {
     holder.close();
   }
-  const bad = spawnSync(process.execPath, [new URL('../../../bin/tcpstates', import.meta.url).pathname, '--metrics', 'nine'], {
-    encoding: 'utf8',
-    timeout: 15_000,
-  });
-  assert.equal(bad.status, 2);
-  assert.equal(bad.stderr, 'tcpstates: --metrics: invalid address "nine": expected [HOST:]PORT\n');
+  const bad = await runTracerToExit(['--metrics', 'nine']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderrText, 'tcpstates: --metrics: invalid address "nine": expected [HOST:]PORT\n');
 });

@@ -18,7 +18,7 @@ import { bindLibbpf } from '../../src/ffi/libbpf.js';
 import { testAddress, testPort } from '../support/loopback.js';
 import { TOOLS } from '../support/rows.js';
 import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot } from '../support/system.js';
-import { TracerProcess, traceConnections } from '../support/tracer-process.js';
+import { TracerProcess, runTracerToExit, traceConnections } from '../support/tracer-process.js';
 
 requireRoot();
 
@@ -124,12 +124,9 @@ const NOT_PERMITTED = (tool: string) =>
   `${tool}: not permitted: loading eBPF programs needs root, or the CAP_BPF and CAP_PERFMON capabilities\n` +
   `${tool}: run it as root (sudo ${tool}), or grant CAP_BPF and CAP_PERFMON\n`;
 
-function runAs(wrapper: readonly string[], tool: string, args: readonly string[] = []) {
-  const result = spawnSync(wrapper[0]!, [...wrapper.slice(1), process.execPath, binPath(tool), ...args], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+async function runAs(wrapper: readonly string[], tool: string, args: readonly string[] = []) {
+  const result = await runTracerToExit(args, process.env, 20_000, { tool, wrapper });
+  return { status: result.code, stdout: result.stdoutText, stderr: result.stderrText };
 }
 
 /** Runs `script` (fixed text, no user input) in a private mount namespace:
@@ -156,13 +153,13 @@ const TRANSITIONS: TraceConfig = { mode: 'transitions', localPorts: null, remote
 
 for (const tool of TOOLS) {
   describe(`${tool.name}: privileges`, () => {
-    test('as nobody: says it needs root or CAP_BPF+CAP_PERFMON, exit 1', () => {
-      const result = runAs([...AS_NOBODY, ...readAnywhere()], tool.name);
+    test('as nobody: says it needs root or CAP_BPF+CAP_PERFMON, exit 1', async () => {
+      const result = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name);
       assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
     });
 
-    test('as root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: the same', () => {
-      const result = runAs(['setpriv', '--inh-caps=-all', '--bounding-set=-bpf,-perfmon,-sys_admin'], tool.name);
+    test('as root without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN: the same', async () => {
+      const result = await runAs(['setpriv', '--inh-caps=-all', '--bounding-set=-bpf,-perfmon,-sys_admin'], tool.name);
       assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
     });
 

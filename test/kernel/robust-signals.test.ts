@@ -192,17 +192,14 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
       const directory = mkdtempSync(`${tmpdir()}/robust-timeout-`);
       const file = `${directory}/out.csv`;
       const fd = openSync(file, 'w');
-      const runner = spawn('timeout', ['2', process.execPath, binPath(tool.name), '-s', '-L', String(port)], { stdio: ['ignore', fd, 'pipe'] });
+      const runner = TracerProcess.start(['-s', '-L', String(port)], process.env, { tool: tool.name, wrapper: ['timeout', '2'], stdout: fd });
       closeSync(fd);
-      let err = '';
-      runner.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-      const exited = new Promise<number | null>((resolve) => runner.on('close', resolve));
       try {
-        const tracerPid = await childPid(runner.pid!, binPath(tool.name));
+        const tracerPid = await childPid(runner.pid, binPath(tool.name));
         const objects = await waitForLinks(tracerPid);
         // Traffic right up to the end, so that the signal lands mid-stream.
         while (isRunning(tracerPid)) await server.connections(10);
-        assert.equal(await exited, 124); // timeout's own code for "timed out"
+        assert.equal((await runner.exited).code, 124); // timeout's own code for "timed out"
         const text = readFileSync(file, 'utf8');
         assert.ok(text.endsWith('\n'), 'the last line is complete');
         const lines = text.slice(0, -1).split('\n');
@@ -210,10 +207,10 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
         const fields = tool.csvHeader.split(',').length;
         for (const line of lines.slice(1)) assert.equal(line.split(',').length, fields, `complete row: ${line}`);
         assert.ok(lines.length > 10, `rows were written (${lines.length - 1})`);
-        assert.match(err, SUMMARY(tool.name));
+        assert.match(runner.stderr.text, SUMMARY(tool.name));
         await assertReleased(objects);
       } finally {
-        runner.kill('SIGKILL');
+        runner.child.kill('SIGKILL');
         await server.close();
         rmSync(directory, { recursive: true, force: true });
       }

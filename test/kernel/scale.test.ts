@@ -10,7 +10,9 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { parseLifeRow, python, Tool, type Peer } from './fixture-peers.js';
+import { startFixture as python, type FixturePeer as Peer } from '../support/peers.js';
+import { parseLifeCsvRow as parseLifeRow } from '../support/rows.js';
+import { TracerProcess } from '../support/tracer-process.js';
 
 const PAIRS = 4;
 const CONNECTIONS_PER_PAIR = 10_000; // 4 x 10,000 connections = 80,000 sockets
@@ -41,14 +43,14 @@ function lostOf(stderr: readonly string[]): string[] {
 }
 
 test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: every session printed, nothing lost, no first transition with a duration`, async () => {
-  const life = await new Tool('tcplife', ['-s']).attached();
+  const life = await TracerProcess.attach('tcplife', ['-s']);
   const servers: Peer[] = [];
   const clients: Peer[] = [];
   try {
     for (let i = 0; i < PAIRS; i++) servers.push(python('hold_many.py', ['server', title('tssrv'), CONNECTIONS_PER_PAIR]));
     const ports = await Promise.all(servers.map(async (server) => (await server.record('listening')).port as number));
     // tcpstates on the servers' ports only (its rows for 40,000 sockets).
-    const states = await new Tool('tcpstates', ['-s', '-L', ports.join(',')]).attached();
+    const states = await TracerProcess.attach('tcpstates', ['-s', '-L', ports.join(',')]);
     try {
       for (const port of ports) clients.push(python('hold_many.py', ['client', title('tscli'), port, CONNECTIONS_PER_PAIR]));
       const clientPorts = await Promise.all(clients.map(async (client) => (await client.record('connected', 60_000)).localPorts as number[]));
@@ -85,8 +87,8 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
       const historyOf = (clientPort: number): string =>
         states.stdout.lines.filter((line) => line.split(',')[7] === String(clientPort)).map((line) => line.split(',').slice(8).join(' ')).join(' | ');
       assert.deepEqual(exit, { code: 0, signal: null });
-      assert.deepEqual(lostOf(life.stderr), [], 'tcplife reported no loss');
-      assert.match(life.stderr.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/);
+      assert.deepEqual(lostOf(life.stderrLines), [], 'tcplife reported no loss');
+      assert.match(life.stderrLines.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/);
 
       // Every session of every pair, once, on both sides.
       for (const [index, port] of ports.entries()) {
@@ -102,13 +104,13 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
         }
         const wanted = clientPorts[index]!;
         const missing = wanted.filter((localPort) => !serverSide.has(localPort)).slice(0, 3);
-        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions; missing e.g. ${missing.map((p) => `${p}: ${historyOf(p)}`).join('; ')}; stderr ${life.stderr.join(' | ')}`);
+        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions; missing e.g. ${missing.map((p) => `${p}: ${historyOf(p)}`).join('; ')}; stderr ${life.stderrLines.join(' | ')}`);
         const missingClients = wanted.filter((localPort) => !clientSide.has(localPort)).slice(0, 3);
         assert.equal(
           clientSide.size,
           wanted.length,
           `port ${port}: client sessions; missing e.g. ${missingClients.map((p) => `${p}: ${life.stdout.lines.filter((line) => line.includes(`,${p},`)).join(' / ')}`).join('; ')}; ` +
-            `${life.stdout.lines.length - 1} rows printed; stderr ${life.stderr.join(' | ')}`,
+            `${life.stdout.lines.length - 1} rows printed; stderr ${life.stderrLines.join(' | ')}`,
         );
         for (const localPort of wanted) {
           assert.equal(serverSide.get(localPort), 1, `port ${port}: one server row for ${localPort}`);
@@ -120,7 +122,7 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
       // 0.000 and an ESTABLISHED held for HOLD_MS shows its time: no state
       // evicted, none inherited from an earlier socket at the same address.
       assert.deepEqual(statesExit, { code: 0, signal: null });
-      assert.deepEqual(lostOf(states.stderr), [], 'tcpstates reported no loss');
+      assert.deepEqual(lostOf(states.stderrLines), [], 'tcpstates reported no loss');
       let firsts = 0;
       let held = 0;
       for (const line of states.stdout.lines) {
@@ -147,7 +149,7 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
 });
 
 test('5,000 listening ports: each child reset before accept() is owned by its listening process', async () => {
-  const life = await new Tool('tcplife', ['-s']).attached();
+  const life = await TracerProcess.attach('tcplife', ['-s']);
   const listeners = [python('hold_many.py', ['listeners', title('tslsa'), 2500]), python('hold_many.py', ['listeners', title('tslsb'), 2500])];
   try {
     const portsOf = await Promise.all(listeners.map(async (listener) => (await listener.record('listening')).ports as number[]));
@@ -161,7 +163,7 @@ test('5,000 listening ports: each child reset before accept() is owned by its li
     while (serverRows() < 5000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const exit = await life.stop();
     assert.deepEqual(exit, { code: 0, signal: null });
-    assert.deepEqual(lostOf(life.stderr), []);
+    assert.deepEqual(lostOf(life.stderrLines), []);
     let rows = 0;
     for (const line of life.stdout.lines) {
       const row = parseLifeRow(line);

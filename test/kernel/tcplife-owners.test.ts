@@ -7,36 +7,34 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { parseLifeRow, python, Tool, type LifeRow } from './fixture-peers.js';
-
-function title(prefix: string): string {
-  return `${prefix}${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`.slice(0, 10);
-}
+import { startFixture, uniqueTitle } from '../support/peers.js';
+import { parseLifeCsvRow, type LifeRow } from '../support/rows.js';
+import { TracerProcess } from '../support/tracer-process.js';
 
 /** Waits for the tcplife row with these ports. */
-async function rowOf(tracer: Tool, localPort: number, remotePort: number, what: string): Promise<LifeRow> {
-  const line = await tracer.stdout.waitFor((text) => {
-    const row = parseLifeRow(text);
+async function rowOf(tracer: TracerProcess, localPort: number, remotePort: number, what: string): Promise<LifeRow> {
+  const line = await tracer.waitForStdout((text) => {
+    const row = parseLifeCsvRow(text);
     return row !== null && row.localPort === localPort && row.remotePort === remotePort;
   }, what, 10_000);
-  return parseLifeRow(line)!;
+  return parseLifeCsvRow(line)!;
 }
 
-async function stopCleanly(tracer: Tool): Promise<void> {
+async function stopCleanly(tracer: TracerProcess): Promise<void> {
   const exit = await tracer.stop();
-  assert.deepEqual(exit, { code: 0, signal: null }, tracer.stderr.join('\n'));
-  assert.match(tracer.stderr.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/, tracer.stderr.join('\n'));
+  assert.deepEqual(exit, { code: 0, signal: null }, tracer.stderr.text);
+  assert.match(tracer.stderrLines.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/, tracer.stderr.text);
 }
 
 test('a server that forks after accept(): the forked child that serves owns the session the peer resets; later resets before accept() go to the accepting parent', async () => {
-  const tracer = await new Tool('tcplife', ['-s']).attached();
-  const parentTitle = title('tofpar');
-  const childTitle = title('tofchd');
-  const server = python('owners.py', ['fork-after-accept', parentTitle, childTitle]);
+  const tracer = await TracerProcess.attach('tcplife', ['-s']);
+  const parentTitle = uniqueTitle('tofpar');
+  const childTitle = uniqueTitle('tofchd');
+  const server = startFixture('owners.py', ['fork-after-accept', parentTitle, childTitle]);
   try {
     const { port } = (await server.record('listening')) as unknown as { port: number };
     server.send('accept');
-    const client = python('owners.py', ['request', title('tofcli'), port, 'rst']);
+    const client = startFixture('owners.py', ['request', uniqueTitle('tofcli'), port, 'rst']);
     const answered = await client.record('answered');
     const servedBy = answered.server as number;
     const childDone = await server.record('child-done');
@@ -45,7 +43,7 @@ test('a server that forks after accept(): the forked child that serves owns the 
     assert.deepEqual([served.pid, served.comm], [servedBy, childTitle], 'owner: the forked child that read and answered');
 
     // Nobody accepts now: these children are reset in the accept queue.
-    const resetter = python('owners.py', ['rst-before-accept', title('tofrst'), port, 3]);
+    const resetter = startFixture('owners.py', ['rst-before-accept', uniqueTitle('tofrst'), port, 3]);
     const { localPorts } = (await resetter.record('reset')) as unknown as { localPorts: number[] };
     for (const localPort of localPorts) {
       const row = await rowOf(tracer, port, localPort, `reset before accept from ${localPort}`);
@@ -58,12 +56,12 @@ test('a server that forks after accept(): the forked child that serves owns the 
 });
 
 test('a forked background child that exits holding the last reference does not take the session from the process that used it', async () => {
-  const tracer = await new Tool('tcplife', ['-s']).attached();
-  const server = python('owners.py', ['echo-server', title('tobsrv')]);
+  const tracer = await TracerProcess.attach('tcplife', ['-s']);
+  const server = startFixture('owners.py', ['echo-server', uniqueTitle('tobsrv')]);
   try {
     const { port } = (await server.record('listening')) as unknown as { port: number };
-    const userTitle = title('tobuse');
-    const user = python('owners.py', ['background-child', userTitle, title('tobkid'), port]);
+    const userTitle = uniqueTitle('tobuse');
+    const user = startFixture('owners.py', ['background-child', userTitle, uniqueTitle('tobkid'), port]);
     const forked = await user.record('forked');
     await user.record('done');
     const row = await rowOf(tracer, forked.port as number, port, 'the client session');
@@ -79,20 +77,20 @@ test('a forked background child that exits holding the last reference does not t
 });
 
 test('a master that listens and forks accepting workers: children reset before accept() belong to the worker last seen accepting, never to the master', async () => {
-  const tracer = await new Tool('tcplife', ['-s']).attached();
-  const masterTitle = title('tomast');
-  const workerTitle = title('towork');
-  const master = python('owners.py', ['prefork', masterTitle, workerTitle, 2]);
+  const tracer = await TracerProcess.attach('tcplife', ['-s']);
+  const masterTitle = uniqueTitle('tomast');
+  const workerTitle = uniqueTitle('towork');
+  const master = startFixture('owners.py', ['prefork', masterTitle, workerTitle, 2]);
   try {
     const listening = await master.record('listening');
     const port = listening.port as number;
     const workers = listening.workers as number[];
     // Each worker serves one connection, then stops accepting.
-    const first = await python('owners.py', ['request', title('tocli1'), port, 'fin']).record('answered');
-    const second = await python('owners.py', ['request', title('tocli2'), port, 'fin']).record('answered');
+    const first = await startFixture('owners.py', ['request', uniqueTitle('tocli1'), port, 'fin']).record('answered');
+    const second = await startFixture('owners.py', ['request', uniqueTitle('tocli2'), port, 'fin']).record('answered');
     const servers = [first.server as number, second.server as number];
     assert.deepEqual([...servers].sort(), [...workers].sort(), 'each worker served one connection');
-    const resetter = python('owners.py', ['rst-before-accept', title('torst'), port, 3]);
+    const resetter = startFixture('owners.py', ['rst-before-accept', uniqueTitle('torst'), port, 3]);
     const { localPorts } = (await resetter.record('reset')) as unknown as { localPorts: number[] };
     for (const localPort of localPorts) {
       const row = await rowOf(tracer, port, localPort, `reset before accept from ${localPort}`);

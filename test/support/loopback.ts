@@ -152,9 +152,11 @@ export async function untilTraced(server: LoopbackServer<string>, seen: () => bo
 }
 
 /** A fixed port for this test run: derived from the pid so that concurrent
- * runs by other helpers are unlikely to collide, and stable within a file. */
+ * runs by other helpers are unlikely to collide, and stable within a file.
+ * Below the ephemeral range (32768-60999 here), which any connection on the
+ * machine may hold: a wildcard listener there failed with EADDRINUSE. */
 export function testPort(offset: number): number {
-  return 20000 + ((process.pid * 7 + offset * 101) % 30000);
+  return 10000 + ((process.pid * 7 + offset * 101) % 22000);
 }
 
 /** A loopback address of our own (127.0.0.0/8 is all loopback). */

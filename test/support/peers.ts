@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 // Peer processes for the kernel tests and the benchmark: a loopback server
 // and client as separate node processes with their own process titles (so
-// their PID and COMM differ from the test runner's and from each other's),
-// and python3 peers for what node cannot do (listen without accepting).
-// Driven only through argv/stdio. Traffic made in the test process itself
-// is in loopback.ts.
+// their PID and COMM differ from the test runner's and from each other's);
+// python3 peers for what node cannot do (listen without accepting); the
+// process models of test/fixtures/*.py; and a python3 load (sessions,
+// refused, timed-out and reset connects) run in a test's own network
+// namespace or cgroup. Driven only through argv/stdio. Traffic made in the
+// test process itself is in loopback.ts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Ending } from './loopback.js';
+import { inCgroup, inNetns, type TestNetns } from './namespaces.js';
+import { REPO_ROOT } from './system.js';
 import { LineCollector, type Exit } from './tracer-process.js';
 
 export type Family = 4 | 6;
@@ -268,4 +272,184 @@ export async function runRstClient(family: Family, port: number, bytes: number, 
   await out.untilEnd();
   if (exit.code !== 0) throw new Error(`the RST client exited with ${exit.code}`);
   return { pid: child.pid!, title, localPort: Number(out.lines[0]) };
+}
+
+// ---- test/fixtures/*.py ------------------------------------------------------
+
+export const FIXTURES = `${REPO_ROOT}test/fixtures/`;
+
+/** A record a fixture prints: one JSON object a line. */
+export interface FixtureRecord {
+  readonly event: string;
+  readonly pid: number;
+  readonly [field: string]: unknown;
+}
+
+/** A fixture process: its stdout lines as they come, commands on its stdin. */
+export class FixturePeer {
+  readonly stdout: LineCollector;
+  readonly exited: Promise<Exit>;
+
+  constructor(readonly child: ChildProcess) {
+    this.stdout = new LineCollector(child.stdout);
+    this.exited = exitOf(child);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get lines(): readonly string[] {
+    return this.stdout.lines;
+  }
+
+  /** Resolves with the first line matching; fails after timeoutMs or if the process ends first. */
+  waitFor(predicate: (line: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
+    return this.stdout.waitFor(predicate, timeoutMs, what);
+  }
+
+  /** The first JSON record with this event (python's json.dumps spacing). */
+  async record(event: string, timeoutMs?: number): Promise<FixtureRecord> {
+    const line = await this.waitFor((text) => text.includes(`"event": "${event}"`), `"${event}" from ${this.pid}`, timeoutMs);
+    return JSON.parse(line) as FixtureRecord;
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** Closes its stdin (the fixtures end at EOF); kills it if it has not ended 10 s later. */
+  async end(): Promise<void> {
+    this.child.stdin?.end();
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([this.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 10_000)))]);
+    clearTimeout(timer);
+    if (exit === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** Runs test/fixtures/<script> with python3. */
+export function startFixture(script: string, args: readonly (string | number)[]): FixturePeer {
+  return new FixturePeer(spawn('python3', [`${FIXTURES}${script}`, ...args.map(String)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+}
+
+// ---- a known load, in a namespace or cgroup of the test's own ---------------
+
+/**
+ * The load, in python3 (plain sockets make RSTs and timeouts easy). Steps,
+ * one JSON line each on stdout:
+ *   sessions N HOLD_MS BYTES [HOST]: a server on HOST:ephemeral; N connections one
+ *     after another: the client sends BYTES, holds, closes first; the server
+ *     reads to EOF and closes. {"step":"sessions","port":P,"client_ports":[...]}
+ *   refused: a connect to a port nobody listens on. {"step":"refused","port":P,"error":"..."}
+ *   timeout PORT: a connect to PORT whose SYNs are dropped. {"step":"timeout","port":P,"error":"..."}
+ *   reset: the server accepts, reads, aborts (SO_LINGER 0): an RST; the client
+ *     sees ECONNRESET. {"step":"reset","port":P,"client_port":C}
+ */
+const LOAD_PROGRAM = String.raw`
+import json, socket, struct, sys, threading, time
+args = sys.argv[1:]
+def say(**record):
+    print(json.dumps(record), flush=True)
+def listener(host='127.0.0.1'):
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    server = socket.socket(family)
+    server.bind((host, 0))
+    server.listen(128)
+    return server, family
+def connect_error(port):
+    client = socket.socket()
+    try:
+        client.connect(('127.0.0.1', port))
+        error = None
+    except OSError as e:
+        error = e.errno
+    client.close()
+    return error
+while args:
+    step = args.pop(0)
+    if step == 'sessions':
+        n, hold, size, host = int(args.pop(0)), int(args.pop(0)), int(args.pop(0)), args.pop(0)
+        server, family = listener(host)
+        port = server.getsockname()[1]
+        def serve():
+            for _ in range(n):
+                conn, _ = server.accept()
+                while conn.recv(65536):
+                    pass
+                conn.close()
+        thread = threading.Thread(target=serve)
+        thread.start()
+        client_ports = []
+        for _ in range(n):
+            client = socket.socket(family)
+            client.connect((host, port))
+            client_ports.append(client.getsockname()[1])
+            client.sendall(b'x' * size)
+            time.sleep(hold / 1000)
+            client.close()
+        thread.join()
+        server.close()
+        say(step='sessions', port=port, client_ports=client_ports)
+    elif step == 'refused':
+        probe = socket.socket()
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        say(step='refused', port=port, error=connect_error(port))
+    elif step == 'timeout':
+        port = int(args.pop(0))
+        say(step='timeout', port=port, error=connect_error(port))
+    elif step == 'reset':
+        server, family = listener()
+        port = server.getsockname()[1]
+        client = socket.socket()
+        client.connect(('127.0.0.1', port))
+        conn, _ = server.accept()
+        client.sendall(b'hello')
+        conn.recv(5)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        conn.close()
+        time.sleep(0.05)
+        client_port = client.getsockname()[1]
+        try:
+            client.recv(1)
+        except OSError:
+            pass
+        client.close()
+        server.close()
+        say(step='reset', port=port, client_port=client_port)
+`;
+
+export interface LoadRecord {
+  readonly step: string;
+  readonly port: number;
+  readonly client_ports?: number[];
+  readonly client_port?: number;
+  readonly error?: number | null;
+}
+
+/**
+ * Runs the load steps in `netns` (none: the test's own namespace), in the
+ * cgroup directory `cgroupDir` if given (the process moves itself there
+ * before it opens any socket). Resolves with its JSON records.
+ */
+export async function runLoad(steps: readonly string[], options: { netns?: TestNetns; cgroupDir?: string } = {}): Promise<LoadRecord[]> {
+  const argv = [
+    ...(options.cgroupDir === undefined ? [] : inCgroup(options.cgroupDir)),
+    ...(options.netns === undefined ? [] : inNetns(options.netns)),
+    'python3',
+    '-c',
+    LOAD_PROGRAM,
+    ...steps,
+  ];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout = new LineCollector(child.stdout);
+  const stderr = new LineCollector(child.stderr);
+  const exit = await new Promise<Exit>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  if (exit.code !== 0) throw new Error(`load ${steps.join(' ')} exited ${JSON.stringify(exit)}: ${stderr.text}`);
+  return stdout.lines.filter((line) => line !== '').map((line) => JSON.parse(line) as LoadRecord);
 }

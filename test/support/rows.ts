@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parses the rows the tools print back into fields, for asserting on what a
 // real run printed: tcpstates text (default, -w) and CSV (-s) rows, tcplife
-// CSV rows, and any CSV output as header -> value records; and what the
+// CSV rows, --json rows, and any CSV output as header -> value records; and what the
 // robustness tests know about each tool's rows.
 
 export interface StateRow {
@@ -122,6 +122,11 @@ export function parseLifeTextRow(line: string): LifeRow | null {
   if (fields.length !== 9 || !/^\d+$/.test(fields[0]!)) return null;
   const ip = fields[2]!.includes(':') ? '6' : '4';
   return lifeRow([fields[0]!, fields[1]!, ip, ...fields.slice(2)]);
+}
+
+/** Parses --json output, one object a line; ignores empty lines. */
+export function jsonRows<T = Record<string, unknown>>(lines: readonly string[]): T[] {
+  return lines.filter((line) => line !== '').map((line) => JSON.parse(line) as T);
 }
 
 /** Parses CSV output (-s) into header -> value rows; ignores empty lines. */

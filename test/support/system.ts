@@ -170,17 +170,10 @@ export interface BpfObjects {
  */
 export function bpfObjectsOf(pid: number): BpfObjects {
   const objects: BpfObjects = { progs: [], links: [], maps: [] };
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return objects;
-  }
-  for (const fd of fds) {
-    let target: string;
+  for (const { fd, target } of openFds(pid)) {
+    if (!target.startsWith('anon_inode:bpf')) continue;
     let fdinfo: string;
     try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
       fdinfo = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
     } catch {
       continue; // closed meanwhile
@@ -225,6 +218,27 @@ export async function waitForLinks(pid: number, timeoutMs = 15_000): Promise<Bpf
 }
 
 // ---- processes -------------------------------------------------------------
+
+/** The file descriptors `pid` has open and what each is (its /proc/PID/fd
+ * link: a path, "anon_inode:bpf_link", "anon_inode:[perf_event]"...); none
+ * when it is gone. */
+export function openFds(pid: number): { fd: string; target: string }[] {
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const open: { fd: string; target: string }[] = [];
+  for (const fd of fds) {
+    try {
+      open.push({ fd, target: readlinkSync(`/proc/${pid}/fd/${fd}`) });
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return open;
+}
 
 /** VmRSS of a process in KiB. */
 export function rssKiB(pid: number): number {

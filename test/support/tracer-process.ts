@@ -23,6 +23,9 @@ export interface Exit {
 export interface Finished extends Exit {
   readonly stdout: readonly string[];
   readonly stderr: readonly string[];
+  /** The same, as written (to check that a message ends its line). */
+  readonly stdoutText: string;
+  readonly stderrText: string;
 }
 
 /** What a tool prints on stderr once attached when it has no header (--json, --summary). */
@@ -208,6 +211,15 @@ export class TracerProcess {
     return this.stderr.lines;
   }
 
+  /** The port of its "serving metrics on http://HOST:PORT/metrics" notice (--metrics; text or JSON). */
+  get metricsPort(): number {
+    for (const line of this.stderr.lines) {
+      const match = /serving metrics on http:\/\/[^ ]*:(\d+)\/metrics/.exec(line);
+      if (match !== null) return Number(match[1]);
+    }
+    throw new Error(`no metrics port announced: ${this.stderr.lines.join(' | ')}`);
+  }
+
   /**
    * Resolves once the tracer is attached: it prints its header (or, in the
    * headerless modes --json and --summary, its "Tracing..." notice on
@@ -270,7 +282,12 @@ export class TracerProcess {
   /** stop(), with everything the tracer wrote. */
   async finish(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 10_000): Promise<Finished> {
     const exit = await this.stop(signal, timeoutMs);
-    return { ...exit, stdout: this.stdout.lines, stderr: this.stderr.lines };
+    return this.finished(exit);
+  }
+
+  /** Its exit with everything it wrote. */
+  finished(exit: Exit): Finished {
+    return { ...exit, stdout: this.stdout.lines, stderr: this.stderr.lines, stdoutText: this.stdout.text, stderrText: this.stderr.text };
   }
 }
 
@@ -302,19 +319,21 @@ export async function traceConnections(
   return { ...exit, stdout: tracer.stdout.text, stderr: tracer.stderr.text };
 }
 
-/** Runs bin/tcpstates to completion (for option errors and --count runs). */
+/** Runs a tracer (bin/tcpstates unless `options` say otherwise) to
+ * completion: for option errors, --count and --duration runs. */
 export async function runTracerToExit(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   timeoutMs = 15_000,
+  options: StartOptions = {},
 ): Promise<Finished> {
-  const tracer = TracerProcess.start(args, env);
+  const tracer = TracerProcess.start(args, env, options);
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([tracer.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
   clearTimeout(timer);
   if (exit === null) {
     await tracer.stop('SIGKILL');
-    throw new Error(`tcpstates ${args.join(' ')} did not exit within ${timeoutMs} ms`);
+    throw new Error(`${options.tool ?? 'tcpstates'} ${args.join(' ')} did not exit within ${timeoutMs} ms`);
   }
-  return { ...exit, stdout: tracer.stdoutLines, stderr: tracer.stderrLines };
+  return tracer.finished(exit);
 }

@@ -5,7 +5,6 @@
 // advice for a per-user Node, and the kernel BTF header check.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { btfHeaderProblem, checkPrivileges, sudoCommand } from '../../src/bpf/preflight.js';
@@ -15,6 +14,7 @@ import { UsageError } from '../../src/errors.js';
 import { colorizerFor, colorLevel } from '../../src/format/color.js';
 import { TOOLS } from '../support/rows.js';
 import { binPath, REPO_ROOT as ROOT } from '../support/system.js';
+import { runTracerToExit } from '../support/tracer-process.js';
 
 interface Result {
   status: number | null;
@@ -23,22 +23,13 @@ interface Result {
 }
 
 /** Runs the bin to its end; `stdoutPath` redirects its stdout to that file. */
-function run(tool: string, args: readonly string[], stdoutPath?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const fd = stdoutPath === undefined ? null : openSync(stdoutPath, 'w');
-    const child = spawn(process.execPath, [binPath(tool), ...args], { stdio: ['ignore', fd ?? 'pipe', 'pipe'] });
-    if (fd !== null) closeSync(fd);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+async function run(tool: string, args: readonly string[], stdoutPath?: string): Promise<Result> {
+  const fd = stdoutPath === undefined ? null : openSync(stdoutPath, 'w');
+  // runTracerToExit spawns before its first await: the child has the fd once it returns.
+  const running = runTracerToExit(args, process.env, 10_000, { tool, ...(fd === null ? {} : { stdout: fd }) });
+  if (fd !== null) closeSync(fd);
+  const result = await running;
+  return { status: result.code, stdout: result.stdoutText, stderr: result.stderrText };
 }
 
 const PACKAGE = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { name: string; version: string };

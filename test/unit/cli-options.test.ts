@@ -6,14 +6,14 @@
 // for tools that do not have it yet.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { PID_LIST_MAX, parsePidList, parsePortList } from '../../src/cli/options.js';
 import { UsageError } from '../../src/errors.js';
 import { TOOLS } from '../support/rows.js';
-import { REPO_ROOT as ROOT, binPath } from '../support/system.js';
+import { REPO_ROOT as ROOT } from '../support/system.js';
+import { runTracerToExit } from '../support/tracer-process.js';
 
 interface Result {
   status: number | null;
@@ -22,20 +22,9 @@ interface Result {
 }
 
 /** Runs the bin asynchronously, so the cases of one tool run side by side. */
-function run(tool: string, args: readonly string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath(tool), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+async function run(tool: string, args: readonly string[]): Promise<Result> {
+  const result = await runTracerToExit(args, process.env, 10_000, { tool });
+  return { status: result.code, stdout: result.stdoutText, stderr: result.stderrText };
 }
 
 /** [argv, the message line without the "tool: " prefix]. Errors in the

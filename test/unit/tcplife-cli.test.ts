@@ -5,18 +5,15 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
-import { binPath } from '../support/system.js';
+import { runTracerToExit } from '../support/tracer-process.js';
 
-const TCPLIFE_BIN = binPath('tcplife');
-
-function run(args: readonly string[]) {
-  const result = spawnSync(process.execPath, [TCPLIFE_BIN, ...args], { encoding: 'utf8' });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+async function run(args: readonly string[]) {
+  const result = await runTracerToExit(args, process.env, 15_000, { tool: 'tcplife' });
+  return { code: result.code, stdout: result.stdoutText, stderr: result.stderrText };
 }
 
-test('invalid values: one line naming the option and the text, exit 2', () => {
+test('invalid values: one line naming the option and the text, exit 2', async () => {
   const cases: [string[], string][] = [
     [['-p', 'abc'], 'tcplife: -p/--pid: invalid PID "abc": not a positive integer\n'],
     [['-p', '0'], 'tcplife: -p/--pid: PID 0 is out of range 1-4194304\n'],
@@ -25,25 +22,25 @@ test('invalid values: one line naming the option and the text, exit 2', () => {
     [['-D', '80,x'], 'tcplife: -D/--remoteport: invalid port "x": not a positive integer\n'],
   ];
   for (const [args, stderr] of cases) {
-    assert.deepEqual(run(args), { code: 2, stdout: '', stderr }, args.join(' '));
+    assert.deepEqual(await run(args), { code: 2, stdout: '', stderr }, args.join(' '));
   }
 });
 
-test('commander errors: the error and where to look, exit 2', () => {
-  assert.deepEqual(run(['-4', '-6']), {
+test('commander errors: the error and where to look, exit 2', async () => {
+  assert.deepEqual(await run(['-4', '-6']), {
     code: 2,
     stdout: '',
     stderr: "tcplife: option '-4, --ipv4' cannot be used with option '-6, --ipv6'\ntcplife: run 'tcplife -h' for usage\n",
   });
-  assert.deepEqual(run(['-p']), {
+  assert.deepEqual(await run(['-p']), {
     code: 2,
     stdout: '',
     stderr: "tcplife: option '-p, --pid <pids>' argument missing\ntcplife: run 'tcplife -h' for usage\n",
   });
 });
 
-test('-h: exit 0, bcc options and the examples epilog', () => {
-  const { code, stdout, stderr } = run(['-h']);
+test('-h: exit 0, bcc options and the examples epilog', async () => {
+  const { code, stdout, stderr } = await run(['-h']);
   assert.equal(code, 0);
   assert.equal(stderr, '');
   for (const option of ['-T, --time', '-t, --timestamp', '-w, --wide', '-s, --csv', '-p, --pid <pids>', '-L, --localport <ports>', '-D, --remoteport <ports>', '-4, --ipv4', '-6, --ipv6', '-h, --help']) {
