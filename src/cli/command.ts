@@ -10,6 +10,7 @@ import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from './output.js';
+import type { Diagnostics } from './diagnostics.js';
 import { packageVersion } from './version.js';
 import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
@@ -195,10 +196,18 @@ function commanderMessage(error: CommanderError, command: Command): string {
  * (unknown option, missing value, stray argument, -4 with -6) add the usage
  * hint; an invalid value is said exactly and needs none.
  */
-export function parseArgs<T>(command: Command, argv: readonly string[], validate: (raw: RawOptions) => T): ParseResult<T> {
+export function parseArgs<T>(
+  command: Command,
+  argv: readonly string[],
+  validate: (raw: RawOptions) => T,
+  diagnostics?: Diagnostics,
+): ParseResult<T> {
   try {
     command.parse([...argv], { from: 'user' });
   } catch (error) {
+    // What was parsed before the error sets the mode: with --json even a
+    // usage error is reported as JSON.
+    diagnostics?.configure(diagnosticMode(command.opts<RawOptions>()));
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') {
         return { kind: 'exit', code: 0 };
@@ -211,7 +220,14 @@ export function parseArgs<T>(command: Command, argv: readonly string[], validate
     if (typeof (error as NodeJS.ErrnoException).code === 'string') throw new StdoutWriteError((error as NodeJS.ErrnoException).code!, error);
     throw error;
   }
-  return { kind: 'run', options: validate(command.opts<RawOptions>()) };
+  const raw = command.opts<RawOptions>();
+  diagnostics?.configure(diagnosticMode(raw));
+  return { kind: 'run', options: validate(raw) };
+}
+
+/** --json and --verbose, the options that set how stderr is written. */
+function diagnosticMode(raw: RawOptions): { json: boolean; verbose: boolean } {
+  return { json: raw.json === true, verbose: raw.verbose === true };
 }
 
 /** What both tools' row renderers take from the options: the layout, and
