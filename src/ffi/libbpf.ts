@@ -62,6 +62,8 @@ export interface Libbpf {
   /** bpf_obj_get_info_by_fd into `info`; returns the length the kernel filled. */
   objectInfo(fd: number, info: Uint8Array): number;
   possibleCpus(): number;
+  /** The machine's page size: a perf ring is a header page and data pages. */
+  pageSize(): number;
 }
 
 // from include/uapi/linux/perf_event.h
@@ -287,6 +289,9 @@ function bind(libraryPath: string): Libbpf {
     possibleCpus() {
       const n = c.possibleCpus() as number;
       return n > 0 ? n : fail('count', 'possible CPUs', n);
+    },
+    pageSize() {
+      return pageSize;
     },
   };
 }
