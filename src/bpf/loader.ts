@@ -28,12 +28,17 @@ export const MAP_RODATA = '.rodata';
  * the working directory or through the environment. */
 export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o', import.meta.url));
 
-/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h). */
-const COUNTER_EMITTED = 0;
-const COUNTER_OUTPUT_FAILED = 1;
-const COUNTER_TRACKING_FAILED = 2;
-const COUNTER_LISTENER_FAILED = 3;
-const COUNTER_NESTED = 4;
+/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h),
+ * checked by the constants test; COUNTER_MAX is the map's size. */
+export const COUNTER_INDEX = {
+  COUNTER_EMITTED: 0,
+  COUNTER_OUTPUT_FAILED: 1,
+  COUNTER_TRACKING_FAILED: 2,
+  COUNTER_LISTENER_FAILED: 3,
+  COUNTER_NESTED: 4,
+  COUNTER_MAX: 5,
+} as const;
+const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED } = COUNTER_INDEX;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
