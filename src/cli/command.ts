@@ -59,12 +59,10 @@ export interface CommandSpec {
   readonly name: string;
   readonly description: string;
   readonly examples: string;
-  /** Adds -p/--pid. */
-  readonly pidOption: boolean;
+  /** -p/--pid's help: what the PID is in this tool. */
   readonly pidHelp?: string;
 }
 
-/** The commander program for a tool, set to throw instead of exiting. */
 /** Where commander writes help (stdout) and its errors (stderr). */
 export interface CommandWriter {
   out(text: string): void;
@@ -79,6 +77,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return previous === undefined ? [value] : [...previous, value];
 }
 
+/** The commander program for a tool, set to throw instead of exiting. */
 export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): Command {
   const command = new Command(spec.name)
     .description(spec.description)
@@ -96,7 +95,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
         'timestamp',
       ]),
     );
-  if (spec.pidOption) command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
+  command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
   command
     .option('-L, --localport <ports>', 'comma-separated list of local ports to trace (repeatable).', collect)
     .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace (repeatable).', collect)
@@ -112,7 +111,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are not printed here: parseArgs turns them into a UsageError,
-    // which main.ts prints like every other error ("tool: message").
+    // which cli/diagnostics.ts prints like every other error.
     .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
   command.on('option:version', () => {
     const version = `${spec.name} ${packageVersion()}`;
@@ -191,8 +190,10 @@ function commanderMessage(error: CommanderError, command: Command): string {
 
 /**
  * Parses argv (without node and script). Help exits 0. Every invalid option,
- * value or argument throws UsageError (exit 2), printed by main.ts as one
- * "tool: message" line. As GNU tools do, errors in the command line's shape
+ * value or argument throws UsageError (exit 2), printed by cli/diagnostics.ts
+ * as one "tool: message" line (a JSON object with --json). `diagnostics`, if
+ * given, takes its mode (--json, --verbose) from what was parsed, even when
+ * parsing fails. As GNU tools do, errors in the command line's shape
  * (unknown option, missing value, stray argument, -4 with -6) add the usage
  * hint; an invalid value is said exactly and needs none.
  */

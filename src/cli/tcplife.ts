@@ -5,7 +5,7 @@
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
-import { jsonLine, tcplifeJson } from '../format/json.js';
+import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
@@ -37,7 +37,6 @@ export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnost
       name: 'tcplife',
       description: 'Trace the lifespan of TCP sessions and summarize',
       examples: EXAMPLES,
-      pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace (the socket owner)',
     },
   );
@@ -63,7 +62,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
     (out: ByteOutput, event: EventView): void => {
       if (counted !== null) counted.add(event);
       if (!rows) return;
-      if (options.json) out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      if (options.json) out.text(`${JSON.stringify(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
       else {
         lines.writeLine(out, event);
         if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);

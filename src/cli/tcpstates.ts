@@ -5,7 +5,7 @@
 import { Option } from 'commander';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
-import { jsonLine, tcpstatesJson } from '../format/json.js';
+import { tcpstatesJson } from '../format/json.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
 import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
@@ -66,7 +66,6 @@ export function parseTcpstatesArgs(argv: readonly string[], diagnostics?: Diagno
       name: 'tcpstates',
       description: 'Trace TCP session state changes and durations',
       examples: EXAMPLES,
-      pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace: the task on the CPU at the transition (C-PID)',
     },
   );
@@ -124,7 +123,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
       if (counted !== null) counted.add(event);
       if (into !== null) into.add(event);
       else if (!rows) return;
-      else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      else if (options.json) out.text(`${JSON.stringify(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
       else {
         lines.writeLine(out, event);
         if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
@@ -138,8 +137,8 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
     const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = summaryFormat;
     if (options.json) {
       let text = '';
-      for (const stats of summary.byTransition()) text += `${jsonLine(transitionSummaryJson(stats))}\n`;
-      if (options.histogram) for (const state of summary.byOldState()) text += `${jsonLine(stateHistogramJson(state))}\n`;
+      for (const stats of summary.byTransition()) text += `${JSON.stringify(transitionSummaryJson(stats))}\n`;
+      if (options.histogram) for (const state of summary.byOldState()) text += `${JSON.stringify(stateHistogramJson(state))}\n`;
       return text;
     }
     return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
