@@ -226,9 +226,12 @@ export function parseArgs<T>(
   return { kind: 'run', options: validate(raw) };
 }
 
-/** --json and --verbose, the options that set how stderr is written. */
+/** --json and --verbose, the options that set how stderr is written.
+ * --json given with a text layout (-s, -w, -T, -t) is no JSON run: that
+ * conflict is reported as text. */
 function diagnosticMode(raw: RawOptions): { json: boolean; verbose: boolean } {
-  return { json: raw.json === true, verbose: raw.verbose === true };
+  const textLayout = raw.csv === true || raw.wide === true || raw.time === true || raw.timestamp === true;
+  return { json: raw.json === true && !textLayout, verbose: raw.verbose === true };
 }
 
 /** What both tools' row renderers take from the options: the layout, and

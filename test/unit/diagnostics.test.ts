@@ -78,10 +78,17 @@ describe('Diagnostics', () => {
       [['--json', '--verbose'], { json: true, verbose: true }],
       // Not options: a port list is not -v.
       [['-L', '80'], { json: false, verbose: false }],
+      // --json with a text layout is not a JSON run: the conflict is said in text.
+      [['--json', '-s'], { json: false, verbose: false }],
+      [['-wv', '--json'], { json: false, verbose: true }],
     ];
     for (const [argv, mode] of cases) {
       const { diagnostics } = collecting();
-      parseTcpstatesArgs(argv, diagnostics);
+      try {
+        parseTcpstatesArgs(argv, diagnostics);
+      } catch (error) {
+        assert.ok(error instanceof UsageError, argv.join(' '));
+      }
       assert.deepEqual({ json: diagnostics.json, verbose: diagnostics.verbose }, mode, argv.join(' '));
     }
   });
