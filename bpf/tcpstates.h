@@ -2,11 +2,12 @@
 /*
  * tcpstates.h: the one definition of what crosses the kernel/user boundary.
  *
- * Included by tcpstates.bpf.c; the TypeScript decoder (src/decode/event.ts)
- * mirrors it, and test/layout.test.ts checks that mirror against the BTF of
- * the compiled object. Every field is fixed-width and naturally aligned, with
- * no implicit padding, so the layout is the same for clang -target bpf and
- * for the host.
+ * Included by tcpstates.bpf.c; the TypeScript side (src/decode/event.ts,
+ * src/bpf/config.ts, src/bpf/loader.ts) mirrors it: test/build/layout.test.ts
+ * checks the struct layouts against the BTF of the compiled object, and
+ * test/build/constants.test.ts the constants against a host build of this
+ * header. Every field is fixed-width and naturally aligned, with no implicit
+ * padding, so the layout is the same for clang -target bpf and for the host.
  */
 #ifndef __TCPSTATES_H
 #define __TCPSTATES_H

@@ -36,12 +36,11 @@ export const CONFIG_LAYOUT = {
 } as const;
 export const CONFIG_SIZE = 16416;
 
-const FILTER_LPORT = 1 << 0;
-const FILTER_DPORT = 1 << 1;
-const FILTER_PID = 1 << 2;
-const FILTER_NETNS = 1 << 3;
-const FILTER_CGROUP = 1 << 4;
-const TRACE_MODES: Record<TraceMode, number> = { transitions: 0, sessions: 1 };
+/** FILTER_* bits of tcpstates_config.filters (bpf/tcpstates.h), checked by the constants test. */
+export const FILTER_BITS = { FILTER_LPORT: 1 << 0, FILTER_DPORT: 1 << 1, FILTER_PID: 1 << 2, FILTER_NETNS: 1 << 3, FILTER_CGROUP: 1 << 4 } as const;
+const { FILTER_LPORT, FILTER_DPORT, FILTER_PID, FILTER_NETNS, FILTER_CGROUP } = FILTER_BITS;
+/** enum trace_mode (bpf/tcpstates.h), checked by the constants test. */
+export const TRACE_MODES: Record<TraceMode, number> = { transitions: 0, sessions: 1 };
 
 function setPortBits(bytes: Uint8Array, base: number, ports: readonly number[]): void {
   // A little-endian u64 bitmap is a byte array with bit p at byte p>>3, bit p&7.

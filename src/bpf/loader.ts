@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The BPF object's lifecycle: open -> configure (.rodata, autoload) -> load
-// -> fill filter maps -> attach -> create the perf rings. Each step that
+// The BPF object's lifecycle: open -> configure (.rodata, autoload, log
+// buffers) -> load -> fill filter maps -> create the perf rings -> attach
+// (the rings first, so that no event is emitted before they exist). Each step that
 // fails throws a BpfError naming the step, its errno and what to do;
 // whatever was already created is released in reverse order.
 
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BpfError, PreflightError, VerifierError } from '../errors.js';
 import type { Libbpf, Pointer } from '../ffi/libbpf.js';
@@ -26,12 +28,17 @@ export const MAP_RODATA = '.rodata';
  * the working directory or through the environment. */
 export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o', import.meta.url));
 
-/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h). */
-const COUNTER_EMITTED = 0;
-const COUNTER_OUTPUT_FAILED = 1;
-const COUNTER_TRACKING_FAILED = 2;
-const COUNTER_LISTENER_FAILED = 3;
-const COUNTER_NESTED = 4;
+/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h),
+ * checked by the constants test; COUNTER_MAX is the map's size. */
+export const COUNTER_INDEX = {
+  COUNTER_EMITTED: 0,
+  COUNTER_OUTPUT_FAILED: 1,
+  COUNTER_TRACKING_FAILED: 2,
+  COUNTER_LISTENER_FAILED: 3,
+  COUNTER_NESTED: 4,
+  COUNTER_MAX: 5,
+} as const;
+const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED } = COUNTER_INDEX;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
@@ -70,18 +77,21 @@ export const ZERO_COUNTERS: KernelCounters = {
  * that says why; the pages are not committed unless written. */
 export const VERIFIER_LOG_BYTES = 4 << 20;
 
+const { EACCES, EINVAL, ENOENT, EPERM, ESRCH } = constants.errno;
+
 /** The hints that turn an errno into something to do. */
 function hintFor(step: string, errno: number): string | undefined {
-  if (errno === 1 /* EPERM */ || errno === 13 /* EACCES */) {
+  if (errno === EPERM || errno === EACCES) {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
-  if (step === 'attach' && errno === 2 /* ENOENT */) {
+  if (step === 'attach' && errno === ENOENT) {
     return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
   }
-  if (step === 'load' && errno === 3 /* ESRCH: libbpf found no usable kernel BTF */) {
+  // ESRCH: libbpf found no usable kernel BTF.
+  if (step === 'load' && errno === ESRCH) {
     return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
   }
-  if (step === 'load' && errno === 22 /* EINVAL */) {
+  if (step === 'load' && errno === EINVAL) {
     return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
   }
   return undefined;
@@ -144,7 +154,7 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     try {
       object = libbpf.openObject(objectPath);
     } catch (error) {
-      if (error instanceof BpfError && error.errno === 2) {
+      if (error instanceof BpfError && error.errno === ENOENT) {
         throw new PreflightError(`BPF object not found: ${objectPath}`, {
           hint: 'build it first: npm run build (needs clang and bpftool)',
           cause: error,
@@ -216,7 +226,7 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
 
     const eventsFd = libbpf.mapFd(libbpf.findMap(object, MAP_EVENTS));
     const countersFd = libbpf.mapFd(libbpf.findMap(object, MAP_COUNTERS));
-    const pageBytes = 4096;
+    const pageBytes = libbpf.pageSize();
     // Rings are read on a timer, so a wakeup is useless work for the kernel:
     // ask for one only when a ring is half full.
     const rings = libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2);

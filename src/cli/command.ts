@@ -10,6 +10,7 @@ import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from './output.js';
+import type { Diagnostics } from './diagnostics.js';
 import { packageVersion } from './version.js';
 import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
@@ -58,12 +59,10 @@ export interface CommandSpec {
   readonly name: string;
   readonly description: string;
   readonly examples: string;
-  /** Adds -p/--pid. */
-  readonly pidOption: boolean;
+  /** -p/--pid's help: what the PID is in this tool. */
   readonly pidHelp?: string;
 }
 
-/** The commander program for a tool, set to throw instead of exiting. */
 /** Where commander writes help (stdout) and its errors (stderr). */
 export interface CommandWriter {
   out(text: string): void;
@@ -78,6 +77,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return previous === undefined ? [value] : [...previous, value];
 }
 
+/** The commander program for a tool, set to throw instead of exiting. */
 export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): Command {
   const command = new Command(spec.name)
     .description(spec.description)
@@ -95,7 +95,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
         'timestamp',
       ]),
     );
-  if (spec.pidOption) command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
+  command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
   command
     .option('-L, --localport <ports>', 'comma-separated list of local ports to trace (repeatable).', collect)
     .option('-D, --remoteport <ports>', 'comma-separated list of remote ports to trace (repeatable).', collect)
@@ -111,7 +111,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are not printed here: parseArgs turns them into a UsageError,
-    // which main.ts prints like every other error ("tool: message").
+    // which cli/diagnostics.ts prints like every other error.
     .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
   command.on('option:version', () => {
     const version = `${spec.name} ${packageVersion()}`;
@@ -190,15 +190,25 @@ function commanderMessage(error: CommanderError, command: Command): string {
 
 /**
  * Parses argv (without node and script). Help exits 0. Every invalid option,
- * value or argument throws UsageError (exit 2), printed by main.ts as one
- * "tool: message" line. As GNU tools do, errors in the command line's shape
+ * value or argument throws UsageError (exit 2), printed by cli/diagnostics.ts
+ * as one "tool: message" line (a JSON object with --json). `diagnostics`, if
+ * given, takes its mode (--json, --verbose) from what was parsed, even when
+ * parsing fails. As GNU tools do, errors in the command line's shape
  * (unknown option, missing value, stray argument, -4 with -6) add the usage
  * hint; an invalid value is said exactly and needs none.
  */
-export function parseArgs<T>(command: Command, argv: readonly string[], validate: (raw: RawOptions) => T): ParseResult<T> {
+export function parseArgs<T>(
+  command: Command,
+  argv: readonly string[],
+  validate: (raw: RawOptions) => T,
+  diagnostics?: Diagnostics,
+): ParseResult<T> {
   try {
     command.parse([...argv], { from: 'user' });
   } catch (error) {
+    // What was parsed before the error sets the mode: with --json even a
+    // usage error is reported as JSON.
+    diagnostics?.configure(diagnosticMode(command.opts<RawOptions>()));
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') {
         return { kind: 'exit', code: 0 };
@@ -211,7 +221,17 @@ export function parseArgs<T>(command: Command, argv: readonly string[], validate
     if (typeof (error as NodeJS.ErrnoException).code === 'string') throw new StdoutWriteError((error as NodeJS.ErrnoException).code!, error);
     throw error;
   }
-  return { kind: 'run', options: validate(command.opts<RawOptions>()) };
+  const raw = command.opts<RawOptions>();
+  diagnostics?.configure(diagnosticMode(raw));
+  return { kind: 'run', options: validate(raw) };
+}
+
+/** --json and --verbose, the options that set how stderr is written.
+ * --json given with a text layout (-s, -w, -T, -t) is no JSON run: that
+ * conflict is reported as text. */
+function diagnosticMode(raw: RawOptions): { json: boolean; verbose: boolean } {
+  const textLayout = raw.csv === true || raw.wide === true || raw.time === true || raw.timestamp === true;
+  return { json: raw.json === true && !textLayout, verbose: raw.verbose === true };
 }
 
 /** What both tools' row renderers take from the options: the layout, and

@@ -5,6 +5,7 @@
 // a few ms later; whatever is still not delivered at exit is counted and
 // reported, never dropped silently.
 
+import { constants } from 'node:os';
 import { errnoName, PreflightError } from '../errors.js';
 import { bindUnixDatagram, type UnixDatagramLibc } from '../ffi/unix-dgram.js';
 
@@ -18,10 +19,7 @@ const RETRY_DELAY_MS = 5;
 /** How long the exit waits for journald to take the backlog. */
 const CLOSE_DEADLINE_MS = 1000;
 
-const EAGAIN = 11;
-const ENOENT = 2;
-const ECONNREFUSED = 111;
-const ENAMETOOLONG = 36;
+const { EAGAIN, ENOENT, ECONNREFUSED, ENAMETOOLONG } = constants.errno;
 
 export function journalSocketPath(env: NodeJS.ProcessEnv): string {
   const override = env[JOURNAL_SOCKET_ENV];

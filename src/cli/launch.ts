@@ -15,9 +15,9 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import type { ToolMain } from './main.js';
 
 export type ToolName = 'tcpstates' | 'tcplife';
-type ToolMain = (argv: readonly string[]) => Promise<number>;
 
 export interface ToolBundle {
   runMain(tool: string, argv: readonly string[], main: ToolMain): void;

@@ -5,15 +5,15 @@
 
 import type { ExpositionFormat } from '../metrics/exposition.js';
 import { startMetricsServer, type MetricsAddress, type MetricsServer } from '../metrics/server.js';
-import { writeErr } from './run.js';
+import type { Diagnostics } from './diagnostics.js';
 
 export async function openMetricsEndpoint(
   address: MetricsAddress | null,
   render: (format: ExpositionFormat) => string,
-  diagnostic: (message: string, fields: Record<string, number>) => string,
+  diagnostics: Diagnostics,
 ): Promise<MetricsServer | null> {
   if (address === null) return null;
   const server = await startMetricsServer(address, render);
-  writeErr(diagnostic(`serving metrics on ${server.url}`, { metrics_port: server.port }));
+  diagnostics.notice(`serving metrics on ${server.url}`, { metrics_port: server.port });
   return server;
 }

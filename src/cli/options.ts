@@ -40,7 +40,7 @@ export function parsePortList(text: string, optionName: string): number[] {
 /** PIDs are 1 .. 4194304 (PID_MAX_LIMIT on 64-bit). */
 export const PID_MAX = 4194304;
 
-/** Entries of the BPF `pids` map (MAX_PIDS in bpf/tcpstates.bpf.c). */
+/** Entries of the BPF `pids` map (MAX_PIDS in bpf/tcpstates.bpf.c), checked by test/build/constants.test.ts. */
 export const PID_LIST_MAX = 1024;
 
 export function parsePidList(text: string, optionName: string): number[] {

@@ -5,10 +5,11 @@
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
-import { jsonDiagnostic, jsonLine, tcplifeJson } from '../format/json.js';
+import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
+import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
 import { CgroupPaths } from '../sys/cgroup.js';
@@ -30,30 +31,26 @@ const EXAMPLES = `examples:
     tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
     tcplife -N /proc/1234/ns/net --container          # one process's network namespace`;
 
-export function parseTcplifeArgs(argv: readonly string[]) {
+export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnostics) {
   const command = buildCommand(
     {
       name: 'tcplife',
       description: 'Trace the lifespan of TCP sessions and summarize',
       examples: EXAMPLES,
-      pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace (the socket owner)',
     },
   );
-  return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'));
+  return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'), diagnostics);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseTcplifeArgs(argv);
+export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcplife')): Promise<number> {
+  const parsed = parseTcplifeArgs(argv, diagnostics);
   if (parsed.kind === 'exit') return parsed.code;
   const options: CommonOptions = parsed.options;
   const { fleet } = options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
   const layout = await rowLayout(options, wallClockOffsetMs);
   const renderer = tcplifeRenderer(layout);
-  const diagnostic = options.json
-    ? jsonDiagnostic('tcplife')
-    : (message: string, _fields: Record<string, number>) => `tcplife: ${message}`;
   const metrics = fleet.metrics === null ? null : new TcplifeMetrics();
   // With --metrics, rows only if --json asks for them.
   const rows = metrics === null || options.json;
@@ -65,26 +62,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     (out: ByteOutput, event: EventView): void => {
       if (counted !== null) counted.add(event);
       if (!rows) return;
-      if (options.json) out.text(`${jsonLine(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      if (options.json) out.text(`${JSON.stringify(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
       else {
         lines.writeLine(out, event);
         if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
       }
     };
 
-  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostic);
+  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
   try {
     return await runTracer({
-      tool: 'tcplife',
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
       writeRow: rowWriter(renderer, metrics),
       warmRow: rowWriter(tcplifeRenderer(layout), metrics === null ? null : new TcplifeMetrics()),
-      ...(options.json ? { diagnostic } : {}),
+      diagnostics,
       maxRows: options.maxRows,
       durationMs: options.durationMs,
-      verbose: options.verbose,
       ...(metrics !== null
         ? {
             onCounts: (events: number, lost: number) => {

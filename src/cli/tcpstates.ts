@@ -5,12 +5,13 @@
 import { Option } from 'commander';
 import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
-import { jsonDiagnostic, jsonLine, tcpstatesJson } from '../format/json.js';
+import { tcpstatesJson } from '../format/json.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
 import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
-import { runTracer, writeErr } from './run.js';
+import { runTracer } from './run.js';
+import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
 import { CgroupPaths } from '../sys/cgroup.js';
@@ -59,13 +60,12 @@ interface TcpstatesRawOptions extends RawOptions {
   journal?: boolean;
 }
 
-export function parseTcpstatesArgs(argv: readonly string[]) {
+export function parseTcpstatesArgs(argv: readonly string[], diagnostics?: Diagnostics) {
   const command = buildCommand(
     {
       name: 'tcpstates',
       description: 'Trace TCP session state changes and durations',
       examples: EXAMPLES,
-      pidOption: true,
       pidHelp: 'comma-separated list of PIDs to trace: the task on the CPU at the transition (C-PID)',
     },
   );
@@ -90,21 +90,18 @@ export function parseTcpstatesArgs(argv: readonly string[]) {
       histogram: extra.histogram === true,
       journal: extra.journal === true,
     };
-  });
+  }, diagnostics);
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const parsed = parseTcpstatesArgs(argv);
+export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcpstates')): Promise<number> {
+  const parsed = parseTcpstatesArgs(argv, diagnostics);
   if (parsed.kind === 'exit') return parsed.code;
   const options = parsed.options;
   const wallClockOffsetMs = sampleWallClockOffsetMs();
-  const diagnostic = options.json
-    ? jsonDiagnostic('tcpstates')
-    : (message: string, _fields: Record<string, number>) => `tcpstates: ${message}`;
 
   // Opened first: a missing journal fails before anything is loaded.
   const journal = options.journal
-    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => writeErr(diagnostic(message, fields)))
+    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => diagnostics.notice(message, fields))
     : null;
   // As bcc: journald adds OBJECT_COMM itself for root senders.
   const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
@@ -126,7 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (counted !== null) counted.add(event);
       if (into !== null) into.add(event);
       else if (!rows) return;
-      else if (options.json) out.text(`${jsonLine(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+      else if (options.json) out.text(`${JSON.stringify(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
       else {
         lines.writeLine(out, event);
         if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
@@ -140,8 +137,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = summaryFormat;
     if (options.json) {
       let text = '';
-      for (const stats of summary.byTransition()) text += `${jsonLine(transitionSummaryJson(stats))}\n`;
-      if (options.histogram) for (const state of summary.byOldState()) text += `${jsonLine(stateHistogramJson(state))}\n`;
+      for (const stats of summary.byTransition()) text += `${JSON.stringify(transitionSummaryJson(stats))}\n`;
+      if (options.histogram) for (const state of summary.byOldState()) text += `${JSON.stringify(stateHistogramJson(state))}\n`;
       return text;
     }
     return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
@@ -150,9 +147,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
-    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostic);
+    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
     exitCode = await runTracer({
-      tool: 'tcpstates',
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       // `event` is a view into the ring, valid during the call only.
@@ -165,8 +161,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ),
       maxRows: options.maxRows,
       durationMs: options.durationMs,
-      verbose: options.verbose,
-      diagnostic,
+      diagnostics,
       ...(summary !== null ? { notice: SUMMARY_NOTICE, renderEnd } : {}),
       ...(metrics !== null
         ? {
@@ -185,12 +180,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   await server?.close();
   if (journal !== null) {
     const stats = journal.close();
-    writeErr(
-      diagnostic(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
-        journal_sent: stats.sent,
-        journal_not_delivered: stats.notDelivered,
-      }),
-    );
+    diagnostics.notice(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
+      journal_sent: stats.sent,
+      journal_not_delivered: stats.notDelivered,
+    });
   }
   return exitCode;
 }

@@ -7,11 +7,8 @@
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 
-export function ipv4ToString(bytes: Uint8Array | DataView, offset: number): string {
-  if (bytes instanceof DataView) {
-    return `${bytes.getUint8(offset)}.${bytes.getUint8(offset + 1)}.${bytes.getUint8(offset + 2)}.${bytes.getUint8(offset + 3)}`;
-  }
-  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+export function ipv4ToString(view: DataView, offset: number): string {
+  return `${view.getUint8(offset)}.${view.getUint8(offset + 1)}.${view.getUint8(offset + 2)}.${view.getUint8(offset + 3)}`;
 }
 
 export function ipv6ToString(view: DataView, offset: number): string {

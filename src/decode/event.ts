@@ -38,7 +38,8 @@ export const EVENT_SIZE = 136;
 export const TRANSITION_EVENT_SIZE = 104;
 /** TCP_EVENT_F_PASSIVE: the socket began as a listener's child. */
 export const EVENT_FLAG_PASSIVE = 1;
-const TASK_COMM_LEN = 16;
+/** TASK_COMM_LEN (bpf/tcpstates.h): the comm fields' bytes. */
+export const TASK_COMM_LEN = 16;
 
 export interface TcpEvent {
   /** CLOCK_MONOTONIC ns of the transition (bpf_ktime_get_ns). */

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The system libbpf (libbpf.so.1) through koffi. This is the only module that
-// imports koffi: everything else sees the `Libbpf` interface below, whose
-// methods turn libbpf's conventions (NULL + errno, negative errno) into
-// thrown BpfErrors named after the failing step.
+// The system libbpf (libbpf.so.1) through koffi (its libc calls come from
+// libc.ts). Everything outside src/ffi/ sees the `Libbpf` interface below,
+// whose methods turn libbpf's conventions (NULL + errno, negative errno)
+// into thrown BpfErrors named after the failing step.
 
 import koffi from 'koffi';
+import { constants } from 'node:os';
 import { BpfError, PreflightError } from '../errors.js';
+import { libc, systemPageSize } from './libc.js';
 
 /** An opaque libbpf pointer (struct bpf_object *, struct bpf_map *...). */
 export type Pointer = bigint;
@@ -60,6 +62,8 @@ export interface Libbpf {
   /** bpf_obj_get_info_by_fd into `info`; returns the length the kernel filled. */
   objectInfo(fd: number, info: Uint8Array): number;
   possibleCpus(): number;
+  /** The machine's page size: a perf ring is a header page and data pages. */
+  pageSize(): number;
 }
 
 // from include/uapi/linux/perf_event.h
@@ -112,7 +116,6 @@ function bind(libraryPath: string): Libbpf {
       cause: error,
     });
   }
-  const libc = koffi.load('libc.so.6');
 
   koffi.opaque('bpf_object');
   koffi.opaque('bpf_map');
@@ -148,11 +151,9 @@ function bind(libraryPath: string): Libbpf {
     update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
     possibleCpus: lib.func('int libbpf_num_possible_cpus()'),
-    vsnprintf: libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
-    pageSize: libc.func('long sysconf(int name)'),
   };
-  const SC_PAGESIZE = 30;
-  const pageSize = Number(c.pageSize(SC_PAGESIZE));
+  const { vsnprintf } = libc();
+  const pageSize = systemPageSize();
 
   // Kept reachable for the life of the process: libbpf holds the pointer.
   let printCallback: unknown = null;
@@ -161,13 +162,13 @@ function bind(libraryPath: string): Libbpf {
   /** errno as libbpf left it: read right after the failing call. */
   const fail = (step: string, object: string, rc?: number): never => {
     const errno = rc !== undefined && rc < 0 ? -rc : koffi.errno();
-    throw new BpfError(step, object, errno || 22 /* EINVAL */);
+    throw new BpfError(step, object, errno || constants.errno.EINVAL);
   };
 
   return {
     setPrint(sink) {
       printCallback = koffi.register((level: number, fmt: string, ap: unknown) => {
-        const length = c.vsnprintf(formatBuffer, formatBuffer.length, fmt, ap) as number;
+        const length = vsnprintf(formatBuffer, formatBuffer.length, fmt, ap) as number;
         if (length > 0) sink(level, formatBuffer.toString('utf8', 0, Math.min(length, formatBuffer.length - 1)));
         return 0;
       }, koffi.pointer(printFn));
@@ -289,60 +290,8 @@ function bind(libraryPath: string): Libbpf {
       const n = c.possibleCpus() as number;
       return n > 0 ? n : fail('count', 'possible CPUs', n);
     },
+    pageSize() {
+      return pageSize;
+    },
   };
-}
-
-// from include/uapi/asm-generic/poll.h
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-let pollBinding: ((fds: Uint8Array, count: number, timeoutMs: number) => number) | null = null;
-const pollFds = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
-const pollView = new DataView(pollFds.buffer);
-
-/**
- * True when `fd` is a pipe whose reader is gone, or a socket or terminal that
- * hung up: poll(2) reports POLLERR/POLLHUP without writing anything. This is
- * how a tracer on a quiet system notices `| head -5` has exited, instead of
- * waiting for the next event to fail with EPIPE. Regular files never report it.
- */
-export function isHungUp(fd: number): boolean {
-  if (pollBinding === null) {
-    const poll = koffi.load('libc.so.6').func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)');
-    pollBinding = (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number;
-  }
-  pollView.setInt32(0, fd, true);
-  pollView.setInt16(4, 0, true); // POLLERR and POLLHUP are always reported
-  pollView.setInt16(6, 0, true);
-  if (pollBinding(pollFds, 1, 0) <= 0) return false;
-  return (pollView.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
-}
-
-// from include/uapi/asm-generic/fcntl.h
-const F_GETFL = 3;
-const F_SETFL = 4;
-const F_SETOWN = 8;
-const F_SETSIG = 10;
-const O_ASYNC = 0o20000;
-let fcntlBinding: ((fd: number, command: number, argument: number) => number) | null = null;
-
-/**
- * Asks the kernel to send this process `signal` whenever one of the perf
- * event `fds` wakes its readers (its ring passed the wakeup watermark):
- * O_ASYNC with F_SETOWN and F_SETSIG. Node's own signal handling then wakes
- * the event loop, so a filling ring is read at once instead of at the next
- * timer tick, with no thread and no FFI call per wakeup. Returns false
- * (and leaves the timer alone to do the reading) if the kernel refuses.
- */
-export function signalOnWakeup(fds: readonly number[], signal: number): boolean {
-  if (fcntlBinding === null) {
-    const fcntl = koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, ...)');
-    fcntlBinding = (fd, command, argument) => fcntl(fd, command, 'int', argument) as number;
-  }
-  const set = fcntlBinding;
-  for (const fd of fds) {
-    if (set(fd, F_SETOWN, process.pid) < 0 || set(fd, F_SETSIG, signal) < 0) return false;
-    const flags = set(fd, F_GETFL, 0);
-    if (flags < 0 || set(fd, F_SETFL, flags | O_ASYNC) < 0) return false;
-  }
-  return true;
 }

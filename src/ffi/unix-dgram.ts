@@ -2,11 +2,12 @@
 // AF_UNIX datagram sockets through libc, for -Y/--journal. Node has no unix
 // datagram sockets (node:dgram is UDP only, node:net is streams only), and
 // the journal's native protocol is one datagram per entry on a unix socket.
-// This is the one koffi module besides libbpf.ts, kept apart so the journal
-// never needs libbpf; it binds just socket, connect, sendto and close, and
-// reports failures as errno values for the caller to explain.
+// Kept apart from libbpf.ts so the journal never needs libbpf; it uses
+// libc's socket, connect, sendto and close (bound in libc.ts) and reports
+// failures as errno values for the caller to explain.
 
-import koffi from 'koffi';
+import { constants } from 'node:os';
+import { lastErrno, libc } from './libc.js';
 
 // from include/linux/socket.h, include/linux/net.h, asm-generic/fcntl.h
 const AF_UNIX = 1;
@@ -15,7 +16,7 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 /** struct sockaddr_un: sa_family_t sun_family; char sun_path[108]. */
 const SUN_PATH_BYTES = 108;
-const ENAMETOOLONG = 36;
+const { ENAMETOOLONG } = constants.errno;
 
 export interface UnixDatagramLibc {
   /** A non-blocking, close-on-exec AF_UNIX datagram socket; fd, or -errno. */
@@ -45,13 +46,7 @@ let bound: UnixDatagramLibc | null = null;
  * a way worth a message of its own. */
 export function bindUnixDatagram(): UnixDatagramLibc {
   if (bound !== null) return bound;
-  const libc = koffi.load('libc.so.6');
-  const c = {
-    socket: libc.func('int socket(int domain, int type, int protocol)'),
-    connect: libc.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
-    sendto: libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
-    close: libc.func('int close(int fd)'),
-  };
+  const c = libc();
   const addresses = new Map<string, Uint8Array | null>();
   const addressOf = (path: string): Uint8Array | null => {
     if (!addresses.has(path)) addresses.set(path, sockaddrUn(path));
@@ -60,18 +55,18 @@ export function bindUnixDatagram(): UnixDatagramLibc {
   bound = {
     open() {
       const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
-      return fd >= 0 ? fd : -koffi.errno();
+      return fd >= 0 ? fd : -lastErrno();
     },
     connect(fd, path) {
       const address = addressOf(path);
       if (address === null) return -ENAMETOOLONG;
-      return (c.connect(fd, address, address.length) as number) === 0 ? 0 : -koffi.errno();
+      return (c.connect(fd, address, address.length) as number) === 0 ? 0 : -lastErrno();
     },
     sendTo(fd, datagram, path) {
       const address = addressOf(path);
       if (address === null) return -ENAMETOOLONG;
       const sent = Number(c.sendto(fd, datagram, datagram.length, 0, address, address.length));
-      return sent >= 0 ? sent : -koffi.errno();
+      return sent >= 0 ? sent : -lastErrno();
     },
     close(fd) {
       c.close(fd);

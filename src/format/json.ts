@@ -201,14 +201,8 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPa
   };
 }
 
-/** One NDJSON line (without the newline). JSON.stringify escapes control
- * characters, so a comm with a newline cannot split a record. */
-export function jsonLine(record: object): string {
-  return JSON.stringify(record);
-}
-
 /**
- * The RunOptions.diagnostic formatter for --json: each stderr notice is one
+ * The --json formatter of cli/diagnostics.ts: each stderr notice is one
  * object {"tool", "message", ...fields}, e.g.
  * {"tool":"tcpstates","message":"lost 3 events: ...","lost":3}.
  */

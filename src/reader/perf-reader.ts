@@ -36,16 +36,6 @@ export class PerfReader {
     this.fds = perfRings.rings.flatMap((ring: MappedRing) => (ring.fd === undefined ? [] : [ring.fd]));
   }
 
-  /** Hands every record now in the rings to `sink` and releases their
-   * space; returns how many bytes were consumed (0 when the rings were empty). */
-  drain(sink: RecordSink): number {
-    try {
-      return this.collect(sink);
-    } finally {
-      this.release();
-    }
-  }
-
   /**
    * Hands every record now in the rings to `sink` without releasing their
    * space: the views given to the sink stay valid (the kernel cannot write
@@ -81,7 +71,7 @@ export class PerfReader {
   }
 
   /** Unmaps the rings. The views must not be touched afterwards, so this
-   * also turns drain() into a no-op. */
+   * also turns collect() and release() into no-ops. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -12,7 +12,7 @@ function v6(text: string): DataView {
 }
 
 test('IPv4 dotted quad from network-order bytes', () => {
-  assert.equal(ipv4ToString(new Uint8Array([127, 0, 0, 1]), 0), '127.0.0.1');
+  assert.equal(ipv4ToString(new DataView(new Uint8Array([127, 0, 0, 1]).buffer), 0), '127.0.0.1');
   assert.equal(ipv4ToString(new DataView(new Uint8Array([0, 10, 1, 2, 255]).buffer), 1), '10.1.2.255');
 });
 

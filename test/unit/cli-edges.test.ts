@@ -37,7 +37,7 @@ const PACKAGE = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { nam
 /** The shared parser, with help output swallowed. */
 function parse(argv: readonly string[]) {
   const noWrite = { out: () => {}, err: () => {} };
-  const command = buildCommand({ name: 'tool', description: 'test', examples: 'examples:', pidOption: true }, noWrite);
+  const command = buildCommand({ name: 'tool', description: 'test', examples: 'examples:' }, noWrite);
   return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'));
 }
 

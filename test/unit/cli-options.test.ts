@@ -94,7 +94,7 @@ const PID_CASES: readonly (readonly [readonly string[], string])[] = [
 
 for (const tool of TOOLS) {
   describe(`${tool.name}: invalid input`, { concurrency: 4 }, () => {
-    const cases = tool.hasPidOption ? [...COMMON_CASES, ...PID_CASES] : [...COMMON_CASES, [['-p', '1'], "unknown option '-p'"] as const];
+    const cases = [...COMMON_CASES, ...PID_CASES];
     for (const [args, message] of cases) {
       test(`${tool.name} ${args.join(' ').slice(0, 60)}`, async () => {
         const result = await run(tool.name, args);
@@ -140,7 +140,7 @@ for (const tool of TOOLS) {
 describe('the shared parser (command.ts) with -p', () => {
   const noWrite = { out: () => {}, err: () => {} };
   const parse = (argv: readonly string[]) => {
-    const command = buildCommand({ name: 'tool', description: 'test', examples: 'examples:', pidOption: true }, noWrite);
+    const command = buildCommand({ name: 'tool', description: 'test', examples: 'examples:' }, noWrite);
     return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'));
   };
 

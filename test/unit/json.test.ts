@@ -8,7 +8,6 @@ import {
   TCPSTATES_JSON_FIELDS,
   isoTimeMicros,
   jsonDiagnostic,
-  jsonLine,
   nsToMillisWithMicros,
   tcplifeJson,
   tcpstatesJson,
@@ -23,7 +22,7 @@ describe('tcpstatesJson', () => {
     const record = tcpstatesJson(sampleEvent(), OFFSET_MS);
     assert.deepEqual(Object.keys(record), [...TCPSTATES_JSON_FIELDS]);
     assert.equal(
-      jsonLine(record),
+      JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"skaddr":"ffff9fd7e8192000","pid":22384,"comm":"curl",' +
         '"owner_pid":22384,"family":4,"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,' +
         '"oldstate":"ESTABLISHED","newstate":"FIN_WAIT1","duration_ms":1.234,"netns":4026531840,"cgroup":null,"error":null}',
@@ -54,7 +53,7 @@ describe('tcpstatesJson', () => {
   });
 
   it('escapes a comm with a newline and quotes, so a record stays on one line', () => {
-    const line = jsonLine(tcpstatesJson(sampleEvent({ comm: 'a\n"b"' }), OFFSET_MS));
+    const line = JSON.stringify(tcpstatesJson(sampleEvent({ comm: 'a\n"b"' }), OFFSET_MS));
     assert.ok(!line.includes('\n'));
     assert.ok(line.includes('"comm":"a\\n\\"b\\""'));
     assert.equal(JSON.parse(line).comm, 'a\n"b"');
@@ -69,7 +68,7 @@ describe('tcplifeJson', () => {
     );
     assert.deepEqual(Object.keys(record), [...TCPLIFE_JSON_FIELDS]);
     assert.equal(
-      jsonLine(record),
+      JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"pid":4242,"comm":"nginx","family":4,' +
         '"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,"tx_bytes":1536,"rx_bytes":1000000000000,' +
         '"duration_ms":250,"netns":4026531840,"cgroup":null,"error":null}',

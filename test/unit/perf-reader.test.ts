@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // PerfReader over synthetic rings: collect() hands out records in place and
-// keeps their space until release() stores data_tail; drain() does both.
+// keeps their space until release() stores data_tail.
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
@@ -57,7 +57,8 @@ test('a record that wraps past the end of the ring is handed out whole', () => {
   const { rings, control } = ringWith(DATA - 16, [payload]);
   const reader = new PerfReader(rings);
   const sink = new Collect();
-  reader.drain(sink);
+  reader.collect(sink);
+  reader.release();
   assert.deepEqual(sink.bytes(0), payload);
   assert.equal(control.getBigUint64(DATA_TAIL_OFFSET, true), BigInt(DATA - 16 + 32));
 });

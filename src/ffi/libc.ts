@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// The C library through koffi, bound once for the process: poll, fcntl,
+// vsnprintf, sysconf and the socket calls (socket, connect, sendto, close).
+// libbpf.ts and unix-dgram.ts take their libc calls from here; the helpers
+// below (isHungUp, signalOnWakeup, systemPageSize) are the few things the
+// rest of the program asks of libc directly.
+
+import koffi from 'koffi';
+
+type CFunction = ReturnType<ReturnType<typeof koffi.load>['func']>;
+
+export interface LibcCalls {
+  readonly poll: CFunction;
+  readonly fcntl: CFunction;
+  readonly vsnprintf: CFunction;
+  readonly sysconf: CFunction;
+  readonly socket: CFunction;
+  readonly connect: CFunction;
+  readonly sendto: CFunction;
+  readonly close: CFunction;
+}
+
+let calls: LibcCalls | null = null;
+
+/** The libc functions, bound on first use (koffi type names are process-wide). */
+export function libc(): LibcCalls {
+  if (calls !== null) return calls;
+  const lib = koffi.load('libc.so.6');
+  calls = {
+    poll: lib.func('int poll(_Inout_ uint8_t *fds, unsigned long nfds, int timeout)'),
+    fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
+    vsnprintf: lib.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)'),
+    sysconf: lib.func('long sysconf(int name)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
+    sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
+    close: lib.func('int close(int fd)'),
+  };
+  return calls;
+}
+
+/** errno as the last failing libc call left it. */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+// from bits/confname.h
+const SC_PAGESIZE = 30;
+let pageSize = 0;
+
+/** The machine's page size (the perf rings' header page, their data pages). */
+export function systemPageSize(): number {
+  if (pageSize === 0) pageSize = Number(libc().sysconf(SC_PAGESIZE));
+  return pageSize;
+}
+
+// from include/uapi/asm-generic/poll.h
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const pollFds = new Uint8Array(8); // struct pollfd { int fd; short events; short revents; }
+const pollView = new DataView(pollFds.buffer);
+
+/**
+ * True when `fd` is a pipe whose reader is gone, or a socket or terminal that
+ * hung up: poll(2) reports POLLERR/POLLHUP without writing anything. This is
+ * how a tracer on a quiet system notices `| head -5` has exited, instead of
+ * waiting for the next event to fail with EPIPE. Regular files never report it.
+ */
+export function isHungUp(fd: number): boolean {
+  const { poll } = libc();
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, 0, true); // POLLERR and POLLHUP are always reported
+  pollView.setInt16(6, 0, true);
+  if ((poll(pollFds, 1, 0) as number) <= 0) return false;
+  return (pollView.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
+}
+
+// from include/uapi/asm-generic/fcntl.h
+const F_GETFL = 3;
+const F_SETFL = 4;
+const F_SETOWN = 8;
+const F_SETSIG = 10;
+const O_ASYNC = 0o20000;
+
+/**
+ * Asks the kernel to send this process `signal` whenever one of the perf
+ * event `fds` wakes its readers (its ring passed the wakeup watermark):
+ * O_ASYNC with F_SETOWN and F_SETSIG. Node's own signal handling then wakes
+ * the event loop, so a filling ring is read at once instead of at the next
+ * timer tick, with no thread and no FFI call per wakeup. Returns false
+ * (and leaves the timer alone to do the reading) if the kernel refuses.
+ */
+export function signalOnWakeup(fds: readonly number[], signal: number): boolean {
+  const { fcntl } = libc();
+  const set = (fd: number, command: number, argument: number): number => fcntl(fd, command, 'int', argument) as number;
+  for (const fd of fds) {
+    if (set(fd, F_SETOWN, process.pid) < 0 || set(fd, F_SETSIG, signal) < 0) return false;
+    const flags = set(fd, F_GETFL, 0);
+    if (flags < 0 || set(fd, F_SETFL, flags | O_ASYNC) < 0) return false;
+  }
+  return true;
+}

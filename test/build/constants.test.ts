@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// Every constant that crosses the kernel/user boundary, checked against the
+// C side: a small host program built with cc from bpf/tcpstates.h prints
+// the header's constants (filter bits, trace modes, counter indexes,
+// TASK_COMM_LEN, flag bits, sizes), and the compiled object's BTF gives the
+// map limits the TypeScript side relies on. The event and config offsets
+// are layout.test.ts's. A build test: it needs cc and bpftool, not root.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BPF_OBJECT_PATH, COUNTER_INDEX, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
+import { CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
+import { EVENT_FLAG_PASSIVE, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { PID_LIST_MAX } from '../../src/cli/options.js';
+
+/** The repository root, from dist/test/build/. */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function headerConstants(): Record<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), 'tcpstates-constants-'));
+  try {
+    const binary = join(dir, 'header-constants');
+    execFileSync('cc', ['-Wall', '-Werror', '-I', join(ROOT, 'bpf'), join(ROOT, 'test/build/header-constants.c'), '-o', binary]);
+    return JSON.parse(execFileSync(binary, { encoding: 'utf8' })) as Record<string, number>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const C = headerConstants();
+
+test('filter bits and trace modes match bpf/tcpstates.h', () => {
+  for (const [name, value] of Object.entries(FILTER_BITS)) assert.equal(value, C[name], name);
+  assert.equal(TRACE_MODES.transitions, C['TRACE_TRANSITIONS']);
+  assert.equal(TRACE_MODES.sessions, C['TRACE_SESSIONS']);
+});
+
+test('counter indexes match enum counter_index', () => {
+  for (const [name, value] of Object.entries(COUNTER_INDEX)) assert.equal(value, C[name], name);
+});
+
+test('TASK_COMM_LEN, the event flag bits and the record sizes match', () => {
+  assert.equal(TASK_COMM_LEN, C['TASK_COMM_LEN']);
+  assert.equal(EVENT_FLAG_PASSIVE, C['TCP_EVENT_F_PASSIVE']);
+  assert.equal(TRANSITION_EVENT_SIZE, C['TCP_EVENT_TRANSITION_SIZE']);
+  assert.equal(EVENT_SIZE, C['sizeof_tcp_event']);
+  assert.equal(CONFIG_SIZE, C['sizeof_tcpstates_config']);
+});
+
+interface BtfType {
+  id: number;
+  kind: string;
+  name?: string;
+  type_id?: number;
+  nr_elems?: number;
+  members?: { name: string; type_id: number }[];
+}
+
+/** max_entries of a map in the object, as its BTF records it (__uint(max_entries, N)
+ * is a pointer to an array of N elements). */
+function mapMaxEntries(map: string): number {
+  const types = (JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', BPF_OBJECT_PATH], { encoding: 'utf8' })) as { types: BtfType[] })
+    .types;
+  const byId = new Map(types.map((type) => [type.id, type]));
+  const variable = types.find((type) => type.kind === 'VAR' && type.name === map);
+  const definition = byId.get(variable?.type_id ?? -1);
+  const member = definition?.members?.find((m) => m.name === 'max_entries');
+  const array = byId.get(byId.get(member?.type_id ?? -1)?.type_id ?? -1);
+  assert.ok(array?.kind === 'ARRAY', `map ${map} has max_entries in the BTF`);
+  return array.nr_elems!;
+}
+
+test('map limits: the pids map holds PID_LIST_MAX entries, the counters map COUNTER_MAX', () => {
+  assert.equal(mapMaxEntries(MAP_PIDS), PID_LIST_MAX);
+  assert.equal(mapMaxEntries(MAP_COUNTERS), COUNTER_INDEX.COUNTER_MAX);
+});
