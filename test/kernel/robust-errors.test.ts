@@ -42,42 +42,14 @@ function buildBpfObject(name: string, source: string): string {
   return `${directory}/${name}.bpf.o`;
 }
 
-/** What every object the loader opens must have before its load: the
- * configuration in .rodata and the two programs by name. */
+/** The real object (bpf/tcpstates.bpf.c, included: its maps, config and
+ * programs, not a copy of them), with its handle_set_state renamed out of
+ * the way so that the fixture's own program takes the name the loader
+ * looks for. */
 const FIXTURE_PRELUDE = `
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include "tcpstates.h"
-
-const volatile struct tcpstates_config cfg = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, COUNTER_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16);
-	__type(key, __u32);
-	__type(value, __u8);
-} pids SEC(".maps");
-
-SEC("raw_tp/sys_exit")
-int handle_sys_exit(__u64 *ctx)
-{
-	return 0;
-}
-
-char LICENSE[] SEC("license") = "GPL";
+#define handle_set_state handle_set_state_real
+#include "tcpstates.bpf.c"
+#undef handle_set_state
 `;
 
 /** A program the verifier rejects after walking ~2800 instructions, so its
