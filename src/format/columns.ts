@@ -235,14 +235,7 @@ export class RowRenderer<Row, Raw extends Row = Row> {
         continue;
       }
       // The raw field or writer declined: format `value` as text.
-      const column = plan.column;
-      out.length = start;
-      if (plan.fixedWidth) {
-        const text = fit(column.value(row), column);
-        out.text(this.decorate && column.decorate ? column.decorate(text, row) : text);
-      } else {
-        out.text(column.value(row));
-      }
+      this.fallback(plan, out, row, start);
       bytes = out.bytes;
       position = out.length;
       blankEnd = out.blankEnd;
