@@ -87,6 +87,16 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
       assert.deepEqual(exit, { code: 0, signal: null });
       assert.deepEqual(lostOf(life.stderr), [], 'tcplife reported no loss');
       assert.match(life.stderr.at(-1) ?? '', /^tcplife: \d+ events read, 0 lost$/);
+      // Every line after the header is a row: a torn or concatenated line
+      // (a write path that dropped or merged bytes) is not skipped silently.
+      const unparsable = life.stdout.lines.slice(1).filter((line) => parseLifeRow(line) === null);
+      assert.deepEqual(unparsable.slice(0, 5), [], `${unparsable.length} unparsable tcplife lines`);
+      // One row per event read (tcplife emits CLOSE events of sessions only):
+      // a missing session with these equal was never emitted by the kernel.
+      const rowsPrinted = life.stdout.lines.length - 1;
+      assert.equal(`${rowsPrinted} events read`, /(\d+ events read)/.exec(life.stderr.at(-1) ?? '')?.[1], 'one tcplife row per event read');
+      /** For a failure message: what each tracer read, and the server end's transitions. */
+      const evidence = `tcplife printed ${rowsPrinted} rows; tcplife stderr: ${life.stderr.join(' | ')}; tcpstates stderr: ${states.stderr.join(' | ')}`;
 
       // Every session of every pair, once, on both sides.
       for (const [index, port] of ports.entries()) {
@@ -102,13 +112,12 @@ test(`${PAIRS * CONNECTIONS_PER_PAIR * 2} concurrent sockets closed at once: eve
         }
         const wanted = clientPorts[index]!;
         const missing = wanted.filter((localPort) => !serverSide.has(localPort)).slice(0, 3);
-        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions; missing e.g. ${missing.map((p) => `${p}: ${historyOf(p)}`).join('; ')}; stderr ${life.stderr.join(' | ')}`);
+        assert.equal(serverSide.size, wanted.length, `port ${port}: server sessions; missing e.g. ${missing.map((p) => `${p}: ${historyOf(p)}`).join('; ')}; ${evidence}`);
         const missingClients = wanted.filter((localPort) => !clientSide.has(localPort)).slice(0, 3);
         assert.equal(
           clientSide.size,
           wanted.length,
-          `port ${port}: client sessions; missing e.g. ${missingClients.map((p) => `${p}: ${life.stdout.lines.filter((line) => line.includes(`,${p},`)).join(' / ')}`).join('; ')}; ` +
-            `${life.stdout.lines.length - 1} rows printed; stderr ${life.stderr.join(' | ')}`,
+          `port ${port}: client sessions; missing e.g. ${missingClients.map((p) => `${p}: server end ${historyOf(p)}`).join('; ')}; ${evidence}`,
         );
         for (const localPort of wanted) {
           assert.equal(serverSide.get(localPort), 1, `port ${port}: one server row for ${localPort}`);
