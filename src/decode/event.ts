@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Decodes struct tcp_event (bpf/tcpstates.h) from raw sample bytes. Pure.
-// EVENT_LAYOUT mirrors the C header; test/layout.test.ts checks it against
-// the BTF of the compiled object, so the two cannot drift apart silently.
-// Two forms: decodeEvent copies an event into a plain object; EventView is a
-// movable window onto the bytes in place (the perf ring), read field by
-// field on demand, so the hot path makes no object and no string per event.
+// EVENT_LAYOUT mirrors the C header; test/build/layout.test.ts checks it
+// against the BTF of the compiled object, so the two cannot drift apart
+// silently. EventView is a movable window onto the bytes in place (the perf
+// ring), read field by field on demand, so the hot path makes no object and
+// no string per event. (The tests keep an independent copying decoder as
+// their oracle: test/support/decode-event.ts.)
 
 import { AF_INET6, ipv4ToString, ipv6ToString } from './addr.js';
 
@@ -73,15 +74,11 @@ export interface TcpEvent {
   readonly flags: number;
 }
 
-export class DecodeError extends Error {
-  override name = 'DecodeError' as const;
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /** A NUL-terminated char array; ASCII fast path, UTF-8 with replacement
  * characters otherwise (as bcc's decode('utf-8', 'replace')). */
-function readComm(view: DataView, offset: number): string {
+export function readComm(view: DataView, offset: number): string {
   let text = '';
   for (let i = 0; i < TASK_COMM_LEN; i++) {
     const byte = view.getUint8(offset + i);
@@ -96,11 +93,11 @@ function readComm(view: DataView, offset: number): string {
   return text;
 }
 
-function readU64(view: DataView, offset: number): number {
+export function readU64(view: DataView, offset: number): number {
   return view.getUint32(offset + 4, true) * 0x1_0000_0000 + view.getUint32(offset, true);
 }
 
-function hex64(view: DataView, offset: number): string {
+export function hex64(view: DataView, offset: number): string {
   const high = view.getUint32(offset + 4, true);
   const low = view.getUint32(offset, true).toString(16);
   return high === 0 ? low : high.toString(16) + low.padStart(8, '0');
@@ -184,10 +181,6 @@ export class EventView implements TcpEvent {
     return this.view.getUint8(this.offset + EVENT_LAYOUT.flags);
   }
 
-  /** A plain-object copy, valid after the bytes are gone. */
-  snapshot(): TcpEvent {
-    return decodeEvent(this.view, this.offset, EVENT_SIZE);
-  }
 }
 
 function addressAt(view: DataView, offset: number, family: number): string {
@@ -197,43 +190,4 @@ function addressAt(view: DataView, offset: number, family: number): string {
 /** The CLOCK_MONOTONIC timestamp of the event at `offset`, without decoding the rest. */
 export function eventTsNs(view: DataView, offset: number): number {
   return readU64(view, offset + EVENT_LAYOUT.ts_ns);
-}
-
-/**
- * Decodes the event at `offset`. Perf samples may carry up to 7 bytes of
- * trailing padding, so any `size` of at least TRANSITION_EVENT_SIZE is
- * accepted; the sessions tail (bytes, owner) reads as zero in a record too
- * short to hold it (a tcpstates record).
- * @throws DecodeError when the sample is shorter than a transition record.
- */
-export function decodeEvent(view: DataView, offset: number, size: number): TcpEvent {
-  if (size < TRANSITION_EVENT_SIZE) {
-    throw new DecodeError(`sample of ${size} bytes is shorter than an event (${TRANSITION_EVENT_SIZE})`);
-  }
-  const L = EVENT_LAYOUT;
-  const hasTail = size >= EVENT_SIZE;
-  const family = view.getUint16(offset + L.family, true);
-  const v6 = family === AF_INET6;
-  return {
-    tsNs: readU64(view, offset + L.ts_ns),
-    skaddr: hex64(view, offset + L.skaddr),
-    deltaNs: readU64(view, offset + L.delta_ns),
-    txBytes: hasTail ? readU64(view, offset + L.tx_bytes) : 0,
-    rxBytes: hasTail ? readU64(view, offset + L.rx_bytes) : 0,
-    pid: view.getUint32(offset + L.pid, true),
-    comm: readComm(view, offset + L.comm),
-    ownerPid: view.getUint32(offset + L.owner_pid, true),
-    ownerComm: hasTail ? readComm(view, offset + L.owner_comm) : '',
-    family,
-    localAddress: v6 ? ipv6ToString(view, offset + L.saddr) : ipv4ToString(view, offset + L.saddr),
-    localPort: view.getUint16(offset + L.sport, true),
-    remoteAddress: v6 ? ipv6ToString(view, offset + L.daddr) : ipv4ToString(view, offset + L.daddr),
-    remotePort: view.getUint16(offset + L.dport, true),
-    oldState: view.getUint8(offset + L.oldstate),
-    newState: view.getUint8(offset + L.newstate),
-    netnsIno: view.getUint32(offset + L.netns_ino, true),
-    cgroupId: readU64(view, offset + L.cgroup_id),
-    skErr: view.getUint16(offset + L.sk_err, true),
-    flags: view.getUint8(offset + L.flags),
-  };
 }

@@ -80,24 +80,6 @@ export function putZeroPadded(bytes: Uint8Array, position: number, value: number
   return position + digits;
 }
 
-/** A u32 in lowercase hex, zero-padded to `minDigits` (as %08x). */
-export function putHex32(bytes: Uint8Array, position: number, value: number, minDigits: number): number {
-  let digits = 8 - (Math.clz32(value) >> 2);
-  if (digits < minDigits) digits = minDigits;
-  if (digits === 0) digits = 1;
-  const end = position + digits;
-  let cursor = end;
-  let rest = value >>> 0;
-  let left = digits;
-  for (; left >= 2; left -= 2) {
-    const pair = (rest & 0xff) << 1;
-    bytes[--cursor] = HEX_PAIRS[pair + 1] as number;
-    bytes[--cursor] = HEX_PAIRS[pair] as number;
-    rest >>>= 8;
-  }
-  if (left === 1) bytes[--cursor] = HEX_DIGITS[rest & 15] as number;
-  return end;
-}
 
 export class ByteOutput {
   bytes: Uint8Array;
@@ -187,11 +169,6 @@ export class ByteOutput {
     this.length = putZeroPadded(this.bytes, this.length, value, digits);
   }
 
-  /** Appends a u32 in lowercase hex; `minDigits` pads with zeros (as %08x). */
-  hex32(value: number, minDigits: number): void {
-    this.reserve(Math.max(8, minDigits));
-    this.length = putHex32(this.bytes, this.length, value, minDigits);
-  }
 
   /**
    * Pads the bytes written since `start` with spaces to `width` (left: after

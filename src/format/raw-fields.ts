@@ -153,7 +153,7 @@ export function putRawField(bytes: Uint8Array, position: number, plan: RawPlan, 
       return cursor;
     }
     case NS_AS_MILLIS3: {
-      // ns -> us exactly as decodeEvent + Math.floor(deltaNs / 1000) do.
+      // ns -> us exactly as Math.floor(deltaNs / 1000) does.
       const ns = view.getUint32(at + 4, true) * 0x1_0000_0000 + view.getUint32(at, true);
       const us = Math.floor(ns / 1000);
       const millis = Math.floor(us / 1000);

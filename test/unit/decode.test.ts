@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEvent, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { decodeEvent } from '../support/decode-event.js';
 import { stateName } from '../../src/decode/tcp-states.js';
 import { encodeEvent } from '../support/events.js';
 

@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { decodeEvent, EVENT_SIZE, EventView, type TcpEvent } from '../../src/decode/event.js';
+import { EVENT_SIZE, EventView, type TcpEvent } from '../../src/decode/event.js';
+import { decodeEvent } from '../support/decode-event.js';
 import { encodeEvent } from '../support/encode-event.js';
 
 const FIELDS: (keyof TcpEvent)[] = [
@@ -24,6 +25,5 @@ test('every getter equals the decoded field, IPv4 and IPv6, after moving the vie
     const decoded = decodeEvent(bytes, 24, EVENT_SIZE);
     view.at(bytes, 24);
     for (const field of FIELDS) assert.equal(view[field], decoded[field], field);
-    assert.deepEqual(view.snapshot(), decoded);
   }
 });

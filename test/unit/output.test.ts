@@ -19,14 +19,9 @@ test('uint prints integers as String() does', () => {
   }
 });
 
-test('zeroPadded and hex32', () => {
+test('zeroPadded', () => {
   assert.equal(written((out) => out.zeroPadded(7, 3)), '007');
   assert.equal(written((out) => out.zeroPadded(999999, 6)), '999999');
-  assert.equal(written((out) => out.hex32(0, 1)), '0');
-  assert.equal(written((out) => out.hex32(0x1a2b, 1)), '1a2b');
-  assert.equal(written((out) => out.hex32(0x1a2b, 8)), '00001a2b');
-  assert.equal(written((out) => out.hex32(0xffffffff, 8)), 'ffffffff');
-  assert.equal(written((out) => out.hex32(0x80000000, 1)), '80000000');
 });
 
 test('pad aligns left and right; never truncates', () => {

@@ -8,7 +8,8 @@ import type { TcpEvent } from '../../src/decode/event.js';
 import { bytesAsKib, sessionOwner, tcplifeRenderer, type TcplifeFormatOptions } from '../../src/format/tcplife.js';
 import { colorizerFor } from '../../src/format/color.js';
 import { bccFormat } from '../support/oracle.js';
-import { decodeEvent, EVENT_SIZE, EventView } from '../../src/decode/event.js';
+import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
+import { decodeEvent } from '../support/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { encodeEvent, type EventFields } from '../support/encode-event.js';
 

@@ -4,7 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEvent, EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
+import { EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
+import { decodeEvent } from '../support/decode-event.js';
 import { tcpstatesRenderer, type TcpstatesFormatOptions } from '../../src/format/tcpstates.js';
 import { colorizerFor } from '../../src/format/color.js';
 import { encodeEvent, type EventFields } from '../support/events.js';

@@ -6,7 +6,8 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { decodeEvent, EVENT_SIZE, EventView } from '../../src/decode/event.js';
+import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
+import { decodeEvent } from '../support/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcpstatesRenderer, type TcpstatesFormatOptions } from '../../src/format/tcpstates.js';
 import { colorizerFor } from '../../src/format/color.js';
