@@ -266,7 +266,7 @@ static __always_inline bool runs_in_owner_context(int newstate)
 }
 
 /* Not inlined on purpose: as a subprogram's parameter, struct tcp_event is
- * described in the object's BTF, which test/layout.test.ts checks the
+ * described in the object's BTF, which test/build/layout.test.ts checks the
  * TypeScript decoder against. */
 static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 size)
 {

@@ -180,7 +180,6 @@ export class EventView implements TcpEvent {
   get flags(): number {
     return this.view.getUint8(this.offset + EVENT_LAYOUT.flags);
   }
-
 }
 
 function addressAt(view: DataView, offset: number, family: number): string {

@@ -98,7 +98,10 @@ function writeEvent(view: DataView, bytes: Uint8Array, at: number, ring: number,
   view.setUint8(at + L.oldstate, oldState);
   view.setUint8(at + L.newstate, newState);
   view.setUint32(at + L.netns_ino, 4026531840, true);
-  view.setBigUint64(at + L.cgroup_id, 1n, true);
+  // 0 (unknown): any other id sends --json/--container to look its path up,
+  // which walks the whole cgroup tree during the warm-up and then holds off
+  // the next walk, for a real new cgroup, for a second.
+  view.setBigUint64(at + L.cgroup_id, 0n, true);
   view.setUint32(at + L.owner_pid, connection % 3 === 0 ? 0 : 1000 + (connection % 5000), true);
   if (recordSize >= L.owner_comm + 16) {
     view.setBigUint64(at + L.tx_bytes, BigInt((connection * 4099) % 10_000_000), true);
