@@ -11,7 +11,7 @@ import { openTrace, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { bindLibbpf } from '../ffi/libbpf.js';
-import { isHungUp, signalOnWakeup } from '../ffi/libc.js';
+import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from './diagnostics.js';
 import { Output } from './output.js';
 import { earlyStopSignal } from './signals.js';
@@ -71,6 +71,9 @@ export async function runTracer(options: RunOptions): Promise<number> {
     checkKernelVersion();
     checkPrivileges(diagnostics.tool);
     const libbpf = bindLibbpf();
+    // Before the load, which would otherwise raise them for good (see there):
+    // the peak RSS is then the load's, not the JIT's scratch memory on top.
+    pinMallocThresholds();
     session = openTrace(libbpf, options.config, {
       ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
     });
