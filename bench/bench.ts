@@ -256,7 +256,11 @@ async function runOneLoadgen(options: Options, connections: number, maxSeconds: 
   const child = track(spawn(LOADGEN, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  // 'exit' can come before the last of stdout has been read: its summary
+  // line would then be missing. The pipe's end comes after all of it.
+  const drained = new Promise<void>((resolve) => (child.stdout === null ? resolve() : child.stdout.once('close', () => resolve())));
   const code = await exited(child);
+  await drained;
   if (code !== 0) throw new Error(`the generator failed (exit ${code})`);
   return parseLoadgen(stdout);
 }
