@@ -56,27 +56,31 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const rows = metrics === null || options.json;
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
-  /** The row writer; made twice: the second one, for the warm-up, counts into its own metrics. */
-  const rowWriter =
-    (lines: typeof renderer, counted: TcplifeMetrics | null) =>
-    (out: ByteOutput, event: EventView): void => {
-      if (counted !== null) counted.add(event);
-      if (!rows) return;
-      if (options.json) out.text(`${JSON.stringify(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
-      else {
-        lines.writeLine(out, event);
-        if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
-      }
-    };
+  // Where the row writer counts: into metrics of its own while the tracer
+  // warms it up (see TracerOptions.warming).
+  let counted = metrics;
+  /** `event` is a view into the ring, valid during the call only. */
+  const writeRow = (out: ByteOutput, event: EventView): void => {
+    if (counted !== null) counted.add(event);
+    if (!rows) return;
+    if (options.json) out.text(`${JSON.stringify(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+    else {
+      renderer.writeLine(out, event);
+      if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+    }
+  };
+  const warming = (on: boolean): void => {
+    counted = on && metrics !== null ? new TcplifeMetrics() : metrics;
+    if (!on) renderer.reset();
+  };
 
   const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
   try {
     return await runTracer({
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
-      // `event` is a view into the ring, valid during the call only.
-      writeRow: rowWriter(renderer, metrics),
-      warmRow: rowWriter(tcplifeRenderer(layout), metrics === null ? null : new TcplifeMetrics()),
+      writeRow,
+      warming,
       diagnostics,
       maxRows: options.maxRows,
       durationMs: options.durationMs,

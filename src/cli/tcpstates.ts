@@ -115,20 +115,29 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
   const layout = await rowLayout(options, wallClockOffsetMs);
   const renderer = tcpstatesRenderer(layout);
-  /** The row writer; also made without side effects for the warm-up. */
-  const rowWriter =
-    (lines: typeof renderer, to: JournalWriter | null, into: TransitionSummary | null, counted: TcpstatesMetrics | null) =>
-    (out: ByteOutput, event: EventView): void => {
-      if (to !== null) to.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
-      if (counted !== null) counted.add(event);
-      if (into !== null) into.add(event);
-      else if (!rows) return;
-      else if (options.json) out.text(`${JSON.stringify(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
-      else {
-        lines.writeLine(out, event);
-        if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
-      }
-    };
+  // Where the row writer's side effects go: elsewhere while the tracer warms
+  // it up (see TracerOptions.warming).
+  let to = journal;
+  let into = summary;
+  let counted = metrics;
+  /** `event` is a view into the ring, valid during the call only. */
+  const writeRow = (out: ByteOutput, event: EventView): void => {
+    if (to !== null) to.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
+    if (counted !== null) counted.add(event);
+    if (into !== null) into.add(event);
+    else if (!rows) return;
+    else if (options.json) out.text(`${JSON.stringify(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
+    else {
+      renderer.writeLine(out, event);
+      if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
+    }
+  };
+  const warming = (on: boolean): void => {
+    to = on ? null : journal;
+    into = on && summary !== null ? new TransitionSummary() : summary;
+    counted = on && metrics !== null ? new TcpstatesMetrics() : metrics;
+    if (!on) renderer.reset();
+  };
 
   // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
@@ -151,14 +160,8 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
     exitCode = await runTracer({
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
-      // `event` is a view into the ring, valid during the call only.
-      writeRow: rowWriter(renderer, journal, summary, metrics),
-      warmRow: rowWriter(
-        tcpstatesRenderer(layout),
-        null,
-        summary === null ? null : new TransitionSummary(),
-        metrics === null ? null : new TcpstatesMetrics(),
-      ),
+      writeRow,
+      warming,
       maxRows: options.maxRows,
       durationMs: options.durationMs,
       diagnostics,

@@ -53,12 +53,20 @@ export interface TracerOptions {
   /** Appends one event's row and its newline to `out`. `event` looks at the
    * ring in place: it is only valid during the call. */
   readonly writeRow: RowWriter;
-  /** A writer made the same way as writeRow but without its side effects
-   * (no journal, no summary, state of its own). Before its first read, the
-   * tracer runs the read path with it over synthetic events until the JIT
-   * has optimised it, so that a tracer started into a flood keeps up from
-   * the first event. Omitted: no warm-up. */
-  readonly warmRow?: RowWriter;
+  /** Before its first read, the tracer runs the read path, writeRow
+   * included, over synthetic events until the JIT has optimised it, so that
+   * a tracer started into a flood keeps up from the first event. It is
+   * writeRow itself that warms up, because the JIT optimises functions, not
+   * code: a second writer made the same way has its own compiled row writer
+   * and call targets, and those were compiled again on the first real
+   * events, at several microseconds per event while the rings filled, and
+   * with some MB of compiler memory on top of the warm-up's. Around the
+   * warm-up the tracer calls warming(true) and warming(false): meanwhile
+   * writeRow must have no effect but its rows (the tracer drops them), so
+   * the tool points its side effects (journal, summary, metrics) elsewhere
+   * (objects of the same classes, so that the same code runs) and, after,
+   * resets what the rows remember (-t's first row). Omitted: no warm-up. */
+  readonly warming?: (on: boolean) => void;
   /** Rows are counted for --count; tcplife and tcpstates both emit one row per event. */
   readonly maxRows: number | null;
   readonly durationMs: number | null;
@@ -188,7 +196,14 @@ export class Tracer {
     // Attached and announced: what happens from now on is in the rings (which
     // hold some hundred ms of a flood), read once the read path is warm. Done
     // here rather than before the load, so that it does not delay the header.
-    if (options.warmRow !== undefined && !this.stopping) this.warmUp(options.warmRow);
+    if (options.warming !== undefined && !this.stopping) {
+      options.warming(true);
+      try {
+        this.warmUp(options.writeRow);
+      } finally {
+        options.warming(false);
+      }
+    }
     return this.done;
   }
 
@@ -366,8 +381,8 @@ export class Tracer {
   }
 
   /**
-   * Runs the read path (renderBatch with the same batch, buffer and cursor
-   * the tracer then uses) over synthetic rings until it runs optimised, so
+   * Runs the read path (renderBatch with the same batch, buffer, cursor and
+   * row writer the tracer then uses) over synthetic rings until it runs optimised, so
    * that the first real events are not read by the interpreter at several
    * microseconds each (the rings would fill). Costs some tens of ms of CPU,
    * while the rings hold what arrives meanwhile.

@@ -50,6 +50,9 @@ export interface Column<Row, Raw extends Row = Row> {
   readonly write?: (out: ByteOutput, row: Raw) => boolean;
   /** Decorates the padded text (colour); never changes its visible width. */
   readonly decorate?: (padded: string, row: Row) => string;
+  /** Forgets what the column remembers of the rows so far (-t: the first
+   * row's time), as if no row had been rendered. */
+  readonly reset?: () => void;
 }
 
 function fit(text: string, column: Column<never, never>): string {
@@ -135,6 +138,12 @@ export class RowRenderer<Row, Raw extends Row = Row> {
       out.text(column.value(row));
     }
     return out.length;
+  }
+
+  /** Forgets the rows rendered so far (see Column.reset): the tracer's
+   * warm-up renders synthetic events with the renderer the real ones use. */
+  reset(): void {
+    for (const column of this.columns) column.reset?.();
   }
 
   header(): string {

@@ -46,6 +46,9 @@ export function timeColumns<Row, Raw extends Row = Row>(
       align: 'left',
       value: (row) => microsAsSeconds6(sinceFirstUs(row)),
       write: (out, row) => writeMicrosAsSeconds6(out, sinceFirstUs(row)),
+      reset: () => {
+        firstUs = -1;
+      },
     });
   }
   return columns;
