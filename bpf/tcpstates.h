@@ -29,7 +29,8 @@ enum trace_mode {
 
 /* Indexes of the per-CPU `counters` map. */
 enum counter_index {
-	COUNTER_EMITTED = 0,       /* bpf_perf_event_output succeeded */
+	COUNTER_EMITTED = 0,       /* bpf_perf_event_output succeeded, in a run of handle_set_state
+				    * that no other run interrupted (counted without an atomic) */
 	COUNTER_OUTPUT_FAILED = 1, /* bpf_perf_event_output failed: the ring was full */
 	COUNTER_TRACKING_FAILED = 2, /* no socket storage (allocation failed): the socket's MS/owner restart */
 	COUNTER_LISTENER_FAILED = 3, /* the listeners map refused an insert (full): a child reset before
@@ -37,7 +38,10 @@ enum counter_index {
 	COUNTER_NESTED = 4, /* transitions handled by handle_set_state_nested: a run of
 			     * handle_set_state that the kernel skipped (it was already
 			     * running on that CPU, interrupted by a softirq) */
-	COUNTER_MAX = 5,
+	COUNTER_EMITTED_NESTED = 5, /* bpf_perf_event_output succeeded in any other run (the
+				     * nested program's; on kernels before 6.1 also a run that
+				     * interrupted another): emitted = COUNTER_EMITTED + this */
+	COUNTER_MAX = 6,
 };
 
 /* Bits of tcp_event.flags. */

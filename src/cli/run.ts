@@ -3,10 +3,10 @@
 // machine, loads and attaches the program, then hands the session, stdout
 // and the system clock to a Tracer and wires the process's signals to it:
 // SIGINT/SIGTERM/SIGHUP stop it cleanly, SIGURG (a ring past its wakeup
-// watermark) makes it read at once.
+// watermark) makes it read at once; and raises its priority (READER_NICE).
 
 import { fstatSync } from 'node:fs';
-import { constants } from 'node:os';
+import { constants, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
 import { checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
@@ -24,6 +24,26 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * (ffi/libc.ts signalOnWakeup). SIGURG because its default action is to
  * do nothing: one arriving while no handler is installed is harmless. */
 const WAKEUP_SIGNAL = 'SIGURG';
+
+/**
+ * The nice value the tool gives itself when started at the default (0): a
+ * burst of session ends from many busy processes must not starve the reader
+ * while the rings fill. Measured: 20 processes closing 192,000 loopback
+ * sockets at once on 2 CPUs: tcplife at nice 0 lost 36,168 of the 192,000
+ * sessions (reported), at -10 none. Its CPU is small (well under 1 us a
+ * row), so the workload loses nothing by it. Started at any other nice
+ * value (`nice -n 5 tcplife`), the tool keeps it.
+ */
+export const READER_NICE = -10;
+
+function raisePriority(): void {
+  try {
+    if (getPriority(0) === 0) setPriority(0, READER_NICE);
+  } catch {
+    // Not permitted (no CAP_SYS_NICE, e.g. CAP_BPF and CAP_PERFMON only):
+    // the default priority, as any other process.
+  }
+}
 
 export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly config: TraceConfig;
@@ -110,5 +130,6 @@ export async function runTracer(options: RunOptions): Promise<number> {
   } catch {
     // No wakeups: the timer alone reads the rings, as before.
   }
+  raisePriority();
   return current.start();
 }

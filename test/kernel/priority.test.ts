@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// The reader's priority (root, real kernel): started at nice 0, a tool gives
+// itself READER_NICE so a burst from many busy processes cannot starve it
+// while the rings fill; started at another nice value, it keeps that one.
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { READER_NICE } from '../../src/cli/run.js';
+import { requireRoot } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+requireRoot();
+
+/** The nice value of a process's main thread (field 19 of /proc/PID/stat). */
+function niceOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the parenthesised comm, which may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[16]);
+}
+
+for (const tool of ['tcpstates', 'tcplife']) {
+  test(`${tool} started at nice 0 reads at nice ${READER_NICE}`, async () => {
+    const tracer = await TracerProcess.attach(tool, [], { wrapper: ['nice', '-n', '0'] });
+    try {
+      assert.equal(niceOf(tracer.pid), READER_NICE);
+    } finally {
+      await tracer.stop();
+    }
+  });
+}
+
+test('a tool started at another nice value keeps it', async () => {
+  const tracer = await TracerProcess.attach('tcpstates', [], { wrapper: ['nice', '-n', '5'] });
+  try {
+    assert.equal(niceOf(tracer.pid), 5);
+  } finally {
+    await tracer.stop();
+  }
+});
