@@ -5,7 +5,7 @@
 // SIGINT/SIGTERM/SIGHUP stop it cleanly, SIGURG (a ring past its wakeup
 // watermark) makes it read at once; and raises its priority (READER_NICE).
 
-import { fstatSync } from 'node:fs';
+import { fstatSync, readdirSync } from 'node:fs';
 import { constants, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
 import type { TraceConfig } from '../bpf/config.js';
@@ -38,10 +38,23 @@ export const READER_NICE = -10;
 
 function raisePriority(): void {
   try {
-    if (getPriority(0) === 0) setPriority(0, READER_NICE);
+    if (getPriority(0) !== 0) return;
+    setPriority(0, READER_NICE);
   } catch {
     // Not permitted (no CAP_SYS_NICE, e.g. CAP_BPF and CAP_PERFMON only):
     // the default priority, as any other process.
+    return;
+  }
+  // On Linux a nice value is a thread's (0 above is the calling thread), so
+  // the others too, V8's compiler threads among them (threads made later
+  // inherit it). Left at 0 under a main thread at -10, they compiled the
+  // warm-up's code late under load: 500,000 events/s on 2 CPUs, 9 of 20
+  // cold starts lost events (up to 16,000) and peak RSS reached 63.8 MB;
+  // with every thread at -10, none and 61.0 MB.
+  try {
+    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), READER_NICE);
+  } catch {
+    // No /proc: the main thread alone.
   }
 }
 

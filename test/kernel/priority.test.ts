@@ -4,16 +4,17 @@
 // while the rings fill; started at another nice value, it keeps that one.
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { READER_NICE } from '../../src/cli/run.js';
 import { requireRoot } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
 
 requireRoot();
 
-/** The nice value of a process's main thread (field 19 of /proc/PID/stat). */
-function niceOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** The nice value of a process's main thread (field 19 of /proc/PID/stat),
+ * or of one of its threads (/proc/PID/task/TID/stat). */
+function niceOf(pid: number, tid = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
   // The fields after the parenthesised comm, which may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[16]);
@@ -24,6 +25,14 @@ for (const tool of ['tcpstates', 'tcplife']) {
     const tracer = await TracerProcess.attach(tool, [], { wrapper: ['nice', '-n', '0'] });
     try {
       assert.equal(niceOf(tracer.pid), READER_NICE);
+      // Every thread: a nice value is per thread, and V8's compiler threads
+      // left behind compiled the warm-up's code late under load.
+      const threads = readdirSync(`/proc/${tracer.pid}/task`).map(Number);
+      assert.ok(threads.length > 1, `${threads.length} threads`);
+      assert.deepEqual(
+        threads.map((tid) => niceOf(tracer.pid, tid)),
+        threads.map(() => READER_NICE),
+      );
     } finally {
       await tracer.stop();
     }
