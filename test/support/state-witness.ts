@@ -18,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tracefsMountPoints } from './system.js';
 
 /** One state change, as the kernel's tracepoint recorded it. */
 export interface WitnessedTransition {
@@ -70,14 +71,6 @@ export function parseWitnessTrace(text: string): WitnessedTransition[] {
   return transitions;
 }
 
-function tracefsMountPoint(): string | null {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const [, target, type] = line.split(' ');
-    if (type === 'tracefs' && target !== undefined) return target;
-  }
-  return null;
-}
-
 export class StateWitness {
   private constructor(
     private readonly instance: string,
@@ -87,7 +80,7 @@ export class StateWitness {
   /** Starts recording in a tracing instance of its own (mounting tracefs
    * privately if it is not mounted; nothing global is changed). */
   static start(): StateWitness {
-    let root = tracefsMountPoint();
+    let root = tracefsMountPoints()[0] ?? null;
     let ownMount: string | null = null;
     if (root === null) {
       ownMount = mkdtempSync(join(tmpdir(), 'tcpstates-witness-'));

@@ -100,10 +100,17 @@ export function requireRoot(): void {
 
 export const TRACEFS = '/sys/kernel/tracing';
 
-export function tracefsMounted(): boolean {
+/** Where tracefs is mounted in this mount namespace (anywhere, not only at TRACEFS). */
+export function tracefsMountPoints(): string[] {
   return readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
-    .some((line) => line.split(' ')[1] === TRACEFS && line.split(' ')[2] === 'tracefs');
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[2] === 'tracefs')
+    .map((fields) => fields[1]!);
+}
+
+export function tracefsMounted(): boolean {
+  return tracefsMountPoints().includes(TRACEFS);
 }
 
 /** Runs `body` with tracefs mounted (or not), restoring the previous state. */
