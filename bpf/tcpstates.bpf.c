@@ -215,14 +215,10 @@ struct cgroup___pre61 {
  * is below cfg.cgroup_id when its ancestor at cfg.cgroup_level (ancestors[0]
  * is the root) is that cgroup: the kernel's own cgroup_is_descendant() test.
  */
-static __always_inline bool sock_in_scope(struct sock *sk)
+static __always_inline bool sock_in_scope(struct sock *sk, __u32 netns_ino)
 {
-	if (cfg.filters & FILTER_NETNS) {
-		__u32 netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-
-		if (netns_ino != cfg.netns_ino)
-			return false;
-	}
+	if ((cfg.filters & FILTER_NETNS) && netns_ino != cfg.netns_ino)
+		return false;
 	if (cfg.filters & FILTER_CGROUP) {
 		struct cgroup *cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 		struct cgroup *ancestor = NULL;
@@ -265,11 +261,10 @@ static __always_inline bool current_is_kthread(void)
 	return bpf_get_current_task_btf()->flags & PF_KTHREAD;
 }
 
-static __always_inline struct listener_key listener_key_of(struct sock *sk, __u16 port)
+static __always_inline struct listener_key listener_key_of(__u32 netns_ino, __u16 port)
 {
-	struct listener_key key = { .port = port };
+	struct listener_key key = { .netns_ino = netns_ino, .port = port };
 
-	key.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
 	return key;
 }
 
@@ -350,10 +345,23 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 	if (!tp)
 		return 0;
 
+	/*
+	 * The socket's pointers are followed here, once, ahead of every branch.
+	 * The verifier checks each load of a pointer through a kernel (BTF)
+	 * pointer with a search of the whole kernel BTF, about 1 ms on 6.18, and
+	 * does so on every path it explores that reaches the load: the same
+	 * loads at each use cost the two programs some 20 ms of load time at
+	 * every start. Loaded directly, they cost a few ns at run time.
+	 * sk_cgrp_data.cgroup is NULL without cgroup v2 socket data: direct
+	 * loads through a NULL BTF pointer read 0.
+	 */
+	__u32 netns_ino = sk->__sk_common.skc_net.net->ns.inum;
+	__u64 cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+
 	__u16 family = sk->__sk_common.skc_family;
 	if (cfg.target_family && family != cfg.target_family)
 		return 0;
-	if (!sock_in_scope(sk))
+	if (!sock_in_scope(sk, netns_ino))
 		return 0;
 
 	__u16 sport = tp->inet_conn.icsk_inet.inet_sport;
@@ -396,7 +404,7 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 		if (sessions) {
 			/* A child of a listener: provisionally owned by whoever
 			 * accepts on it (or listens), until a process uses it. */
-			struct listener_key key = listener_key_of(sk, sport);
+			struct listener_key key = listener_key_of(netns_ino, sport);
 			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
 			if (listener) {
@@ -412,7 +420,7 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 		transition_owner(info, newstate, current_pid);
 
 	if (sessions && newstate == TCP_LISTEN) {
-		struct listener_key key = listener_key_of(sk, sport);
+		struct listener_key key = listener_key_of(netns_ino, sport);
 		struct owner listener = { .pid = current_pid, .listener_skaddr = (__u64)sk };
 
 		bpf_get_current_comm(listener.comm, sizeof(listener.comm));
@@ -442,10 +450,8 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 		event.newstate = newstate;
 		event.flags = info->flags;
 		event.sk_err = sk->sk_err;
-		event.netns_ino = sk->__sk_common.skc_net.net->ns.inum;
-		/* sk_cgrp_data.cgroup is NULL without cgroup v2 socket data:
-		 * direct loads of a NULL BTF pointer read 0. */
-		event.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+		event.netns_ino = netns_ino;
+		event.cgroup_id = cgroup_id;
 		bpf_get_current_comm(event.comm, sizeof(event.comm));
 		fill_addresses(&event, sk, tp);
 		if (sessions) {
@@ -470,7 +476,7 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 			/* Only this listener's entry (SO_REUSEPORT: others may share
 			 * the port), or one learnt from a child's user, which may
 			 * have accepted on it. */
-			struct listener_key key = listener_key_of(sk, sport);
+			struct listener_key key = listener_key_of(netns_ino, sport);
 			struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
 			if (listener && (listener->listener_skaddr == (__u64)sk || !listener->listener_skaddr))
@@ -557,16 +563,21 @@ int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int n
  */
 static __always_inline void learn_accepter(struct sock *sk, struct tcp_sock *tp, struct sock_info *info, __u32 pid)
 {
+	/* Pointers followed with probe reads (BPF_CORE_READ), not direct loads:
+	 * this runs once per passive session, and each direct load of a
+	 * pointer costs the verifier a search of the kernel BTF (see
+	 * on_set_state), some 3 ms of load time for each of the two programs. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct listener_key key = listener_key_of(sk, bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport));
+	__u32 netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	struct listener_key key = listener_key_of(netns_ino, bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport));
 	struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 	struct owner learnt = {};
 
-	if (task->group_leader->start_time > info->birth_ns) {
-		struct task_struct *parent = task->group_leader->real_parent;
+	if (BPF_CORE_READ(task, group_leader, start_time) > info->birth_ns) {
+		struct task_struct *parent = BPF_CORE_READ(task, group_leader, real_parent);
 
-		learnt.pid = parent->tgid;
-		__builtin_memcpy(learnt.comm, parent->comm, TASK_COMM_LEN);
+		learnt.pid = BPF_CORE_READ(parent, tgid);
+		bpf_core_read(learnt.comm, TASK_COMM_LEN, &parent->comm);
 	} else {
 		learnt.pid = pid;
 		__builtin_memcpy(learnt.comm, info->owner_comm, TASK_COMM_LEN);
