@@ -243,7 +243,9 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 function toolCommand(tool: ToolName, options: Options): string[] {
   if (tool === 'ours') {
-    return [process.execPath, OUR_TOOL, ...(options.bufferPages === null ? [] : ['--buffer-pages', String(options.bufferPages)])];
+    // Run as users run it: the kernel reads the bin's #! line (its sh line
+    // drops NODE_EXTRA_CA_CERTS, which node bin/tcpstates would parse).
+    return [OUR_TOOL, ...(options.bufferPages === null ? [] : ['--buffer-pages', String(options.bufferPages)])];
   }
   return [REFERENCE];
 }
@@ -514,6 +516,18 @@ async function measureStartup(tool: ToolName, options: Options): Promise<Startup
   }
 }
 
+/** Node alone, in the bench's environment: spawn to the first line of
+ * `node -e`, the floor under any start-up of ours. */
+async function measureNodeAlone(): Promise<Startup> {
+  const started = process.hrtime.bigint();
+  const node = TracerProcess.start([], process.env, { command: [process.execPath, '-e', 'console.log("up")'] });
+  track(node.child);
+  await node.waitForStdout(() => true, 'node -e: first line', 15_000);
+  const headerMs = Number(process.hrtime.bigint() - started) / 1e6;
+  await node.exited;
+  return { headerMs, quietRowMs: Number.NaN };
+}
+
 // --- cold starts into a running load
 
 interface ColdRun {
@@ -647,8 +661,8 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
       ...tools.map((tool) => column(tool, (runs) => fmt(Math.max(...runs.map((trial) => trial.maxRssKb as number)) / 1024, 1))),
     ],
     [
-      'start to header ms (median)',
-      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(median((startups.get(tool) ?? []).map((run) => run.headerMs)), 1))),
+      'start to header ms (median; untraced: Node alone, node -e)',
+      ...tools.map((tool) => ((startups.get(tool) ?? []).length === 0 ? '' : fmt(median((startups.get(tool) ?? []).map((run) => run.headerMs)), 1))),
     ],
     [
       'quiet connection to its row ms (max)',
@@ -763,8 +777,9 @@ async function main(): Promise<void> {
         process.stdout.write(`${describeColdRun(cold)}\n`);
       }
     }
-    const startups = new Map<ToolName, Startup[]>([['ours', []], ['reference', []]]);
+    const startups = new Map<ToolName, Startup[]>([['untraced', []], ['ours', []], ['reference', []]]);
     for (let run = 0; run < options.startupRuns; run++) {
+      startups.get('untraced')?.push(await measureNodeAlone());
       for (const tool of ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[]) {
         startups.get(tool)?.push(await measureStartup(tool, options));
         await sleep(50);
@@ -772,6 +787,10 @@ async function main(): Promise<void> {
     }
     for (const [tool, runs] of startups) {
       if (runs.length === 0) continue;
+      if (tool === 'untraced') {
+        process.stdout.write(`start to first line, Node alone (node -e): ${runs.map((run) => run.headerMs.toFixed(1)).join(' ')} ms\n`);
+        continue;
+      }
       process.stdout.write(`start to header, ${tool}: ${runs.map((run) => run.headerMs.toFixed(1)).join(' ')} ms\n`);
       process.stdout.write(`quiet connection to its row, ${tool}: ${runs.map((run) => run.quietRowMs.toFixed(1)).join(' ')} ms\n`);
     }
