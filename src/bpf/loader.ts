@@ -129,9 +129,16 @@ export interface OpenTraceOptions {
  * VerifierError; on any failure nothing stays loaded or attached.
  */
 export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTraceOptions = {}): TraceSession {
-  libbpf.setPrint((_level, message) => {
-    for (const line of message.replace(/\n$/, '').split('\n')) options.onLibbpfMessage?.(line);
-  });
+  const { onLibbpfMessage } = options;
+  // No sink, no printing: a load has some 400 messages, each a call into JS
+  // and a vsnprintf.
+  libbpf.setPrint(
+    onLibbpfMessage === undefined
+      ? null
+      : (_level, message) => {
+          for (const line of message.replace(/\n$/, '').split('\n')) onLibbpfMessage(line);
+        },
+  );
 
   const cleanups: (() => void)[] = [];
   const links: (() => void)[] = [];

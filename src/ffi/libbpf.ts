@@ -36,8 +36,9 @@ export interface LogBuffer {
 }
 
 export interface Libbpf {
-  /** Route libbpf's messages (warnings, the verifier log) to `sink`. */
-  setPrint(sink: (level: number, message: string) => void): void;
+  /** Route libbpf's messages (warnings, the verifier log) to `sink`; null:
+   * libbpf prints nothing. */
+  setPrint(sink: ((level: number, message: string) => void) | null): void;
   openObject(path: string): Pointer;
   closeObject(object: Pointer): void;
   findMap(object: Pointer, name: string): Pointer;
@@ -167,6 +168,10 @@ function bind(libraryPath: string): Libbpf {
 
   return {
     setPrint(sink) {
+      if (sink === null) {
+        c.setPrint(null);
+        return;
+      }
       printCallback = koffi.register((level: number, fmt: string, ap: unknown) => {
         const length = vsnprintf(formatBuffer, formatBuffer.length, fmt, ap) as number;
         if (length > 0) sink(level, formatBuffer.toString('utf8', 0, Math.min(length, formatBuffer.length - 1)));
