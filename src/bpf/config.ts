@@ -19,8 +19,33 @@ export interface TraceConfig {
   /** Only sockets in this cgroup v2 (id = its directory's inode number, level =
    * its depth below the cgroup2 root) or below it; null = all. */
   readonly cgroup: { readonly id: number; readonly level: number } | null;
-  /** Pages per CPU ring (a power of two). */
-  readonly bufferPages: number;
+  /** Pages per CPU ring (a power of two); null: sized to the machine
+   * (machineRingPages), which cli/run.ts resolves before the load. */
+  readonly bufferPages: number | null;
+}
+
+/** Each CPU's ring when --buffer-pages is not given, for a process that may
+ * not lock memory beyond RLIMIT_MEMLOCK (no CAP_IPC_LOCK, the limit not
+ * lifted): perf rings past kernel.perf_event_mlock_kb count against that
+ * limit, usually 8 MiB, and a larger default would refuse to start there. */
+export const RING_BASE_BYTES = 4 << 20;
+/** For one that may (root, or RLIMIT_MEMLOCK unlimited): the rings share
+ * this much, each RING_BASE_BYTES to RING_MAX_BYTES. On a machine with few
+ * CPUs each ring gets more than the base: a CPU makes as many events as on
+ * a big machine, and a ring must hold them while a cold reader warms up
+ * (a full-speed loopback flood on 2 CPUs is 550,000 events/s per CPU, and a
+ * 4 MiB ring holds 35,000 tcpstates records, 64 ms of it). */
+export const RING_BUDGET_BYTES = 16 << 20;
+export const RING_MAX_BYTES = 16 << 20;
+
+/** Pages per CPU ring when --buffer-pages is not given (a power of two). */
+export function machineRingPages(cpuCount: number, pageBytes: number, canLockMemory: boolean): number {
+  const base = Math.max(1, Math.floor(RING_BASE_BYTES / pageBytes));
+  if (!canLockMemory) return base;
+  const share = Math.min(RING_BUDGET_BYTES / Math.max(cpuCount, 1), RING_MAX_BYTES) / pageBytes;
+  let pages = base;
+  while (pages * 2 <= share) pages *= 2;
+  return pages;
 }
 
 /** struct tcpstates_config layout (bpf/tcpstates.h), checked by the layout test. */

@@ -7,6 +7,7 @@ import { PreflightError } from '../errors.js';
 
 // from include/uapi/linux/capability.h
 const CAP_SYS_ADMIN = 21n;
+const CAP_IPC_LOCK = 14n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 
@@ -16,6 +17,17 @@ export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
 export function effectiveCapabilities(status: string): bigint {
   const match = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
   return match ? BigInt(`0x${match[1]}`) : 0n;
+}
+
+/**
+ * Whether this process may lock memory beyond RLIMIT_MEMLOCK, as perf rings
+ * past kernel.perf_event_mlock_kb need: CAP_IPC_LOCK (root has it), or that
+ * limit lifted (`ulimit -l unlimited`, LimitMEMLOCK=infinity). From
+ * /proc/self/status and /proc/self/limits.
+ */
+export function canLockMemory(status: string, limits: string): boolean {
+  if (((effectiveCapabilities(status) >> CAP_IPC_LOCK) & 1n) === 1n) return true;
+  return /^Max locked memory\s+unlimited\s/m.test(limits);
 }
 
 export function hasTracingCapabilities(capabilities: bigint): boolean {

@@ -14,9 +14,6 @@ import type { Diagnostics } from './diagnostics.js';
 import { packageVersion } from './version.js';
 import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
-/** Default pages per CPU ring: 4 MiB holds about 0.3 s of a loopback flood,
- * far more than the 10 ms between reads. */
-export const DEFAULT_BUFFER_PAGES = 1024;
 
 export interface CommonOptions {
   readonly time: boolean;
@@ -103,7 +100,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .addOption(new Option('-6, --ipv6', 'trace IPv6 family only').conflicts('ipv4'))
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--count <rows>', 'stop after printing this many rows')
-    .option('--buffer-pages <pages>', `perf ring size per CPU, in pages (power of two, default ${DEFAULT_BUFFER_PAGES})`)
+    .option('--buffer-pages <pages>', 'perf ring size per CPU, in pages (power of two; default 4 MiB, or as root a share of 16 MiB up to 16 MiB)')
     .option('--no-header', 'no header line (for appending to a file)')
     .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
   addFleetOptions(command)
@@ -142,7 +139,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     pids: raw.pid === undefined ? null : parsePidLists(raw.pid, '-p/--pid'),
     netnsIno: fleet.netnsIno,
     cgroup: fleet.cgroup === null ? null : { id: fleet.cgroup.id, level: fleet.cgroup.level },
-    bufferPages: raw.bufferPages === undefined ? DEFAULT_BUFFER_PAGES : parseBufferPages(raw.bufferPages, '--buffer-pages'),
+    bufferPages: raw.bufferPages === undefined ? null : parseBufferPages(raw.bufferPages, '--buffer-pages'),
   };
   return {
     time: raw.time === true,

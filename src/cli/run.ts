@@ -5,11 +5,11 @@
 // SIGINT/SIGTERM/SIGHUP stop it cleanly, SIGURG (a ring past its wakeup
 // watermark) makes it read at once; and raises its priority (READER_NICE).
 
-import { fstatSync, readdirSync } from 'node:fs';
-import { constants, getPriority, setPriority } from 'node:os';
+import { fstatSync, readdirSync, readFileSync } from 'node:fs';
+import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
-import type { TraceConfig } from '../bpf/config.js';
-import { checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
+import { machineRingPages, type TraceConfig } from '../bpf/config.js';
+import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { bindLibbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -56,6 +56,17 @@ function raisePriority(): void {
   } catch {
     // No /proc: the main thread alone.
   }
+}
+
+/** --buffer-pages when not given: sized to this machine and process. */
+function ringPagesHere(pageBytes: number): number {
+  let mayLock = false;
+  try {
+    mayLock = canLockMemory(readFileSync('/proc/self/status', 'utf8'), readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    // No /proc: the base size, which fits the usual limit.
+  }
+  return machineRingPages(cpus().length, pageBytes, mayLock);
 }
 
 export interface RunOptions extends Omit<TracerOptions, 'mode'> {
@@ -107,7 +118,9 @@ export async function runTracer(options: RunOptions): Promise<number> {
     // Before the load, which would otherwise raise them for good (see there):
     // the peak RSS is then the load's, not the JIT's scratch memory on top.
     pinMallocThresholds();
-    session = openTrace(libbpf, options.config, {
+    const config: TraceConfig =
+      options.config.bufferPages === null ? { ...options.config, bufferPages: ringPagesHere(libbpf.pageSize()) } : options.config;
+    session = openTrace(libbpf, config, {
       ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
     });
   } catch (error) {

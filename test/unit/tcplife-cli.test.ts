@@ -62,7 +62,7 @@ test('options become the sessions-mode trace config', () => {
     pids: [7, 8],
     netnsIno: null,
     cgroup: null,
-    bufferPages: 1024,
+    bufferPages: null,
   });
   assert.deepEqual(
     [parsed.options.csv, parsed.options.timestamp, parsed.options.time, parsed.options.wide],
