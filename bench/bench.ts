@@ -2,7 +2,8 @@
 // The performance benchmark (npm run bench): loopback connection churn from
 // our own generator, run untraced, under our tcpstates and under
 // libbpf-tools' tcpstates (when installed), in alternating order so that a
-// noisy machine affects all three alike; then start-up times, and on request
+// noisy machine affects all three alike; then the floor (bench/floor.ts:
+// minimal programs on the same tracepoint, no tool); start-up times; on request
 // a long run that samples our memory. Prints one line per run and a table of
 // medians. Needs root (it loads BPF programs and makes a network namespace).
 
@@ -28,6 +29,7 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
+import { measureFloor } from './floor.js';
 import { measureTracerTax } from './tracer-tax.js';
 import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
 import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
@@ -64,6 +66,9 @@ const USAGE = `usage: npm run bench -- [options]
   --tax-rounds N     rounds of the tracer-tax measurement (tcplife's cost to non-TCP
                      syscalls and a TCP request/response loop; default 5, 0 to skip)
   --tax-only         only the tracer-tax measurement
+  --floor-rounds N   rounds of the floor after the warm runs: untraced and minimal programs
+                     on the same tracepoint, no tool (empty, socket storage, 104-byte
+                     output, both), on the same load (default 3, 0 to skip)
   --no-reference     skip libbpf-tools
   --port P           the generator's listening port (default: random 20000-29999)
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
@@ -90,6 +95,7 @@ interface Options {
   keep: boolean;
   taxRounds: number;
   taxOnly: boolean;
+  floorRounds: number;
 }
 
 function readOptions(argv: readonly string[]): Options {
@@ -113,6 +119,7 @@ function readOptions(argv: readonly string[]): Options {
       keep: { type: 'boolean', default: false },
       'tax-rounds': { type: 'string', default: '5' },
       'tax-only': { type: 'boolean', default: false },
+      'floor-rounds': { type: 'string', default: '3' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -144,6 +151,7 @@ function readOptions(argv: readonly string[]): Options {
     keep: values.keep === true,
     taxRounds: integer(values['tax-rounds'], 'tax-rounds', 0),
     taxOnly: values['tax-only'] === true,
+    floorRounds: integer(values['floor-rounds'], 'floor-rounds', 0),
   };
 }
 
@@ -766,6 +774,20 @@ async function main(): Promise<void> {
         if (round === 1 && tool === 'ours') process.stdout.write(`  transitions per connection: ${checkTransitions(trial)}\n`);
       }
     }
+    const floor =
+      options.floorRounds === 0
+        ? null
+        : await measureFloor({
+            root: ROOT,
+            binDir: BIN_DIR,
+            rounds: options.floorRounds,
+            warmup: options.warmup,
+            connections: options.connections,
+            listeners: options.addresses * options.generators,
+            runLoadgen: (connections) => runLoadgen(options, connections),
+            track,
+            log: (line) => process.stdout.write(`${line}\n`),
+          });
     const coldRuns: ColdRun[] = [];
     const coldTools = ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[];
     for (let run = 1; run <= options.coldRuns; run++) {
@@ -796,6 +818,7 @@ async function main(): Promise<void> {
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
+    if (floor !== null) process.stdout.write(`\n${floor.table}\n`);
     await tracerTax();
     if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
   } finally {
