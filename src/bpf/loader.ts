@@ -83,6 +83,11 @@ const { EACCES, EINVAL, ENOENT, EPERM, ESRCH } = constants.errno;
 
 /** The hints that turn an errno into something to do. */
 function hintFor(step: string, errno: number): string | undefined {
+  // Perf rings past kernel.perf_event_mlock_kb count against RLIMIT_MEMLOCK
+  // (without CAP_IPC_LOCK), and mmap says EPERM when they do not fit.
+  if (step === 'create' && errno === EPERM) {
+    return 'the perf rings need more locked memory than RLIMIT_MEMLOCK allows: lift it (ulimit -l unlimited, LimitMEMLOCK=infinity, docker run --ulimit memlock=-1), run as root, or use smaller rings (--buffer-pages)';
+  }
   if (errno === EPERM || errno === EACCES) {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 // The perf rings' size (root, real kernel): without --buffer-pages, a ring
-// per online CPU sized to the machine (bpf/config.ts machineRingPages; root
-// may lock memory, CAP_IPC_LOCK); with it, exactly the pages asked for.
+// per online CPU sized to the machine and to what the process may lock
+// (bpf/config.ts machineRingPages: root has CAP_IPC_LOCK, which a container
+// may drop); with it, exactly the pages asked for.
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { machineRingPages } from '../../src/bpf/config.js';
+import { canLockMemory } from '../../src/bpf/preflight.js';
 import { requireRoot } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
 
 requireRoot();
 
 const PAGE_BYTES = 4096;
+/** The tracer inherits this process's capabilities and limits. */
+const MAY_LOCK = canLockMemory(readFileSync('/proc/self/status', 'utf8'), readFileSync('/proc/self/limits', 'utf8'));
 
 /** Sizes in bytes of the perf rings mapped by `pid` (a header page and the data pages each). */
 function perfMappingBytes(pid: number): number[] {
@@ -26,7 +30,7 @@ function perfMappingBytes(pid: number): number[] {
 }
 
 for (const [args, pages, what] of [
-  [[], machineRingPages(cpus().length, PAGE_BYTES, true), 'no --buffer-pages: sized to the machine'],
+  [[], machineRingPages(cpus().length, PAGE_BYTES, MAY_LOCK), `no --buffer-pages: sized to the machine${MAY_LOCK ? ', may lock memory' : ''}`],
   [['--buffer-pages', '16'], 16, '--buffer-pages 16'],
 ] as const) {
   test(`${what}: ${cpus().length} rings of ${pages} pages`, async () => {

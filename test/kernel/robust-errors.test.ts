@@ -135,6 +135,21 @@ for (const tool of TOOLS) {
       assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
     });
 
+    test('with CAP_BPF and CAP_PERFMON but rings past RLIMIT_MEMLOCK: says to lift it or use smaller rings, exit 1', async () => {
+      // No CAP_IPC_LOCK, a 1 MiB limit (lowering it needs no privilege), 16 MiB per CPU asked for.
+      const result = await runAs(['prlimit', '--memlock=1048576', 'setpriv', '--inh-caps=-all', '--bounding-set=-all,+bpf,+perfmon'], tool.name, [
+        '--buffer-pages',
+        '4096',
+      ]);
+      assert.deepEqual(result, {
+        status: 1,
+        stdout: '',
+        stderr:
+          `${tool.name}: failed to create perf buffer (4096 pages per CPU): EPERM\n` +
+          `${tool.name}: the perf rings need more locked memory than RLIMIT_MEMLOCK allows: lift it (ulimit -l unlimited, LimitMEMLOCK=infinity, docker run --ulimit memlock=-1), run as root, or use smaller rings (--buffer-pages)\n`,
+      });
+    });
+
     test('as nobody with only CAP_BPF and CAP_PERFMON: traces (the advice is right)', async () => {
       const capped = (args: readonly string[]) => spawnTracerAs([...AS_NOBODY, ...readAnywhere(['bpf', 'perfmon'])], tool.name, args);
       const { code, stderr } = await traceConnections(tool, testAddress(11), testPort(11), capped, 2);
