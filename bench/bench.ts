@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import {
   combineLoadgens,
   expectedRows,
+  fmt,
   markdownTable,
   median,
   parseLoadgen,
@@ -23,6 +24,7 @@ import {
   parseOurSummary,
   parseProcStatTicks,
   RowCounter,
+  rotated,
   rowHasPort,
   sumLostLines,
   sumSchedstatNs,
@@ -612,8 +614,6 @@ function summarizeCold(runs: readonly ColdRun[], options: Options): string {
 
 // --- reports
 
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
-
 function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>, options: Options): string {
   const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
   const of = (tool: ToolName) => trials.filter((trial) => trial.tool === tool);
@@ -765,9 +765,7 @@ async function main(): Promise<void> {
     const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
     const trials: Trial[] = [];
     for (let round = 1; round <= options.rounds; round++) {
-      // Rotate the order each round, so no tool always runs first or after another.
-      const order = tools.map((_, index) => tools[(index + round - 1) % tools.length] as ToolName);
-      for (const tool of order) {
+      for (const tool of rotated(tools, round)) {
         const trial = await runTrial(tool, round, options, dir);
         trials.push(trial);
         process.stdout.write(`${describeTrial(trial)}\n`);
@@ -784,6 +782,8 @@ async function main(): Promise<void> {
             warmup: options.warmup,
             connections: options.connections,
             listeners: options.addresses * options.generators,
+            settleMs: SETTLE_MS,
+            drainMs: DRAIN_MS,
             runLoadgen: (connections) => runLoadgen(options, connections),
             track,
             log: (line) => process.stdout.write(`${line}\n`),

@@ -10,7 +10,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectedRows, markdownTable, median, type LoadgenResult } from './parse.js';
+import { sleep } from '../test/support/system.js';
+import { expectedRows, fmt, markdownTable, median, rotated, type LoadgenResult } from './parse.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
 export const FLOOR_MODES = { empty: 0, storage: 1, 'storage+output': 2, output: 3 } as const;
@@ -66,6 +67,10 @@ export interface FloorOptions {
   readonly connections: number;
   /** Listeners each generator run opens and closes (2 state changes each), all generators. */
   readonly listeners: number;
+  /** The warm trials' waits (bench.ts): to settle after attaching, and for
+   * the last of a load's transitions to run and be read. */
+  readonly settleMs: number;
+  readonly drainMs: number;
   /** The bench's generators: `connections` spread over its processes. */
   readonly runLoadgen: (connections: number) => Promise<LoadgenResult>;
   /** Registers a child to be stopped if the bench is interrupted. */
@@ -78,15 +83,9 @@ export interface FloorResult {
   readonly table: string;
 }
 
-/** As bench.ts: time to settle after attaching, and for the last of a load's
- * transitions to run and be read. */
-const SETTLE_MS = 200;
-const DRAIN_MS = 300;
 const ATTACH_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const VMLINUX_H = join('dist', 'bpf', 'vmlinux.h');
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function newer(target: string, ...sources: string[]): boolean {
   return existsSync(target) && sources.every((source) => statSync(target).mtimeMs >= statSync(source).mtimeMs);
@@ -189,13 +188,13 @@ async function runFloor(setup: FloorSetup, round: number, built: { object: strin
   const loader = await startLoader(built.loader, built.object, setup, options);
   try {
     // The same shape as the warm trials: settle, warm up, let that be read, load.
-    await sleep(SETTLE_MS);
+    await sleep(options.settleMs);
     const warmConnections = await warm();
-    if (options.warmup > 0) await sleep(DRAIN_MS);
+    if (options.warmup > 0) await sleep(options.drainMs);
     const load = await options.runLoadgen(options.connections);
     // The generators' last transitions can still be in softirq work (on
     // ksoftirqd) when they exit: detaching at once would miss them.
-    await sleep(DRAIN_MS);
+    await sleep(options.drainMs);
     const counts = await stopLoader(loader, setup);
     return { setup, round, load, expected: expectedFor(warmConnections) + expectedFor(load.connections), counts };
   } finally {
@@ -212,8 +211,6 @@ export function describeFloorRun(run: FloorRun): string {
   parts.push(`${run.counts.missed} runs skipped (program already on the CPU)`);
   return `${text}  ${parts.join(', ')}`;
 }
-
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 /** The table: medians per setup, as columns. */
 export function summarizeFloor(runs: readonly FloorRun[]): string {
@@ -253,8 +250,7 @@ export async function measureFloor(options: FloorOptions): Promise<FloorResult |
   }
   const runs: FloorRun[] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    const order = FLOOR_SETUPS.map((_, index) => FLOOR_SETUPS[(index + round - 1) % FLOOR_SETUPS.length] as FloorSetup);
-    for (const setup of order) {
+    for (const setup of rotated(FLOOR_SETUPS, round)) {
       const run = await runFloor(setup, round, built, options);
       runs.push(run);
       options.log(describeFloorRun(run));

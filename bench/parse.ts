@@ -163,6 +163,17 @@ export function sumSchedstatNs(schedstats: readonly string[]): number {
   return total;
 }
 
+/** A table cell: `value` with `digits` decimals, or "-" when it is not a number. */
+export function fmt(value: number, digits = 0): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+/** `items` in the order of round `round` (from 1): rotated by one each
+ * round, so that none always runs first or after another. */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, index) => items[(index + round - 1) % items.length] as T);
+}
+
 /** A markdown table, columns padded for reading as plain text too. */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
@@ -186,10 +197,17 @@ export function combineLoadgens(results: readonly LoadgenResult[]): LoadgenResul
   };
 }
 
+/** The fields of a /proc/<pid>/stat (or task/<tid>/stat) line after the
+ * parenthesised command name, which may hold spaces: state is [0], field N
+ * of proc(5) is [N - 3]. */
+export function procStatFields(text: string): string[] {
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
 /** User and kernel CPU time (clock ticks) of a whole process, fields 14
  * and 15 of /proc/<pid>/stat (after the parenthesised command name). */
 export function parseProcStatTicks(text: string): { userTicks: number; kernelTicks: number } | null {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(text);
   const userTicks = Number(fields[11]);
   const kernelTicks = Number(fields[12]);
   return Number.isFinite(userTicks) && Number.isFinite(kernelTicks) ? { userTicks, kernelTicks } : null;

@@ -24,6 +24,9 @@ export interface TraceConfig {
   readonly bufferPages: number | null;
 }
 
+/** A TraceConfig with its rings' size decided, as the loader takes it. */
+export type SizedTraceConfig = TraceConfig & { readonly bufferPages: number };
+
 /** Each CPU's ring when --buffer-pages is not given, for a process that may
  * not lock memory beyond RLIMIT_MEMLOCK (no CAP_IPC_LOCK, the limit not
  * lifted): perf rings past kernel.perf_event_mlock_kb count against that

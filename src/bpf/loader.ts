@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { BpfError, PreflightError, VerifierError } from '../errors.js';
 import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
-import { encodeConfig, machineRingPages, type TraceConfig } from './config.js';
+import { encodeConfig, type SizedTraceConfig } from './config.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -133,7 +133,7 @@ export interface OpenTraceOptions {
  * Loads and attaches the tracer. Throws PreflightError, BpfError or
  * VerifierError; on any failure nothing stays loaded or attached.
  */
-export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTraceOptions = {}): TraceSession {
+export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: OpenTraceOptions = {}): TraceSession {
   const { onLibbpfMessage } = options;
   // No sink, no printing: a load has some 400 messages, each a call into JS
   // and a vsnprintf.
@@ -243,8 +243,7 @@ export function openTrace(libbpf: Libbpf, config: TraceConfig, options: OpenTrac
     const pageBytes = libbpf.pageSize();
     // Rings are read on a timer, so a wakeup is useless work for the kernel:
     // ask for one only when a ring is half full.
-    const ringPages = config.bufferPages ?? machineRingPages(libbpf.possibleCpus(), pageBytes, false);
-    const rings = libbpf.openPerfRings(eventsFd, ringPages, (ringPages * pageBytes) / 2);
+    const rings = libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2);
     const reader = new PerfReader(rings);
     cleanups.push(() => reader.close());
 

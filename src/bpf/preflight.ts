@@ -26,12 +26,16 @@ export function effectiveCapabilities(status: string): bigint {
  * /proc/self/status and /proc/self/limits.
  */
 export function canLockMemory(status: string, limits: string): boolean {
-  if (((effectiveCapabilities(status) >> CAP_IPC_LOCK) & 1n) === 1n) return true;
+  if (hasCapability(effectiveCapabilities(status), CAP_IPC_LOCK)) return true;
   return /^Max locked memory\s+unlimited\s/m.test(limits);
 }
 
+function hasCapability(capabilities: bigint, cap: bigint): boolean {
+  return ((capabilities >> cap) & 1n) === 1n;
+}
+
 export function hasTracingCapabilities(capabilities: bigint): boolean {
-  const has = (cap: bigint) => ((capabilities >> cap) & 1n) === 1n;
+  const has = (cap: bigint) => hasCapability(capabilities, cap);
   return (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN);
 }
 

@@ -14,7 +14,6 @@ import type { Diagnostics } from './diagnostics.js';
 import { packageVersion } from './version.js';
 import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
-
 export interface CommonOptions {
   readonly time: boolean;
   readonly timestamp: boolean;

@@ -8,7 +8,7 @@
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
-import { machineRingPages, type TraceConfig } from '../bpf/config.js';
+import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
 import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { bindLibbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
@@ -118,8 +118,7 @@ export async function runTracer(options: RunOptions): Promise<number> {
     // Before the load, which would otherwise raise them for good (see there):
     // the peak RSS is then the load's, not the JIT's scratch memory on top.
     pinMallocThresholds();
-    const config: TraceConfig =
-      options.config.bufferPages === null ? { ...options.config, bufferPages: ringPagesHere(libbpf.pageSize()) } : options.config;
+    const config: SizedTraceConfig = { ...options.config, bufferPages: options.config.bufferPages ?? ringPagesHere(libbpf.pageSize()) };
     session = openTrace(libbpf, config, {
       ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
     });

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
+import { procStatFields } from '../../bench/parse.js';
 import { READER_NICE } from '../../src/cli/run.js';
 import { requireRoot } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
@@ -14,10 +15,7 @@ requireRoot();
 /** The nice value of a process's main thread (field 19 of /proc/PID/stat),
  * or of one of its threads (/proc/PID/task/TID/stat). */
 function niceOf(pid: number, tid = pid): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  // The fields after the parenthesised comm, which may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[16]);
+  return Number(procStatFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))[16]);
 }
 
 for (const tool of ['tcpstates', 'tcplife']) {

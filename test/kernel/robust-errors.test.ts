@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { openTrace } from '../../src/bpf/loader.js';
-import type { TraceConfig } from '../../src/bpf/config.js';
+import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
 import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
@@ -121,7 +121,7 @@ function libbpfPath(): string {
   return path;
 }
 
-const TRANSITIONS: TraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 8 };
+const TRANSITIONS: SizedTraceConfig = { mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 8 };
 
 for (const tool of TOOLS) {
   describe(`${tool.name}: privileges`, () => {
