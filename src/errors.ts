@@ -69,3 +69,21 @@ export class VerifierError extends BpfError {
     if (tail.length > 0) this.message += `\n  verifier: ${tail.join('\n  verifier: ')}`;
   }
 }
+
+/** An environment problem found after the options parsed (a missing cgroup2
+ * mount, a path the tool may not read): exit code 1, with a hint. */
+export class EnvironmentError extends TcpToolError {
+  override name = 'EnvironmentError' as const;
+}
+
+/** What a check of the user's input or of the machine found wrong, as data:
+ * `sys/` and `metrics/` return it; `cli/` turns `usage` into a UsageError
+ * (exit 2) and `environment` into an EnvironmentError (exit 1). */
+export interface Problem {
+  kind: 'usage' | 'environment';
+  message: string;
+  hint?: string;
+}
+
+/** A checked value, or the problem that stopped it. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; problem: Problem };

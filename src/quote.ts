@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+// The one quoting helper: every echo of a user's text (an option value, a
+// path, a process name in a message) goes through it, so that a message stays
+// one bounded line with no control character reaching a terminal or a log.
+
+/** Longest piece of a user's value echoed in a message: a 131 KB argument
+ * must not become a 131 KB error line. */
+export const SHOWN_VALUE_MAX = 40;
+
+function head(text: string): string {
+  const cut = text.slice(0, SHOWN_VALUE_MAX);
+  // Never half a surrogate pair.
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/** `text` for a message, cut when long: "12345678...(131072 characters)". */
+export function shown(text: string): string {
+  return text.length <= SHOWN_VALUE_MAX ? text : `${head(text)}... (${text.length} characters)`;
+}
+
+/** `text` quoted for a message, control characters escaped (so that the
+ * message stays one line), cut when long. */
+export function quoted(text: string): string {
+  if (text.length <= SHOWN_VALUE_MAX) return escapeText(text);
+  return `${escapeText(head(text)).slice(0, -1)}..." (${text.length} characters)`;
+}
+
+/** JSON's quoting, which escapes C0 controls, plus the C1 controls (U+0080
+ * to U+009F: 0x9B is a CSI on some terminals). */
+function escapeText(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
