@@ -181,6 +181,8 @@ static __always_inline void count_alone(__u32 index)
 		*value += 1;
 }
 
+#include "aggregate.h"
+
 static __always_inline bool port_in(const volatile __u64 *bits, __u16 port)
 {
 	return (bits[port >> 6] >> (port & 63)) & 1;
@@ -433,6 +435,16 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 		__u32 pid = info->owner_pid ? info->owner_pid : current_pid;
 
 		emit = ports_pass(sport, dport) && pid_passes(pid);
+	}
+
+	if (emit && cfg.aggregate) {
+		if (sessions)
+			aggregate_session(family, info->flags, tp->bytes_acked, tp->bytes_received, delta_ns, oldstate,
+					  sk->sk_err, alone);
+		else
+			aggregate_transition(oldstate, newstate, family, delta_ns, alone);
+		if (cfg.aggregate & AGGREGATE_NO_RECORDS)
+			emit = false;
 	}
 
 	if (emit) {

@@ -41,7 +41,9 @@ enum counter_index {
 	COUNTER_EMITTED_NESTED = 5, /* bpf_perf_event_output succeeded in any other run (the
 				     * nested program's; on kernels before 6.1 also a run that
 				     * interrupted another): emitted = COUNTER_EMITTED + this */
-	COUNTER_MAX = 6,
+	COUNTER_AGGREGATE_FAILED = 6, /* an event the aggregate maps could not count (a summary
+				       * cell the full hash refused, an errno >= AGG_ERRNOS) */
+	COUNTER_MAX = 7,
 };
 
 /* Bits of tcp_event.flags. */
@@ -106,6 +108,8 @@ _Static_assert(__builtin_offsetof(struct tcp_event, rx_bytes) == 112, "rx_bytes"
 _Static_assert(__builtin_offsetof(struct tcp_event, owner_comm) == 120, "owner_comm");
 
 #define PORT_BITMAP_WORDS (65536 / 64)
+/* Bounds of the metrics' duration histograms; bucket DURATION_BOUNDS is +Inf. */
+#define DURATION_BOUNDS 15
 
 /*
  * Load-time configuration: the program's only .rodata, written by user space
@@ -121,10 +125,13 @@ struct tcpstates_config {
 	__u32 netns_ino;     /* FILTER_NETNS: the namespace's inode number */
 	__u64 cgroup_id;     /* FILTER_CGROUP: the cgroup v2 id (its directory's inode number) */
 	__u32 cgroup_level;  /* FILTER_CGROUP: its depth below the root (the root is 0) */
-	__u32 __pad;
+	__u32 aggregate;     /* AGGREGATE_* bits; 0 = records only, as always */
+	/* The metrics' histogram bounds in ns, ascending (encoded by
+	 * src/bpf/config.ts from src/metrics/exposition.ts, their one definition). */
+	__u64 duration_bounds_ns[DURATION_BOUNDS];
 };
 
-_Static_assert(sizeof(struct tcpstates_config) == 16416, "tcpstates_config size is part of the ABI");
+_Static_assert(sizeof(struct tcpstates_config) == 16536, "tcpstates_config size is part of the ABI");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, dport_bits) == 8192, "dport_bits");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, mode) == 16384, "mode");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, filters) == 16388, "filters");
@@ -132,5 +139,66 @@ _Static_assert(__builtin_offsetof(struct tcpstates_config, target_family) == 163
 _Static_assert(__builtin_offsetof(struct tcpstates_config, netns_ino) == 16396, "netns_ino");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, cgroup_id) == 16400, "cgroup_id");
 _Static_assert(__builtin_offsetof(struct tcpstates_config, cgroup_level) == 16408, "cgroup_level");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, aggregate) == 16412, "aggregate");
+_Static_assert(__builtin_offsetof(struct tcpstates_config, duration_bounds_ns) == 16416, "duration_bounds_ns");
+
+/*
+ * In-kernel aggregation (bpf/aggregate.h): when the tool prints no row
+ * (--metrics without --json, --summary), the program adds each event into
+ * per-CPU maps instead of emitting a record, and user space reads them (summed
+ * over the CPUs) at scrape and at exit: nothing per event crosses to user
+ * space, so nothing can be lost on the way.
+ */
+#define AGGREGATE_METRICS (1u << 0)    /* the --metrics series of the mode */
+#define AGGREGATE_SUMMARY (1u << 1)    /* tcpstates --summary's log-linear histograms */
+#define AGGREGATE_NO_RECORDS (1u << 2) /* and no record: nothing is emitted */
+
+/* Every cell is kept twice, by writer: [0] for a run of handle_set_state alone
+ * on its CPU, [1] for a run nested in one (see count_alone): each writer is
+ * never interrupted by another run of its own kind, so neither needs an
+ * atomic, and user space adds the two. */
+#define AGG_WRITERS 2
+/* Transitions between states below this (a transition is aggregated at index
+ * oldstate * AGG_STATES + newstate); TCP has 13 (include/net/tcp_states.h). */
+#define AGG_STATES 16
+#define AGG_TRANSITION_CELLS (AGG_STATES * AGG_STATES)
+/* tcplife: family (ipv4, ipv6) x role (client, server), index family * 2 + role. */
+#define AGG_SESSION_CELLS 4
+/* Connect failures, by the socket's errno (Linux's stop at 133). */
+#define AGG_ERRNOS 256
+
+/* tcpstates --summary: log-linear buckets of whole µs (src/track/summary.ts),
+ * values below 2 << SUMMARY_SUB_BITS exact, then each power of two in
+ * 1 << SUMMARY_SUB_BITS buckets, up to 2^(SUMMARY_MAX_EXPONENT + 1) - 1 µs. */
+#define SUMMARY_SUB_BITS 5
+#define SUMMARY_MAX_EXPONENT 52
+#define SUMMARY_BUCKETS ((2 << SUMMARY_SUB_BITS) + (SUMMARY_MAX_EXPONENT - SUMMARY_SUB_BITS) * (1 << SUMMARY_SUB_BITS))
+/* Cells of the summary's hash, one per (writer, transition, bucket) seen. */
+#define AGG_SUMMARY_CELLS 65536
+/* Its key: writer << 24 | (oldstate * AGG_STATES + newstate) << 16 | bucket. */
+#define SUMMARY_KEY(writer, transition, bucket) ((__u32)(writer) << 24 | (__u32)(transition) << 16 | (__u32)(bucket))
+
+/* tcpstates: one (oldstate, newstate) pair. */
+struct agg_transition {
+	__u64 by_family[2];  /* transitions: [ipv4, ipv6] */
+	__u64 first_seen;    /* of those, first seen (delta_ns 0): not timed */
+	__u64 buckets[DURATION_BOUNDS + 1]; /* timed ones by delta_ns, not cumulative */
+	__u64 sum_ns;        /* their delta_ns, summed */
+	__u64 min_us_plus1;  /* --summary: the least delta_ns / 1000, plus 1; 0 = none */
+	__u64 max_us;        /* --summary: the greatest delta_ns / 1000 */
+};
+
+/* tcplife: one (family, role). */
+struct agg_session {
+	__u64 sessions;
+	__u64 sent_bytes;     /* tx_bytes, summed */
+	__u64 received_bytes; /* rx_bytes, summed */
+	__u64 buckets[DURATION_BOUNDS + 1]; /* by delta_ns (the lifespan), not cumulative */
+	__u64 sum_ns;
+};
+
+_Static_assert(sizeof(struct agg_transition) == 176, "agg_transition size");
+_Static_assert(sizeof(struct agg_session) == 160, "agg_session size");
+_Static_assert(SUMMARY_BUCKETS <= 0xffff, "a bucket fits the key's low 16 bits");
 
 #endif /* __TCPSTATES_H */

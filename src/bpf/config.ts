@@ -2,6 +2,8 @@
 // The tracer's load-time configuration and its encoding as the program's
 // .rodata (struct tcpstates_config in bpf/tcpstates.h). Pure.
 
+import { BUCKET_BOUNDS_NS } from '../metrics/exposition.js';
+
 export type TraceMode = 'transitions' | 'sessions';
 
 export interface TraceConfig {
@@ -22,6 +24,18 @@ export interface TraceConfig {
   /** Pages per CPU ring (a power of two); null: sized to the machine
    * (machineRingPages), which cli/run.ts resolves before the load. */
   readonly bufferPages: number | null;
+  /** In-kernel aggregation (bpf/aggregate.h); omitted: records only. */
+  readonly aggregate?: AggregateConfig;
+}
+
+/** What the program adds up in its maps, read at scrape and at exit. */
+export interface AggregateConfig {
+  /** The --metrics series of the mode. */
+  readonly metrics: boolean;
+  /** tcpstates --summary's histograms. */
+  readonly summary: boolean;
+  /** Emit the records too (rows, or a test comparing the two paths). */
+  readonly records: boolean;
 }
 
 /** A TraceConfig with its rings' size decided, as the loader takes it. */
@@ -61,12 +75,16 @@ export const CONFIG_LAYOUT = {
   netns_ino: 16396,
   cgroup_id: 16400,
   cgroup_level: 16408,
+  aggregate: 16412,
+  duration_bounds_ns: 16416,
 } as const;
-export const CONFIG_SIZE = 16416;
+export const CONFIG_SIZE = 16536;
 
 /** FILTER_* bits of tcpstates_config.filters (bpf/tcpstates.h), checked by the constants test. */
 export const FILTER_BITS = { FILTER_LPORT: 1 << 0, FILTER_DPORT: 1 << 1, FILTER_PID: 1 << 2, FILTER_NETNS: 1 << 3, FILTER_CGROUP: 1 << 4 } as const;
 const { FILTER_LPORT, FILTER_DPORT, FILTER_PID, FILTER_NETNS, FILTER_CGROUP } = FILTER_BITS;
+/** AGGREGATE_* bits of tcpstates_config.aggregate (bpf/tcpstates.h), checked by the constants test. */
+export const AGGREGATE_BITS = { AGGREGATE_METRICS: 1 << 0, AGGREGATE_SUMMARY: 1 << 1, AGGREGATE_NO_RECORDS: 1 << 2 } as const;
 /** enum trace_mode (bpf/tcpstates.h), checked by the constants test. */
 export const TRACE_MODES: Record<TraceMode, number> = { transitions: 0, sessions: 1 };
 
@@ -97,8 +115,16 @@ export function encodeConfig(config: TraceConfig): Uint8Array {
     view.setBigUint64(CONFIG_LAYOUT.cgroup_id, BigInt(config.cgroup.id), true);
     view.setUint32(CONFIG_LAYOUT.cgroup_level, config.cgroup.level, true);
   }
+  view.setUint32(CONFIG_LAYOUT.aggregate, aggregateBits(config.aggregate), true);
+  BUCKET_BOUNDS_NS.forEach((ns, i) => view.setBigUint64(CONFIG_LAYOUT.duration_bounds_ns + i * 8, BigInt(ns), true));
   view.setUint32(CONFIG_LAYOUT.mode, TRACE_MODES[config.mode], true);
   view.setUint32(CONFIG_LAYOUT.filters, filters, true);
   view.setUint32(CONFIG_LAYOUT.target_family, config.family, true);
   return bytes;
+}
+
+function aggregateBits(aggregate: AggregateConfig | undefined): number {
+  if (aggregate === undefined) return 0;
+  const { AGGREGATE_METRICS, AGGREGATE_SUMMARY, AGGREGATE_NO_RECORDS } = AGGREGATE_BITS;
+  return (aggregate.metrics ? AGGREGATE_METRICS : 0) | (aggregate.summary ? AGGREGATE_SUMMARY : 0) | (aggregate.records ? 0 : AGGREGATE_NO_RECORDS);
 }

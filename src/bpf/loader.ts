@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { BpfError, PreflightError, VerifierError } from '../errors.js';
 import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
+import { aggregatedEvents, type Aggregates } from '../decode/aggregates.js';
+import { openAggregateMaps, sizeAggregateMaps } from './aggregate-maps.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
@@ -37,10 +39,18 @@ export const COUNTER_INDEX = {
   COUNTER_LISTENER_FAILED: 3,
   COUNTER_NESTED: 4,
   COUNTER_EMITTED_NESTED: 5,
-  COUNTER_MAX: 6,
+  COUNTER_AGGREGATE_FAILED: 6,
+  COUNTER_MAX: 7,
 } as const;
-const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED, COUNTER_EMITTED_NESTED } =
-  COUNTER_INDEX;
+const {
+  COUNTER_EMITTED,
+  COUNTER_OUTPUT_FAILED,
+  COUNTER_TRACKING_FAILED,
+  COUNTER_LISTENER_FAILED,
+  COUNTER_NESTED,
+  COUNTER_EMITTED_NESTED,
+  COUNTER_AGGREGATE_FAILED,
+} = COUNTER_INDEX;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
@@ -62,6 +72,10 @@ export interface KernelCounters {
   readonly transitionMisses: number;
   /** State changes whose skipped run handle_set_state_nested made up for. */
   readonly nestedCovered: number;
+  /** Events counted in the aggregate maps (in-kernel aggregation). */
+  readonly aggregated: number;
+  /** Events the aggregate maps could not count (a full map). */
+  readonly aggregateFailed: number;
 }
 
 export const ZERO_COUNTERS: KernelCounters = {
@@ -72,6 +86,8 @@ export const ZERO_COUNTERS: KernelCounters = {
   recursionMisses: 0,
   transitionMisses: 0,
   nestedCovered: 0,
+  aggregated: 0,
+  aggregateFailed: 0,
 };
 
 /** Per-program verifier log buffer, touched only when a load fails. Since
@@ -113,8 +129,12 @@ function withHint(error: unknown): unknown {
 }
 
 export interface TraceSession {
+  /** No rings when the program emits no record (in-kernel aggregation only). */
   readonly reader: PerfReader;
   readCounters(): KernelCounters;
+  /** The aggregate maps, summed; after close(), as they were at the close.
+   * null (or omitted) when the program aggregates nothing. */
+  readAggregates?(): Aggregates | null;
   /** Detaches the programs: no new events after this, while the rings and
    * maps stay readable, so a last drain sees everything that was emitted. */
   detach(): void;
@@ -186,6 +206,7 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
       throw new BpfError('configure', `.rodata (object has ${rodataSize} bytes, expected ${encoded.length}: rebuild)`, 22);
     }
     libbpf.setInitialValue(rodata, encoded);
+    sizeAggregateMaps(libbpf, object, config.mode, config.aggregate);
     const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
     const findOptional = (name: string): Pointer | null => {
       try {
@@ -243,8 +264,10 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     const pageBytes = libbpf.pageSize();
     // Rings are read on a timer, so a wakeup is useless work for the kernel:
     // ask for one only when a ring is half full.
-    const rings = libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2);
+    const records = config.aggregate?.records ?? true;
+    const rings = records ? libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2) : { rings: [], free() {} };
     const reader = new PerfReader(rings);
+    const aggregateMaps = config.aggregate === undefined ? null : openAggregateMaps(libbpf, object, config.mode, config.aggregate);
     cleanups.push(() => reader.close());
 
     // In this order: on one tracepoint, programs run in the order attached,
@@ -276,10 +299,14 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     };
 
     let closed = false;
+    let lastAggregates: Aggregates | null = null;
+    const readAggregates = (): Aggregates | null => (closed ? lastAggregates : aggregateMaps?.read() ?? null);
     return {
       reader,
+      readAggregates,
       readCounters: () => {
         if (closed) return ZERO_COUNTERS;
+        const aggregates = aggregateMaps?.read(false) ?? null;
         const misses = programFds.map(missesOf);
         const nestedCovered = sumCounter(COUNTER_NESTED);
         // handle_set_state's skipped runs, less those made up for; the nested
@@ -295,12 +322,20 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
           recursionMisses: transitionMisses + ownerMisses,
           transitionMisses,
           nestedCovered,
+          aggregated: aggregates === null ? 0 : aggregatedEvents(aggregates),
+          aggregateFailed: sumCounter(COUNTER_AGGREGATE_FAILED),
         };
       },
       detach: detachAll,
       close() {
-        closed = true;
-        closeAll();
+        if (closed) return;
+        try {
+          // The last look at the maps: detached by now, so it is final.
+          lastAggregates = readAggregates();
+        } finally {
+          closed = true;
+          closeAll();
+        }
       },
     };
   } catch (error) {

@@ -8,6 +8,7 @@
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
+import type { Aggregates } from '../decode/aggregates.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
 import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
 import { bindLibbpf } from '../ffi/libbpf.js';
@@ -73,6 +74,22 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly config: TraceConfig;
   /** Where every stderr line goes, in the mode the options set (--json, --verbose). */
   readonly diagnostics: Diagnostics;
+  /** Told the session once loaded (the kernel's aggregates are read through it). */
+  readonly kernel?: KernelAggregates;
+}
+
+/** The session's aggregate maps (config.aggregate), for a tool that reads
+ * them at scrape and at exit; null until loaded. */
+export class KernelAggregates {
+  private session: TraceSession | null = null;
+
+  attach(session: TraceSession): void {
+    this.session = session;
+  }
+
+  read(): Aggregates | null {
+    return this.session?.readAggregates?.() ?? null;
+  }
 }
 
 /** True when fd 1 is a pipe or socket, whose reader can go away. */
@@ -131,7 +148,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
   // mode (libuv does): a reader that stops reading then makes writes fail
   // with EAGAIN instead of blocking the event loop, and with it the signals.
   void process.stdout;
-  const { config, diagnostics: _diagnostics, ...loop } = options;
+  options.kernel?.attach(session);
+  const { config, diagnostics: _diagnostics, kernel: _kernel, ...loop } = options;
   const current = new Tracer(
     { ...loop, mode: config.mode },
     {

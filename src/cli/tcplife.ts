@@ -8,12 +8,12 @@ import type { ByteOutput } from '../format/output.js';
 import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
-import { runTracer } from './run.js';
+import { KernelAggregates, runTracer } from './run.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
 import { CgroupPaths } from '../sys/cgroup.js';
-import { openMetricsEndpoint } from './metrics-endpoint.js';
+import { openMetricsEndpoint, renderMetrics } from './metrics-endpoint.js';
 
 const EXAMPLES = `examples:
     tcplife           # trace all TCP connect()s
@@ -54,6 +54,10 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const metrics = fleet.metrics === null ? null : new TcplifeMetrics();
   // With --metrics, rows only if --json asks for them.
   const rows = metrics === null || options.json;
+  // No row and no --count: the kernel adds the sessions up in its maps and
+  // sends none (bpf/aggregate.h); read at scrape and at exit.
+  const kernel = !rows && options.maxRows === null ? new KernelAggregates() : null;
+  const config = kernel === null ? options.trace : { ...options.trace, aggregate: { metrics: true, summary: false, records: false } };
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
   // Where the row writer counts: into metrics of its own while the tracer
@@ -74,13 +78,13 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
     if (!on) renderer.reset();
   };
 
-  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
+  const server = await openMetricsEndpoint(fleet.metrics, (format) => renderMetrics(metrics!, kernel, format), diagnostics);
   try {
     return await runTracer({
-      config: options.trace,
+      config,
+      ...(kernel === null ? { warming } : { kernel }),
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       writeRow,
-      warming,
       diagnostics,
       maxRows: options.maxRows,
       durationMs: options.durationMs,

@@ -10,12 +10,12 @@ import { tcpstatesRenderer } from '../format/tcpstates.js';
 import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
-import { runTracer } from './run.js';
+import { KernelAggregates, runTracer } from './run.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
 import { CgroupPaths } from '../sys/cgroup.js';
-import { openMetricsEndpoint } from './metrics-endpoint.js';
+import { openMetricsEndpoint, renderMetrics } from './metrics-endpoint.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
 
@@ -111,6 +111,10 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const metrics = fleet.metrics === null ? null : new TcpstatesMetrics();
   // Rows: not with --summary; with --metrics only if --json asks for them.
   const rows = summary === null && (metrics === null || options.json);
+  // No row, no journal, no --count: the kernel adds the events up in its
+  // maps and sends none (bpf/aggregate.h); read at scrape and at exit.
+  const kernel = !rows && journal === null && options.maxRows === null ? new KernelAggregates() : null;
+  const config = kernel === null ? options.trace : { ...options.trace, aggregate: { metrics: metrics !== null, summary: summary !== null, records: false } };
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
   const layout = await rowLayout(options, wallClockOffsetMs);
@@ -143,6 +147,8 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const summaryFormat = summary === null ? null : await import('../format/summary.js');
   const renderEnd = (): string => {
     if (summary === null || summaryFormat === null) return '';
+    const aggregates = kernel?.read() ?? null;
+    if (aggregates !== null) summary.load(aggregates);
     const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = summaryFormat;
     if (options.json) {
       let text = '';
@@ -156,12 +162,12 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
-    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
+    server = await openMetricsEndpoint(fleet.metrics, (format) => renderMetrics(metrics!, kernel, format), diagnostics);
     exitCode = await runTracer({
-      config: options.trace,
+      config,
+      ...(kernel === null ? { warming } : { kernel }),
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
       writeRow,
-      warming,
       maxRows: options.maxRows,
       durationMs: options.durationMs,
       diagnostics,

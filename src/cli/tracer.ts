@@ -261,8 +261,9 @@ export class Tracer {
     // Skipped program runs are reported on their own line: for tcplife they
     // are not sessions (a skipped run is mostly not a CLOSE).
     const counters = this.lastCounters;
-    const lost = this.lostReported + this.unreadReported + (this.sessions ? 0 : counters.transitionMisses);
-    diagnostics.notice(finalMessage(this.eventsRead, lost), finalFields(this.eventsRead, lost, counters));
+    const lost = this.lostReported + this.unreadReported + counters.aggregateFailed + (this.sessions ? 0 : counters.transitionMisses);
+    const events = this.eventsRead + counters.aggregated;
+    diagnostics.notice(finalMessage(events, lost), finalFields(events, lost, counters));
     this.onStopped();
     this.resolveDone(exitCode);
   }
@@ -307,7 +308,7 @@ export class Tracer {
         this.eventsRead += sink.count;
       }
       this.reportLoss();
-      options.onCounts?.(this.eventsRead, this.lostReported + this.lastCounters.recursionMisses);
+      this.tellCounts();
       if (out.length > 0) output.pushBytes(out.view());
       // More in the rings: go on unless the output cannot take it (then the
       // rest waits in the rings, as in tick()); the last read takes it all.
@@ -365,6 +366,10 @@ export class Tracer {
     if (untracked > 0) {
       diagnostics.notice(`could not track ${untracked} sockets (no memory for socket storage): their next rows restart as if first seen`, { untracked });
     }
+    const unaggregated = counters.aggregateFailed - last.aggregateFailed;
+    if (unaggregated > 0) {
+      diagnostics.notice(`could not count ${unaggregated} ${this.unit} in the kernel's maps (map full)`, { lost: unaggregated });
+    }
     const listenersRefused = counters.listenerFailed - last.listenerFailed;
     if (listenersRefused > 0) {
       diagnostics.notice(
@@ -380,7 +385,13 @@ export class Tracer {
     this.emittedAtLastCheck = counters.emitted;
     this.lastCounters = counters;
     this.reportLoss();
-    this.options.onCounts?.(this.eventsRead, this.lostReported + this.lastCounters.recursionMisses);
+    this.tellCounts();
+  }
+
+  /** Events read (or counted in the kernel's maps) and lost, for --metrics. */
+  private tellCounts(): void {
+    const counters = this.lastCounters;
+    this.options.onCounts?.(this.eventsRead + counters.aggregated, this.lostReported + counters.recursionMisses + counters.aggregateFailed);
   }
 
   /**

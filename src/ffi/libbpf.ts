@@ -58,7 +58,11 @@ export interface Libbpf {
   /** Per-CPU perf rings for a BPF_MAP_TYPE_PERF_EVENT_ARRAY, with a wakeup
    * watermark instead of libbpf's default of one wakeup per event. */
   openPerfRings(mapFd: number, pageCount: number, wakeupWatermarkBytes: number): PerfRings;
+  /** Sizes a map before the load (a map whose mode is off gets one cell). */
+  setMaxEntries(map: Pointer, maxEntries: number): void;
   lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean;
+  /** The key after `key` (the first when null) into `next`; false at the end. */
+  nextKey(mapFd: number, key: Uint8Array | null, next: Uint8Array): boolean;
   update(mapFd: number, key: Uint8Array, value: Uint8Array): void;
   /** bpf_obj_get_info_by_fd into `info`; returns the length the kernel filled. */
   objectInfo(fd: number, info: Uint8Array): number;
@@ -148,7 +152,9 @@ function bind(libraryPath: string): Libbpf {
     perfBuffer: lib.func('int perf_buffer__buffer(perf_buffer *pb, int idx, _Out_ void **buf, _Out_ size_t *size)'),
     perfBufferFd: lib.func('int perf_buffer__buffer_fd(const perf_buffer *pb, size_t buf_idx)'),
     perfFree: lib.func('void perf_buffer__free(perf_buffer *pb)'),
+    setMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
+    nextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
     update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
     possibleCpus: lib.func('int libbpf_num_possible_cpus()'),
@@ -278,8 +284,15 @@ function bind(libraryPath: string): Libbpf {
         },
       };
     },
+    setMaxEntries(map, maxEntries) {
+      const rc = c.setMaxEntries(map, maxEntries) as number;
+      if (rc < 0) fail('configure', 'map size', rc);
+    },
     lookup(mapFd, key, value) {
       return (c.lookup(mapFd, key, value) as number) === 0;
+    },
+    nextKey(mapFd, key, next) {
+      return (c.nextKey(mapFd, key, next) as number) === 0;
     },
     update(mapFd, key, value) {
       const rc = c.update(mapFd, key, value, 0) as number;

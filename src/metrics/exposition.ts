@@ -19,23 +19,54 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
 export const DURATION_BUCKETS_SECONDS: readonly number[] = [
   1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600,
 ];
-/** The same bounds in whole ns, so that observations compare as integers. */
-const BUCKET_BOUNDS_NS: readonly number[] = DURATION_BUCKETS_SECONDS.map((seconds) => Math.round(seconds * 1e9));
+/** The same bounds in whole ns, so that observations compare as integers
+ * (and the kernel's aggregation compares with these: src/bpf/config.ts). */
+export const BUCKET_BOUNDS_NS: readonly number[] = DURATION_BUCKETS_SECONDS.map((seconds) => Math.round(seconds * 1e9));
+
+const NS_PER_SECOND = 1e9;
 
 /** A duration histogram in fixed memory: one counter per bucket (not
- * cumulative; cumulated at render), the +Inf overflow, a sum and a count. */
+ * cumulative; cumulated at render), the +Inf overflow, a sum and a count.
+ * The sum is kept in whole ns (whole seconds and the ns beyond them, both
+ * exact integers), as the kernel's aggregation sums them (a u64), so that
+ * the two render the same sum. */
 export class FixedHistogram {
   /** counts[i]: observations <= bound i and > bound i-1; the last: above all bounds. */
   readonly counts = new Float64Array(BUCKET_BOUNDS_NS.length + 1);
-  sumSeconds = 0;
+  private sumWholeSeconds = 0;
+  private sumRemainderNs = 0;
   count = 0;
 
   observeNs(durationNs: number): void {
     let i = 0;
     while (i < BUCKET_BOUNDS_NS.length && durationNs > (BUCKET_BOUNDS_NS[i] as number)) i++;
     this.counts[i]!++;
-    this.sumSeconds += durationNs / 1e9;
+    this.addSum(durationNs % NS_PER_SECOND, (durationNs - (durationNs % NS_PER_SECOND)) / NS_PER_SECOND);
     this.count++;
+  }
+
+  /** Adds counts per bucket and their sum in ns, as the kernel keeps them. */
+  addTotals(buckets: readonly number[], sumNs: bigint): void {
+    for (let i = 0; i < this.counts.length; i++) {
+      this.counts[i]! += buckets[i] ?? 0;
+      this.count += buckets[i] ?? 0;
+    }
+    const billion = BigInt(NS_PER_SECOND);
+    this.addSum(Number(sumNs % billion), Number(sumNs / billion));
+  }
+
+  private addSum(remainderNs: number, wholeSeconds: number): void {
+    this.sumWholeSeconds += wholeSeconds;
+    this.sumRemainderNs += remainderNs;
+    if (this.sumRemainderNs >= NS_PER_SECOND) {
+      this.sumRemainderNs -= NS_PER_SECOND;
+      this.sumWholeSeconds++;
+    }
+  }
+
+  /** The sum in seconds: one rounding, of the exact sum. */
+  get sumSeconds(): number {
+    return this.sumWholeSeconds + this.sumRemainderNs / NS_PER_SECOND;
   }
 }
 

@@ -9,6 +9,7 @@ import { AF_INET6 } from '../decode/addr.js';
 import { EVENT_FLAG_PASSIVE, type TcpEvent } from '../decode/event.js';
 import { stateName, TCP_SYN_SENT } from '../decode/tcp-states.js';
 import { errnoName } from '../errors.js';
+import { aggregatedEvents, type Aggregates } from '../decode/aggregates.js';
 import { Exposition, FixedHistogram, type ExpositionFormat, type Labels } from './exposition.js';
 
 /** node_exporter's spelling of a state: lowercase (`syn_sent`, `fin_wait1`). */
@@ -52,6 +53,19 @@ export class TcpstatesMetrics {
     // delta 0 is the kernel's "first seen" mark (bpf/tcpstates.h).
     const deltaNs = event.deltaNs;
     if (deltaNs !== 0) cell.durations.observeNs(deltaNs);
+  }
+
+  /** Replaces what was counted with the kernel's aggregates (bpf/aggregate.h). */
+  load(aggregates: Aggregates): void {
+    this.cells.clear();
+    // As of this read (the tracer's count is up to a counter check older).
+    this.counts.events = aggregatedEvents(aggregates);
+    for (const totals of aggregates.transitions) {
+      const { oldState, newState } = totals;
+      const cell = { oldState, newState, byFamily: Float64Array.from(totals.byFamily), durations: new FixedHistogram() };
+      cell.durations.addTotals(totals.durations.buckets, totals.durations.sumNs);
+      this.cells.set(oldState * 256 + newState, cell);
+    }
   }
 
   render(format: ExpositionFormat): string {
@@ -104,13 +118,8 @@ export function failureReason(skErr: number): string {
 }
 
 export class TcplifeMetrics {
-  /** Index: family (0 ipv4, 1 ipv6) * 2 + role (0 client, 1 server). */
-  private readonly cells: SessionCell[] = Array.from({ length: 4 }, () => ({
-    sessions: 0,
-    sentBytes: 0,
-    receivedBytes: 0,
-    durations: new FixedHistogram(),
-  }));
+  /** Index: family (0 ipv4, 1 ipv6) * 2 + role (0 client, 1 server), as bpf/aggregate.h's. */
+  private cells: SessionCell[] = TcplifeMetrics.emptyCells();
   /** errno (0 = aborted) -> failed connects. */
   private readonly failures = new Map<number, number>();
   readonly counts: EventCounts = { events: 0, lost: 0 };
@@ -127,6 +136,24 @@ export class TcplifeMetrics {
       const skErr = event.skErr;
       this.failures.set(skErr, (this.failures.get(skErr) ?? 0) + 1);
     }
+  }
+
+  private static emptyCells(): SessionCell[] {
+    return Array.from({ length: 4 }, () => ({ sessions: 0, sentBytes: 0, receivedBytes: 0, durations: new FixedHistogram() }));
+  }
+
+  /** Replaces what was counted with the kernel's aggregates (bpf/aggregate.h). */
+  load(aggregates: Aggregates): void {
+    this.cells = TcplifeMetrics.emptyCells();
+    aggregates.sessions.forEach((totals, index) => {
+      const cell = this.cells[index]!;
+      cell.sessions = totals.sessions;
+      cell.sentBytes = totals.sentBytes;
+      cell.receivedBytes = totals.receivedBytes;
+      cell.durations.addTotals(totals.durations.buckets, totals.durations.sumNs);
+    });
+    this.failures.clear();
+    for (const [skErr, count] of aggregates.failures) this.failures.set(skErr, count);
   }
 
   render(format: ExpositionFormat): string {

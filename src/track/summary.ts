@@ -4,6 +4,7 @@
 // events. Pure: fed decoded events, queried at exit; never prints.
 
 import type { TcpEvent } from '../decode/event.js';
+import type { Aggregates } from '../decode/aggregates.js';
 
 /**
  * Log-linear ("HDR-style") buckets of whole microseconds: values below
@@ -67,6 +68,16 @@ export class DurationHistogram {
     this.total++;
     if (value < this.minUs) this.minUs = value;
     if (value > this.maxUs) this.maxUs = value;
+  }
+
+  /** Adds the kernel's counts per bucket (bpf/aggregate.h) and their exact extremes. */
+  addBuckets(buckets: ReadonlyMap<number, number>, minUs: number, maxUs: number): void {
+    for (const [index, count] of buckets) {
+      this.counts[index]! += count;
+      this.total += count;
+    }
+    this.minUs = Math.min(this.minUs, minUs);
+    this.maxUs = Math.max(this.maxUs, maxUs);
   }
 
   /** Adds another histogram's counts into this one. */
@@ -162,6 +173,20 @@ export class TransitionSummary {
 
   get count(): number {
     return this.total;
+  }
+
+  /** Replaces what was added with the kernel's aggregates (bpf/aggregate.h). */
+  load(aggregates: Aggregates): void {
+    this.transitions.clear();
+    this.total = 0;
+    for (const totals of aggregates.transitions) {
+      const { oldState, newState, firstSeen } = totals;
+      const count = totals.byFamily[0] + totals.byFamily[1];
+      const durations = new DurationHistogram();
+      if (totals.minUs !== null && totals.maxUs !== null) durations.addBuckets(totals.summaryBuckets, totals.minUs, totals.maxUs);
+      this.transitions.set(oldState * 256 + newState, { oldState, newState, count, firstSeen, durations });
+      this.total += count;
+    }
   }
 
   /** Most frequent first; ties in state-number order, so the output is stable. */
