@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: MIT
+// In-kernel aggregation (bpf/aggregate.h) gives exactly what the per-event
+// path gives. One program both emits its records and adds them up in its
+// maps, over a load in a namespace of the test's own: the records go
+// through the per-event path (TcpstatesMetrics, TransitionSummary,
+// TcplifeMetrics, fed as the tools feed them), the maps are read as the
+// tools read them at scrape and at exit, and every series and every
+// summary line must be the same, durations and their sums included (the
+// same ns from the same runs). Then the tools themselves: --metrics alone
+// (no records) beside --metrics --json (records) and --summary beside
+// --summary --count (records) on the same load count the same.
+
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import type { SizedTraceConfig, AggregateConfig, TraceMode } from '../../src/bpf/config.js';
+import { openTrace, type TraceSession } from '../../src/bpf/loader.js';
+import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { bindLibbpf } from '../../src/ffi/libbpf.js';
+import { ByteOutput } from '../../src/format/output.js';
+import { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } from '../../src/format/summary.js';
+import { TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
+import { EventBatch } from '../../src/reader/batch.js';
+import { renderBatch, type RowWriter } from '../../src/reader/render.js';
+import { TransitionSummary } from '../../src/track/summary.js';
+import { SUMMARY_NOTICE } from '../../src/cli/tcpstates.js';
+import { createNetns, dropSyns, type TestNetns } from '../support/namespaces.js';
+import { runLoad } from '../support/peers.js';
+import { jsonRows } from '../support/rows.js';
+import { sleep } from '../support/system.js';
+import { TracerProcess } from '../support/tracer-process.js';
+
+/** Sessions held 0 to 300 ms (durations across many buckets), both
+ * families, refused and timed-out connects, a reset. */
+const LOAD = [
+  ...['0', '1', '5', '30', '300'].flatMap((holdMs) => ['sessions', '4', holdMs, '1500', '127.0.0.1']),
+  ...['sessions', '3', '2', '70000', '::1'],
+  'refused',
+  'refused',
+  'reset',
+  'timeout',
+  '9',
+];
+
+async function runTestLoad(netns: TestNetns): Promise<void> {
+  dropSyns(netns, 9);
+  await runLoad(LOAD, { netns });
+}
+
+function traceConfig(mode: TraceMode, netns: TestNetns, aggregate: AggregateConfig): SizedTraceConfig {
+  return { mode, localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: netns.ino, cgroup: null, bufferPages: 256, aggregate };
+}
+
+/** Detaches, then reads every record left in the rings through `writeRow`; returns how many. */
+function drain(session: TraceSession, recordSize: number, writeRow: RowWriter): number {
+  session.detach();
+  const sink = new EventBatch(recordSize);
+  const out = new ByteOutput(1 << 16);
+  const cursor = new EventView();
+  let events = 0;
+  do {
+    out.clear();
+    renderBatch(session.reader, sink, out, cursor, writeRow, Number.MAX_SAFE_INTEGER, 256 << 10);
+    events += sink.count;
+  } while (session.reader.truncated);
+  assert.equal(sink.lostInRings, 0, 'no record lost');
+  return events;
+}
+
+test('tcpstates: the maps give every --metrics series and every --summary line the records give', { timeout: 60_000 }, async (t) => {
+  const netns = createNetns('agg');
+  t.after(netns.remove);
+  const session = openTrace(bindLibbpf(), traceConfig('transitions', netns, { metrics: true, summary: true, records: true }));
+  t.after(() => session.close());
+  await runTestLoad(netns);
+
+  const perEvent = new TcpstatesMetrics();
+  const perEventSummary = new TransitionSummary();
+  const events = drain(session, TRANSITION_EVENT_SIZE, (_out, event) => {
+    perEvent.add(event);
+    perEventSummary.add(event);
+  });
+  const counters = session.readCounters();
+  assert.equal(counters.outputFailed, 0);
+  assert.equal(counters.aggregateFailed, 0);
+  // 23 connections of 10 transitions and 6 listeners of 2; the reset: 6 and its listener's 2;
+  // 2 refused and 1 timed-out connect of 2.
+  assert.equal(events, 23 * 10 + 6 * 2 + 8 + 3 * 2);
+  assert.equal(counters.aggregated, events);
+
+  const aggregates = session.readAggregates!();
+  assert.ok(aggregates !== null);
+  const inKernel = new TcpstatesMetrics();
+  inKernel.load(aggregates);
+  perEvent.counts.events = events;
+  assert.equal(inKernel.counts.events, events);
+  for (const format of ['prometheus', 'openmetrics'] as const) assert.equal(inKernel.render(format), perEvent.render(format), format);
+  // Not vacuous: timed transitions in several buckets, with sums.
+  const rendered = inKernel.render('prometheus');
+  assert.match(rendered, /tcpstates_state_duration_seconds_bucket\{old_state="established",new_state="fin_wait1",le="0\.5"\} 23\n/);
+  assert.match(rendered, /tcpstates_state_duration_seconds_sum\{old_state="established",new_state="fin_wait1"\} 1\.\d+\n/);
+  assert.match(rendered, /tcpstates_transitions_total\{old_state="syn_sent",new_state="close",family="ipv4"\} 3\n/);
+  assert.match(rendered, /family="ipv6"\} 3\n/);
+
+  const inKernelSummary = new TransitionSummary();
+  inKernelSummary.load(aggregates);
+  assert.equal(inKernelSummary.count, perEventSummary.count);
+  assert.deepEqual(inKernelSummary.byTransition(), perEventSummary.byTransition());
+  assert.deepEqual(inKernelSummary.byOldState(), perEventSummary.byOldState());
+  assert.equal(renderSummaryTable(inKernelSummary.byTransition()), renderSummaryTable(perEventSummary.byTransition()));
+  assert.equal(renderStateHistograms(inKernelSummary.byOldState()), renderStateHistograms(perEventSummary.byOldState()));
+  assert.deepEqual(inKernelSummary.byTransition().map(transitionSummaryJson), perEventSummary.byTransition().map(transitionSummaryJson));
+  assert.deepEqual(inKernelSummary.byOldState().map(stateHistogramJson), perEventSummary.byOldState().map(stateHistogramJson));
+  const established = perEventSummary.byTransition().find((stats) => stats.oldState === 1 && stats.newState === 4);
+  assert.ok(established !== undefined && established.durations.count === 23 && (established.durations.max ?? 0) >= 300_000);
+});
+
+test('tcplife: the maps give every --metrics series the records give', { timeout: 60_000 }, async (t) => {
+  const netns = createNetns('aggl');
+  t.after(netns.remove);
+  const session = openTrace(bindLibbpf(), traceConfig('sessions', netns, { metrics: true, summary: false, records: true }));
+  t.after(() => session.close());
+  await runTestLoad(netns);
+
+  const perEvent = new TcplifeMetrics();
+  const events = drain(session, EVENT_SIZE, (_out, event) => perEvent.add(event));
+  const counters = session.readCounters();
+  assert.equal(counters.outputFailed, 0);
+  assert.equal(counters.aggregateFailed, 0);
+  // 24 connections (the reset's too) of 2 sessions, 3 failed connects.
+  assert.equal(events, 24 * 2 + 3);
+  assert.equal(counters.aggregated, events);
+
+  const inKernel = new TcplifeMetrics();
+  inKernel.load(session.readAggregates!()!);
+  for (const format of ['prometheus', 'openmetrics'] as const) assert.equal(inKernel.render(format), perEvent.render(format), format);
+  const rendered = inKernel.render('prometheus');
+  assert.match(rendered, /tcplife_connect_failures_total\{reason="econnrefused"\} 2\n/);
+  assert.match(rendered, /tcplife_connect_failures_total\{reason="etimedout"\} 1\n/);
+  assert.match(rendered, /tcplife_received_bytes_total\{family="ipv6",role="server"\} 2100\d\d\n/);
+  assert.match(rendered, /tcplife_session_duration_seconds_count\{family="ipv4",role="server"\} 21\n/);
+});
+
+/** The scrape's samples whose value does not depend on when the program ran:
+ * counts, bytes, failures and histogram counts (not buckets nor sums: two
+ * programs time one transition a few ns apart). */
+function timeFreeSamples(body: string): string[] {
+  return body
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#') && !/_bucket\{|_sum\{|_events_total /.test(line))
+    .sort();
+}
+
+async function scrape(tool: TracerProcess): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${tool.metricsPort}/metrics`)).text();
+}
+
+test('the tools: --metrics alone (aggregated in the kernel) counts what --metrics --json counts, and says nothing was lost', { timeout: 90_000 }, async (t) => {
+  const netns = createNetns('aggc');
+  t.after(netns.remove);
+  const tools: TracerProcess[] = [];
+  t.after(async () => {
+    for (const tool of tools) await tool.stop();
+  });
+  const start = async (tool: 'tcpstates' | 'tcplife', args: string[]): Promise<TracerProcess> => {
+    const started = await TracerProcess.attach(tool, ['--metrics', '0', '-N', netns.path, ...args]);
+    tools.push(started);
+    return started;
+  };
+  const states = await start('tcpstates', []);
+  const statesRows = await start('tcpstates', ['--json']);
+  const life = await start('tcplife', []);
+  const lifeRows = await start('tcplife', ['--json']);
+  await runTestLoad(netns);
+  await sleep(200); // the per-event tools' next read
+
+  const [statesBody, statesRowsBody, lifeBody, lifeRowsBody] = await Promise.all([states, statesRows, life, lifeRows].map(scrape));
+  assert.deepEqual(timeFreeSamples(statesBody!), timeFreeSamples(statesRowsBody!));
+  assert.deepEqual(timeFreeSamples(lifeBody!), timeFreeSamples(lifeRowsBody!));
+  assert.match(statesBody!, /\ntcpstates_events_total 256\n/);
+  assert.match(lifeBody!, /tcplife_sessions_total\{family="ipv4",role="client"\} 24\n/);
+
+  for (const tool of tools.splice(0)) assert.equal((await tool.stop()).code, 0);
+  assert.equal(jsonRows(statesRows.stdoutLines).length, 256);
+  assert.deepEqual(states.stdoutLines.filter((line) => line !== ''), []);
+  assert.equal(states.stderrLines.at(-1), 'tcpstates: 256 events read, 0 lost');
+  assert.equal(life.stderrLines.at(-1), 'tcplife: 51 events read, 0 lost');
+});
+
+test('the tools: --summary (aggregated in the kernel) counts what --summary --count (records) counts', { timeout: 90_000 }, async (t) => {
+  const netns = createNetns('aggs');
+  t.after(netns.remove);
+  const tools: TracerProcess[] = [];
+  t.after(async () => {
+    for (const tool of tools) await tool.stop();
+  });
+  for (const args of [[], ['--count', '1000000']]) {
+    const tool = TracerProcess.start(['--summary', '--histogram', '--json', '-N', netns.path, ...args]);
+    tools.push(tool);
+    await tool.waitForStderr((line) => line.includes(SUMMARY_NOTICE), 'the start notice');
+  }
+  await runTestLoad(netns);
+  await sleep(200);
+  const [inKernel, perEvent] = tools.splice(0);
+  for (const tool of [inKernel!, perEvent!]) assert.equal((await tool.stop()).code, 0);
+  const counts = (tool: TracerProcess): unknown[] =>
+    jsonRows(tool.stdoutLines).map((row) =>
+      row['type'] === 'transition' ? [row['oldstate'], row['newstate'], row['count'], row['first_seen']] : [row['state'], (row['buckets'] as { count: number }[]).reduce((n, b) => n + b.count, 0)],
+    );
+  assert.deepEqual(counts(inKernel!), counts(perEvent!));
+  assert.equal(counts(inKernel!).length > 10, true);
+  assert.equal((JSON.parse(inKernel!.stderrLines.at(-1)!) as { message: string }).message, '256 events read, 0 lost');
+});
