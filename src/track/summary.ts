@@ -12,11 +12,11 @@ import type { Aggregates } from '../decode/aggregates.js';
  * 2^SUB_BITS equal buckets. A bucket [low, low+width) has low >= 32 * width,
  * so its midpoint is within 1/64 (1.6 %) of any value in it.
  */
-const SUB_BITS = 5;
+export const SUB_BITS = 5;
 const SUB_COUNT = 1 << SUB_BITS; // 32
 const EXACT_LIMIT = SUB_COUNT * 2; // 64: values 0..63 are exact
 /** Durations are stored up to 2^53 µs (285 years); larger ones are clamped. */
-const MAX_EXPONENT = 52;
+export const MAX_EXPONENT = 52;
 export const BUCKET_COUNT = EXACT_LIMIT + (MAX_EXPONENT - SUB_BITS) * SUB_COUNT;
 /** Worst-case relative error of a reported percentile (half a bucket). */
 export const PERCENTILE_RELATIVE_ERROR = 1 / (2 * SUB_COUNT);

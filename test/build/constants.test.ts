@@ -14,7 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BPF_OBJECT_PATH, COUNTER_INDEX, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
-import { CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
+import { AGGREGATE_BITS, CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
+import { MAP_AGG_FAILURES, MAP_AGG_SESSIONS, MAP_AGG_SUMMARY, MAP_AGG_TRANSITIONS } from '../../src/bpf/aggregate-maps.js';
+import { AGGREGATE_LIMITS, summaryKeyParts } from '../../src/decode/aggregates.js';
+import { DURATION_BUCKETS_SECONDS } from '../../src/metrics/exposition.js';
+import { BUCKET_COUNT, MAX_EXPONENT, SUB_BITS } from '../../src/track/summary.js';
 import { EVENT_FLAG_PASSIVE, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { PID_LIST_MAX } from '../../src/cli/options.js';
 
@@ -78,4 +82,24 @@ function mapMaxEntries(map: string): number {
 test('map limits: the pids map holds PID_LIST_MAX entries, the counters map COUNTER_MAX', () => {
   assert.equal(mapMaxEntries(MAP_PIDS), PID_LIST_MAX);
   assert.equal(mapMaxEntries(MAP_COUNTERS), COUNTER_INDEX.COUNTER_MAX);
+});
+
+test('in-kernel aggregation: its bits, limits and bucket shapes match bpf/tcpstates.h', () => {
+  for (const [name, value] of Object.entries(AGGREGATE_BITS)) assert.equal(value, C[name], name);
+  for (const [name, value] of Object.entries(AGGREGATE_LIMITS)) assert.equal(value, C[name], name);
+  // The metrics' bounds, their one definition, fill the config's array.
+  assert.equal(DURATION_BUCKETS_SECONDS.length, C['DURATION_BOUNDS']);
+  // --summary's log-linear buckets: the kernel's are the summary's.
+  assert.equal(SUB_BITS, C['SUMMARY_SUB_BITS']);
+  assert.equal(MAX_EXPONENT, C['SUMMARY_MAX_EXPONENT']);
+  assert.equal(BUCKET_COUNT, C['SUMMARY_BUCKETS']);
+  assert.deepEqual(summaryKeyParts(C['SUMMARY_KEY_1_2_3']!), { writer: 1, transition: 2, bucket: 3 });
+});
+
+test('map limits: the aggregate maps hold what AGGREGATE_LIMITS says', () => {
+  const { AGG_WRITERS, AGG_TRANSITION_CELLS, AGG_SESSION_CELLS, AGG_ERRNOS, AGG_SUMMARY_CELLS } = AGGREGATE_LIMITS;
+  assert.equal(mapMaxEntries(MAP_AGG_TRANSITIONS), AGG_WRITERS * AGG_TRANSITION_CELLS);
+  assert.equal(mapMaxEntries(MAP_AGG_SESSIONS), AGG_WRITERS * AGG_SESSION_CELLS);
+  assert.equal(mapMaxEntries(MAP_AGG_FAILURES), AGG_WRITERS * AGG_ERRNOS);
+  assert.equal(mapMaxEntries(MAP_AGG_SUMMARY), AGG_SUMMARY_CELLS);
 });

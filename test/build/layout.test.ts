@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
 import { CONFIG_LAYOUT, CONFIG_SIZE } from '../../src/bpf/config.js';
 import { EVENT_LAYOUT, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { AGG_SESSION_LAYOUT, AGG_SESSION_SIZE, AGG_TRANSITION_LAYOUT, AGG_TRANSITION_SIZE } from '../../src/decode/aggregates.js';
 
 interface BtfType {
   kind: string;
@@ -49,6 +50,15 @@ test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object 
   assert.equal(CONFIG_SIZE, btf.size);
   const { __pad: _pad, ...named } = btf.offsets;
   assert.deepEqual({ ...CONFIG_LAYOUT }, named);
+});
+
+test('the aggregate maps\' values match struct agg_transition and struct agg_session in the object BTF', () => {
+  const transition = structLayout('agg_transition');
+  assert.equal(AGG_TRANSITION_SIZE, transition.size);
+  assert.deepEqual({ ...AGG_TRANSITION_LAYOUT }, transition.offsets);
+  const session = structLayout('agg_session');
+  assert.equal(AGG_SESSION_SIZE, session.size);
+  assert.deepEqual({ ...AGG_SESSION_LAYOUT }, session.offsets);
 });
 
 test('the .rodata section holds the config and nothing else', () => {

@@ -39,3 +39,15 @@ test('netns and cgroup filters set their bits and values', () => {
   assert.equal(view.getBigUint64(CONFIG_LAYOUT.cgroup_id, true), 2n ** 32n + 77n);
   assert.equal(view.getUint32(CONFIG_LAYOUT.cgroup_level, true), 3);
 });
+
+test('aggregation: the mode bits, and the metrics\' bucket bounds in ns for the kernel to compare with', async () => {
+  const { AGGREGATE_BITS } = await import('../../src/bpf/config.js');
+  const { DURATION_BUCKETS_SECONDS } = await import('../../src/metrics/exposition.js');
+  const read = (config: TraceConfig): number => new DataView(encodeConfig(config).buffer).getUint32(CONFIG_LAYOUT.aggregate, true);
+  assert.equal(read(base), 0, 'records only');
+  assert.equal(read({ ...base, aggregate: { metrics: true, summary: false, records: false } }), AGGREGATE_BITS.AGGREGATE_METRICS | AGGREGATE_BITS.AGGREGATE_NO_RECORDS);
+  assert.equal(read({ ...base, aggregate: { metrics: false, summary: true, records: true } }), AGGREGATE_BITS.AGGREGATE_SUMMARY);
+  const view = new DataView(encodeConfig(base).buffer);
+  const bounds = DURATION_BUCKETS_SECONDS.map((_, i) => view.getBigUint64(CONFIG_LAYOUT.duration_bounds_ns + i * 8, true));
+  assert.deepEqual(bounds, [10_000n, 100_000n, 500_000n, 1_000_000n, 5_000_000n, 10_000_000n, 50_000_000n, 100_000_000n, 500_000_000n, 1_000_000_000n, 5_000_000_000n, 10_000_000_000n, 60_000_000_000n, 300_000_000_000n, 3_600_000_000_000n]);
+});
