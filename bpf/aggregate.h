@@ -10,8 +10,8 @@
  * renders exactly what the per-event path renders. Sums are whole ns and
  * bytes in u64.
  *
- * Included by the program after cfg and count(); the maps are sized to one
- * cell by the loader when their mode is off.
+ * Included by the program after cfg, count() and struct transition; the maps
+ * are sized to one cell by the loader when their mode is off.
  */
 #ifndef __AGGREGATE_H
 #define __AGGREGATE_H
@@ -109,11 +109,8 @@ static __always_inline void summary_add(__u32 writer, __u32 transition, __u64 us
 		count(COUNTER_AGGREGATE_FAILED);
 }
 
-/* tcpstates: one transition, as TcpstatesMetrics.add and TransitionSummary.add count it. */
-static __always_inline void aggregate_transition(int oldstate, int newstate, __u16 family, __u64 delta_ns, bool alone)
+static __always_inline void add_transition(int oldstate, int newstate, __u16 family, __u64 delta_ns, __u32 writer)
 {
-	__u32 writer = alone ? 0 : 1;
-
 	if ((__u32)oldstate >= AGG_STATES || (__u32)newstate >= AGG_STATES) {
 		count(COUNTER_AGGREGATE_FAILED);
 		return;
@@ -143,11 +140,9 @@ static __always_inline void aggregate_transition(int oldstate, int newstate, __u
 	summary_add(writer, transition, us);
 }
 
-/* tcplife: one closed session, as TcplifeMetrics.add counts it. */
-static __always_inline void aggregate_session(__u16 family, __u8 flags, __u64 tx_bytes, __u64 rx_bytes, __u64 delta_ns,
-					      int oldstate, __u16 sk_err, bool alone)
+static __always_inline void add_session(__u16 family, __u8 flags, __u64 tx_bytes, __u64 rx_bytes, __u64 delta_ns, int oldstate,
+					__u16 sk_err, __u32 writer)
 {
-	__u32 writer = alone ? 0 : 1;
 	bool passive = flags & TCP_EVENT_F_PASSIVE;
 	__u32 index = writer * AGG_SESSION_CELLS + (family == AF_INET6 ? 2 : 0) + (passive ? 1 : 0);
 	struct agg_session *cell = bpf_map_lookup_elem(&agg_sessions, &index);
@@ -171,6 +166,30 @@ static __always_inline void aggregate_session(__u16 family, __u8 flags, __u64 tx
 
 	if (failures)
 		*failures += 1;
+}
+
+/*
+ * The tool bodies call these where they would emit a record: the event is
+ * added up if cfg.aggregate says so, as TcpstatesMetrics.add and
+ * TransitionSummary.add (tcpstates) or TcplifeMetrics.add (tcplife) count
+ * it. They return whether a record is to be emitted as well.
+ * alone: no other run of handle_set_state is under way on this CPU (writer 0).
+ */
+static __always_inline bool aggregate_transition(const struct transition *t, __u64 delta_ns, bool alone)
+{
+	if (!cfg.aggregate)
+		return true;
+	add_transition(t->oldstate, t->newstate, t->family, delta_ns, alone ? 0 : 1);
+	return !(cfg.aggregate & AGGREGATE_NO_RECORDS);
+}
+
+static __always_inline bool aggregate_session(const struct transition *t, __u64 delta_ns, bool alone)
+{
+	if (!cfg.aggregate)
+		return true;
+	add_session(t->family, t->info->flags, t->tp->bytes_acked, t->tp->bytes_received, delta_ns, t->oldstate, t->sk->sk_err,
+		    alone ? 0 : 1);
+	return !(cfg.aggregate & AGGREGATE_NO_RECORDS);
 }
 
 #endif /* __AGGREGATE_H */
