@@ -31,7 +31,7 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
-import { measureFloor } from './floor.js';
+import { floorRatio, measureFloor, type FloorResult } from './floor.js';
 import { measureTracerTax } from './tracer-tax.js';
 import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
 import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
@@ -76,7 +76,12 @@ const USAGE = `usage: npm run bench -- [options]
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
   --keep             keep the run outputs`;
 
-type ToolName = 'untraced' | 'ours' | 'reference';
+/** metrics: ours with --metrics alone, which counts in the kernel and reads no event. */
+type ToolName = 'untraced' | 'ours' | 'metrics' | 'reference';
+/** The traced setups' columns, untraced first. */
+function traceTools(options: Options): ToolName[] {
+  return ['untraced', 'ours', 'metrics', ...(options.reference ? (['reference'] as const) : [])];
+}
 
 interface Options {
   connections: number;
@@ -215,6 +220,8 @@ function attached(tool: ToolName, pid: number, cpuCount: number): boolean {
   const kinds = fdKinds(pid);
   const perfEvents = kinds.get('anon_inode:[perf_event]') ?? 0;
   if (tool === 'ours') return (kinds.get('anon_inode:bpf_link') ?? 0) >= 1 && perfEvents >= cpuCount;
+  // --metrics alone: no rings, only the programs' links.
+  if (tool === 'metrics') return (kinds.get('anon_inode:bpf_link') ?? 0) >= 2;
   // libbpf-tools: the tracepoint's perf event, then the perf buffer (epoll + one per CPU).
   return perfEvents >= cpuCount + 1 && (kinds.get('anon_inode:[eventpoll]') ?? 0) >= 1;
 }
@@ -252,6 +259,7 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 // --- runs
 
 function toolCommand(tool: ToolName, options: Options): string[] {
+  if (tool === 'metrics') return [OUR_TOOL, '--metrics', '0'];
   if (tool === 'ours') {
     // Run as users run it: the kernel reads the bin's #! line (its sh line
     // drops NODE_EXTRA_CA_CERTS, which node bin/tcpstates would parse).
@@ -356,6 +364,16 @@ async function stopTracer(
   return { cpuUs: report.cpuUs, userUs: report.userUs, kernelUs: report.kernelUs, maxRssKb: report.maxRssKb, stderr };
 }
 
+/** --metrics alone: the events it has counted so far (tcpstates_events_total, read from the maps at the scrape). */
+async function scrapeEvents(tracer: RunningTracer): Promise<number> {
+  const port = /serving metrics on http:\/\/[^ ]*:(\d+)\/metrics/.exec(tracer.measure.stderr.text)?.[1];
+  if (port === undefined) throw new Error(`metrics: no port announced: ${tracer.measure.stderr.text.trim()}`);
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const events = /^tcpstates_events_total (\d+)$/m.exec(body)?.[1];
+  if (events === undefined) throw new Error('metrics: no tcpstates_events_total in the scrape');
+  return Number(events);
+}
+
 /** Rows written so far: one per event handled (a block-buffered tool's
  * last few rows may still be in its buffer). */
 function countHandled(path: string, port: number): number {
@@ -384,7 +402,7 @@ function countRows(path: string, port: number): RowCounter {
  * line; libbpf-tools prints "lost N events" lines, and a row per event.
  */
 function lostAndHandled(tool: ToolName, stderr: string, counted: RowCounter | (() => RowCounter)): { lost: number; handled: number } {
-  if (tool === 'ours') {
+  if (tool === 'ours' || tool === 'metrics') {
     const summary = parseOurSummary(stderr);
     if (summary === null) throw new Error(`no summary line from our tool: ${stderr.trim()}`);
     return { lost: summary.lost, handled: summary.read };
@@ -431,9 +449,9 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
   await sleep(SETTLE_MS);
   const warmConnections = await warm();
   if (options.warmup > 0) await sleep(DRAIN_MS);
+  const handledBefore = tool === 'metrics' ? await scrapeEvents(tracer) : countHandled(`${base}.out`, options.port);
   const cpuAtLoadNs = cpuNs(tracer.pid);
   const ticksAtLoad = procStatTicks(tracer.pid);
-  const handledBefore = countHandled(`${base}.out`, options.port);
   const load = await runLoadgen(options, options.connections);
   await sleep(DRAIN_MS);
   const { cpuUs, userUs, kernelUs, maxRssKb, stderr } = await stopTracer(tracer);
@@ -448,8 +466,9 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
     load,
     connections: warmConnections + load.connections,
     expected: expectedFor(warmConnections, load),
-    portRows: counted.portRows,
-    rows: counted.rows,
+    // --metrics: no rows; the events it counted stand for them (the machine is otherwise quiet).
+    portRows: tool === 'metrics' ? handled : counted.portRows,
+    rows: tool === 'metrics' ? handled : counted.rows,
     lost,
     handled: handled - handledBefore,
     loadCpuUs: cpuUs - cpuAtLoadNs / 1000,
@@ -615,7 +634,7 @@ function summarizeCold(runs: readonly ColdRun[], options: Options): string {
 // --- reports
 
 function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>, options: Options): string {
-  const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
+  const tools = traceTools(options);
   const of = (tool: ToolName) => trials.filter((trial) => trial.tool === tool);
   const rates = new Map(tools.map((tool) => [tool, median(of(tool).map((trial) => trial.load.rate))]));
   const untraced = rates.get('untraced') as number;
@@ -625,7 +644,8 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
     ['  vs untraced', ...tools.map((tool) => `${fmt((rates.get(tool) as number) / untraced, 2)}x`)],
   ];
   if (options.reference) {
-    rows.push(['  ours vs libbpf-tools', '', `${fmt((rates.get('ours') as number) / (rates.get('reference') as number), 2)}x`, '']);
+    const reference = rates.get('reference') as number;
+    rows.push(['  vs libbpf-tools', ...tools.map((tool) => (tool === 'untraced' || tool === 'reference' ? '' : `${fmt((rates.get(tool) as number) / reference, 2)}x`))]);
   }
   rows.push(
     ['state changes expected per run', ...tools.map((tool) => fmt(median(of(tool).map((trial) => trial.expected))))],
@@ -674,11 +694,31 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
     ],
     [
       'quiet connection to its row ms (max)',
-      ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(Math.max(...(startups.get(tool) ?? []).map((run) => run.quietRowMs)), 1))),
+      ...tools.map((tool) => ((startups.get(tool) ?? []).length === 0 || tool === 'untraced' ? '' : fmt(Math.max(...(startups.get(tool) ?? []).map((run) => run.quietRowMs)), 1))),
     ],
   );
-  const header = ['', 'untraced', 'ours', ...(options.reference ? ['libbpf-tools'] : [])];
+  const header = ['', 'untraced', 'ours', 'ours --metrics', ...(options.reference ? ['libbpf-tools'] : [])];
   return markdownTable(header, rows);
+}
+
+/**
+ * Issue 22's target: --metrics alone within 3 % of the storage-only floor
+ * (its workload ratio to untraced over the floor's), and no CPU per event
+ * in the tracer process.
+ */
+function summarizeAgainstFloor(trials: readonly Trial[], floor: FloorResult, options: Options): string {
+  const tools = traceTools(options).filter((tool) => tool !== 'untraced');
+  const rate = (tool: ToolName) => median(trials.filter((trial) => trial.tool === tool).map((trial) => trial.load.rate));
+  const untraced = rate('untraced');
+  const storage = floorRatio(floor.runs, 'storage');
+  const metrics = trials.filter((trial) => trial.tool === 'metrics');
+  const nsPerEvent = median(metrics.map((trial) => ((trial.loadCpuUs as number) * 1000) / Math.max(trial.handled as number, 1)));
+  const rows: string[][] = [
+    ['storage-only floor (floor runs)', `${fmt(storage, 2)}x`, '1.00'],
+    ...tools.map((tool) => [`${tool === 'metrics' ? 'ours --metrics' : tool === 'reference' ? 'libbpf-tools' : 'ours (rows)'} (warm runs)`, `${fmt(rate(tool) / untraced, 2)}x`, fmt(rate(tool) / untraced / storage, 3)]),
+    ['ours --metrics: tracer process CPU ns per transition, load phase (median)', fmt(nsPerEvent, 1), ''],
+  ];
+  return markdownTable(['the always-on agent against the floor', 'workload vs untraced', 'of the storage floor'], rows);
 }
 
 // --- soak
@@ -762,7 +802,7 @@ async function main(): Promise<void> {
         `${options.rate ? ` at ${options.rate}/s` : ' at full speed'}, ${options.rounds} rounds, port ${options.port}` +
         `${options.busy ? `, ${options.busy} CPU burners` : ''}; outputs in ${dir}\n`,
     );
-    const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
+    const tools = traceTools(options);
     const trials: Trial[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const tool of rotated(tools, round)) {
@@ -818,7 +858,7 @@ async function main(): Promise<void> {
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
-    if (floor !== null) process.stdout.write(`\n${floor.table}\n`);
+    if (floor !== null) process.stdout.write(`\n${floor.table}\n\n${summarizeAgainstFloor(trials, floor, options)}\n`);
     await tracerTax();
     if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
   } finally {

@@ -212,6 +212,12 @@ export function describeFloorRun(run: FloorRun): string {
   return `${text}  ${parts.join(', ')}`;
 }
 
+/** A setup's median workload rate over untraced's, in the floor's own runs. */
+export function floorRatio(runs: readonly FloorRun[], setup: FloorSetup): number {
+  const rate = (of: FloorSetup) => median(runs.filter((run) => run.setup === of).map((run) => run.load.rate));
+  return rate(setup) / rate('untraced');
+}
+
 /** The table: medians per setup, as columns. */
 export function summarizeFloor(runs: readonly FloorRun[]): string {
   const of = (setup: FloorSetup) => runs.filter((run) => run.setup === setup);

@@ -53,52 +53,42 @@ export interface AggregateMaps {
 export function openAggregateMaps(libbpf: Libbpf, object: Pointer, mode: TraceMode, aggregate: AggregateConfig): AggregateMaps {
   const cpus = libbpf.possibleCpus();
   const fd = (name: string): number => libbpf.mapFd(libbpf.findMap(object, name));
-  const key = new Uint8Array(4);
-  const keyView = new DataView(key.buffer);
-  const lookup = (mapFd: number, index: number, values: Uint8Array): boolean => {
-    keyView.setUint32(0, index, true);
-    return libbpf.lookup(mapFd, key, values);
+
+  /** A per-CPU array's cells, all in one call: cell i's CPU copies at view(i). */
+  const readArray = (name: string, cells: number, valueSize: number): ((cell: number) => DataView) => {
+    const entryBytes = cpus * perCpuStride(valueSize);
+    const values = new Uint8Array(cells * entryBytes);
+    libbpf.lookupArray(fd(name), cells, values);
+    return (cell) => new DataView(values.buffer, cell * entryBytes, entryBytes);
   };
 
   const readTransitions = (summary: ReadonlyMap<number, ReadonlyMap<number, number>> | null): TransitionTotals[] => {
-    const mapFd = fd(MAP_AGG_TRANSITIONS);
-    const values = new Uint8Array(cpus * perCpuStride(AGG_TRANSITION_SIZE));
-    const view = new DataView(values.buffer);
+    const cell = readArray(MAP_AGG_TRANSITIONS, AGG_WRITERS * AGG_TRANSITION_CELLS, AGG_TRANSITION_SIZE);
     const totals: TransitionTotals[] = [];
     for (let transition = 0; transition < AGG_TRANSITION_CELLS; transition++) {
       const sum = new TransitionAccumulator();
-      for (let writer = 0; writer < AGG_WRITERS; writer++) {
-        if (lookup(mapFd, writer * AGG_TRANSITION_CELLS + transition, values)) sum.add(view, cpus);
-      }
-      const cell = sum.totals(transition, summary === null ? null : (summary.get(transition) ?? new Map()));
-      if (cell !== null) totals.push(cell);
+      for (let writer = 0; writer < AGG_WRITERS; writer++) sum.add(cell(writer * AGG_TRANSITION_CELLS + transition), cpus);
+      const totalsOf = sum.totals(transition, summary === null ? null : (summary.get(transition) ?? new Map()));
+      if (totalsOf !== null) totals.push(totalsOf);
     }
     return totals;
   };
 
   const readSessions = (): Aggregates['sessions'] => {
-    const mapFd = fd(MAP_AGG_SESSIONS);
-    const values = new Uint8Array(cpus * perCpuStride(AGG_SESSION_SIZE));
-    const view = new DataView(values.buffer);
+    const cellView = readArray(MAP_AGG_SESSIONS, AGG_WRITERS * AGG_SESSION_CELLS, AGG_SESSION_SIZE);
     return Array.from({ length: AGG_SESSION_CELLS }, (_, cell) => {
       const sum = new SessionAccumulator();
-      for (let writer = 0; writer < AGG_WRITERS; writer++) {
-        if (lookup(mapFd, writer * AGG_SESSION_CELLS + cell, values)) sum.add(view, cpus);
-      }
+      for (let writer = 0; writer < AGG_WRITERS; writer++) sum.add(cellView(writer * AGG_SESSION_CELLS + cell), cpus);
       return sum.totals(cell);
     });
   };
 
   const readFailures = (): Map<number, number> => {
-    const mapFd = fd(MAP_AGG_FAILURES);
-    const values = new Uint8Array(cpus * 8);
-    const view = new DataView(values.buffer);
+    const cell = readArray(MAP_AGG_FAILURES, AGG_WRITERS * AGG_ERRNOS, 8);
     const failures = new Map<number, number>();
     for (let errno = 0; errno < AGG_ERRNOS; errno++) {
       let count = 0n;
-      for (let writer = 0; writer < AGG_WRITERS; writer++) {
-        if (lookup(mapFd, writer * AGG_ERRNOS + errno, values)) count += sumWord(view, cpus, 8, 0);
-      }
+      for (let writer = 0; writer < AGG_WRITERS; writer++) count += sumWord(cell(writer * AGG_ERRNOS + errno), cpus, 8, 0);
       if (count > 0n) failures.set(errno, Number(count));
     }
     return failures;

@@ -167,7 +167,8 @@ export class Tracer {
   start(): Promise<number> {
     const { options, deps } = this;
     const { clock, output, diagnostics } = deps;
-    this.cancels.push(clock.every(READ_INTERVAL_MS, () => this.safeTick()));
+    // No rings (the kernel aggregates): nothing to read between the counter checks.
+    if (!deps.session.reader.ringless) this.cancels.push(clock.every(READ_INTERVAL_MS, () => this.safeTick()));
     this.cancels.push(
       clock.every(COUNTER_CHECK_INTERVAL_MS, () => {
         try {

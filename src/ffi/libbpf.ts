@@ -61,6 +61,9 @@ export interface Libbpf {
   /** Sizes a map before the load (a map whose mode is off gets one cell). */
   setMaxEntries(map: Pointer, maxEntries: number): void;
   lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean;
+  /** The first `count` elements of an array map, in one call: their values
+   * (per-CPU maps: one copy per possible CPU each) into `values`. */
+  lookupArray(mapFd: number, count: number, values: Uint8Array): void;
   /** The key after `key` (the first when null) into `next`; false at the end. */
   nextKey(mapFd: number, key: Uint8Array | null, next: Uint8Array): boolean;
   update(mapFd: number, key: Uint8Array, value: Uint8Array): void;
@@ -155,6 +158,9 @@ function bind(libraryPath: string): Libbpf {
     setMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
     nextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+    lookupBatch: lib.func(
+      'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ uint32_t *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const void *opts)',
+    ),
     update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
     possibleCpus: lib.func('int libbpf_num_possible_cpus()'),
@@ -290,6 +296,14 @@ function bind(libraryPath: string): Libbpf {
     },
     lookup(mapFd, key, value) {
       return (c.lookup(mapFd, key, value) as number) === 0;
+    },
+    lookupArray(mapFd, count, values) {
+      const keys = new Uint8Array(count * 4);
+      const outBatch: [number] = [0];
+      const got: [number] = [count];
+      const rc = c.lookupBatch(mapFd, null, outBatch, keys, values, got, null) as number;
+      // ENOENT: the end of the map was reached, with all `count` read.
+      if ((rc < 0 && -rc !== constants.errno.ENOENT) || got[0] !== count) fail('read', `map (${got[0]} of ${count} elements)`, rc);
     },
     nextKey(mapFd, key, next) {
       return (c.nextKey(mapFd, key, next) as number) === 0;

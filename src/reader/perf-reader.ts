@@ -36,6 +36,11 @@ export class PerfReader {
     this.fds = perfRings.rings.flatMap((ring: MappedRing) => (ring.fd === undefined ? [] : [ring.fd]));
   }
 
+  /** No rings: the program emits no record (in-kernel aggregation). */
+  get ringless(): boolean {
+    return this.states.length === 0;
+  }
+
   /**
    * Hands every record now in the rings to `sink` without releasing their
    * space: the views given to the sink stay valid (the kernel cannot write
