@@ -31,7 +31,7 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
-import { floorRatio, measureFloor, type FloorResult } from './floor.js';
+import { buildFloor, measureFloor, runFloor, type FloorOptions } from './floor.js';
 import { measureTracerTax } from './tracer-tax.js';
 import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
 import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
@@ -76,8 +76,10 @@ const USAGE = `usage: npm run bench -- [options]
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
   --keep             keep the run outputs`;
 
-/** metrics: ours with --metrics alone, which counts in the kernel and reads no event. */
-type ToolName = 'untraced' | 'ours' | 'metrics' | 'reference';
+/** metrics: ours with --metrics alone, which counts in the kernel and reads no
+ * event; floor: the floor's socket-storage-only program (bench/floor.ts),
+ * run in the same rotation, the target --metrics is measured against. */
+type ToolName = 'untraced' | 'ours' | 'metrics' | 'reference' | 'floor';
 /** The traced setups' columns, untraced first. */
 function traceTools(options: Options): ToolName[] {
   return ['untraced', 'ours', 'metrics', ...(options.reference ? (['reference'] as const) : [])];
@@ -434,6 +436,9 @@ interface Trial {
   readonly transitions?: Map<string, number>;
 }
 
+/** The floor's program and its options, when it could be built. */
+let floor: { readonly built: { object: string; loader: string }; readonly options: FloorOptions } | null = null;
+
 async function runTrial(tool: ToolName, round: number, options: Options, dir: string): Promise<Trial> {
   const warm = async (): Promise<number> => (options.warmup > 0 ? (await runLoadgen(options, options.warmup)).connections : 0);
   /** Rows for both generator runs (each opens and closes its listeners). */
@@ -443,6 +448,11 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
     const warmConnections = await warm();
     const load = await runLoadgen(options, options.connections);
     return { tool, round, load, connections: warmConnections + load.connections, expected: expectedFor(warmConnections, load) };
+  }
+  if (tool === 'floor') {
+    if (floor === null) throw new Error('the floor is not built');
+    const run = await runFloor('storage', round, floor.built, floor.options);
+    return { tool, round, load: run.load, connections: run.load.connections, expected: run.expected };
   }
   const base = join(dir, `${round}-${tool}`);
   const tracer = await startTracer(tool, options, `${base}.out`, `${base}.err`, `${base}.report`);
@@ -482,7 +492,7 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
 
 function describeTrial(trial: Trial): string {
   let text = `round ${trial.round} ${trial.tool.padEnd(9)} ${trial.load.rate.toFixed(0).padStart(6)} conn/s (${trial.load.connections} in ${trial.load.seconds.toFixed(2)} s)`;
-  if (trial.tool !== 'untraced') {
+  if (trial.tool !== 'untraced' && trial.tool !== 'floor') {
     const perEvent = (trial.loadCpuUs as number) / Math.max(trial.handled as number, 1);
     text += `  rows ${trial.portRows}/${trial.expected} expected, ${trial.lost} lost, ${trial.handled} handled`;
     text += `  cpu ${perEvent.toFixed(2)} us/event (${((trial.loadCpuUs as number) / 1000).toFixed(0)} ms load, ${((trial.totalCpuUs as number) / 1000).toFixed(0)} ms total)`;
@@ -706,19 +716,19 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
  * (its workload ratio to untraced over the floor's), and no CPU per event
  * in the tracer process.
  */
-function summarizeAgainstFloor(trials: readonly Trial[], floor: FloorResult, options: Options): string {
+function summarizeAgainstFloor(trials: readonly Trial[], options: Options): string {
   const tools = traceTools(options).filter((tool) => tool !== 'untraced');
   const rate = (tool: ToolName) => median(trials.filter((trial) => trial.tool === tool).map((trial) => trial.load.rate));
   const untraced = rate('untraced');
-  const storage = floorRatio(floor.runs, 'storage');
+  const storage = rate('floor') / untraced;
   const metrics = trials.filter((trial) => trial.tool === 'metrics');
   const nsPerEvent = median(metrics.map((trial) => ((trial.loadCpuUs as number) * 1000) / Math.max(trial.handled as number, 1)));
   const rows: string[][] = [
-    ['storage-only floor (floor runs)', `${fmt(storage, 2)}x`, '1.00'],
-    ...tools.map((tool) => [`${tool === 'metrics' ? 'ours --metrics' : tool === 'reference' ? 'libbpf-tools' : 'ours (rows)'} (warm runs)`, `${fmt(rate(tool) / untraced, 2)}x`, fmt(rate(tool) / untraced / storage, 3)]),
+    ['socket storage only (the floor\'s program)', `${fmt(storage, 2)}x`, '1.000'],
+    ...tools.map((tool) => [tool === 'metrics' ? 'ours --metrics' : tool === 'reference' ? 'libbpf-tools' : 'ours (rows)', `${fmt(rate(tool) / untraced, 2)}x`, fmt(rate(tool) / untraced / storage, 3)]),
     ['ours --metrics: tracer process CPU ns per transition, load phase (median)', fmt(nsPerEvent, 1), ''],
   ];
-  return markdownTable(['the always-on agent against the floor', 'workload vs untraced', 'of the storage floor'], rows);
+  return markdownTable(['the always-on agent against the floor (warm runs, same rotation)', 'workload vs untraced', 'of the storage floor'], rows);
 }
 
 // --- soak
@@ -802,7 +812,23 @@ async function main(): Promise<void> {
         `${options.rate ? ` at ${options.rate}/s` : ' at full speed'}, ${options.rounds} rounds, port ${options.port}` +
         `${options.busy ? `, ${options.busy} CPU burners` : ''}; outputs in ${dir}\n`,
     );
-    const tools = traceTools(options);
+    const floorOptions: FloorOptions = {
+      root: ROOT,
+      binDir: BIN_DIR,
+      rounds: options.floorRounds,
+      warmup: options.warmup,
+      connections: options.connections,
+      listeners: options.addresses * options.generators,
+      settleMs: SETTLE_MS,
+      drainMs: DRAIN_MS,
+      runLoadgen: (connections) => runLoadgen(options, connections),
+      track,
+      log: (line) => process.stdout.write(`${line}\n`),
+    };
+    const built = buildFloor(ROOT, BIN_DIR);
+    if ('skipped' in built) process.stderr.write(`bench: no storage floor in the warm runs: ${built.skipped}\n`);
+    else floor = { built, options: floorOptions };
+    const tools: ToolName[] = [...traceTools(options), ...(floor === null ? [] : (['floor'] as const))];
     const trials: Trial[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const tool of rotated(tools, round)) {
@@ -812,22 +838,7 @@ async function main(): Promise<void> {
         if (round === 1 && tool === 'ours') process.stdout.write(`  transitions per connection: ${checkTransitions(trial)}\n`);
       }
     }
-    const floor =
-      options.floorRounds === 0
-        ? null
-        : await measureFloor({
-            root: ROOT,
-            binDir: BIN_DIR,
-            rounds: options.floorRounds,
-            warmup: options.warmup,
-            connections: options.connections,
-            listeners: options.addresses * options.generators,
-            settleMs: SETTLE_MS,
-            drainMs: DRAIN_MS,
-            runLoadgen: (connections) => runLoadgen(options, connections),
-            track,
-            log: (line) => process.stdout.write(`${line}\n`),
-          });
+    const floorResult = options.floorRounds === 0 ? null : await measureFloor(floorOptions);
     const coldRuns: ColdRun[] = [];
     const coldTools = ['ours', ...(options.reference ? ['reference'] : [])] as ToolName[];
     for (let run = 1; run <= options.coldRuns; run++) {
@@ -858,7 +869,8 @@ async function main(): Promise<void> {
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
-    if (floor !== null) process.stdout.write(`\n${floor.table}\n\n${summarizeAgainstFloor(trials, floor, options)}\n`);
+    if (floor !== null) process.stdout.write(`\n${summarizeAgainstFloor(trials, options)}\n`);
+    if (floorResult !== null) process.stdout.write(`\n${floorResult.table}\n`);
     await tracerTax();
     if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
   } finally {

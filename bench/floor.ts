@@ -177,7 +177,7 @@ async function stopLoader(loader: Loader, mode: FloorMode): Promise<FloorLine> {
   return line;
 }
 
-async function runFloor(setup: FloorSetup, round: number, built: { object: string; loader: string }, options: FloorOptions): Promise<FloorRun> {
+export async function runFloor(setup: FloorSetup, round: number, built: { object: string; loader: string }, options: FloorOptions): Promise<FloorRun> {
   const expectedFor = (connections: number) => (connections > 0 ? expectedRows(connections, options.listeners) : 0);
   const warm = async (): Promise<number> => (options.warmup > 0 ? (await options.runLoadgen(options.warmup)).connections : 0);
   if (setup === 'untraced') {
@@ -210,12 +210,6 @@ export function describeFloorRun(run: FloorRun): string {
     : [];
   parts.push(`${run.counts.missed} runs skipped (program already on the CPU)`);
   return `${text}  ${parts.join(', ')}`;
-}
-
-/** A setup's median workload rate over untraced's, in the floor's own runs. */
-export function floorRatio(runs: readonly FloorRun[], setup: FloorSetup): number {
-  const rate = (of: FloorSetup) => median(runs.filter((run) => run.setup === of).map((run) => run.load.rate));
-  return rate(setup) / rate('untraced');
 }
 
 /** The table: medians per setup, as columns. */

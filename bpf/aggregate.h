@@ -168,6 +168,14 @@ static __always_inline void add_session(__u16 family, __u8 flags, __u64 tx_bytes
 		*failures += 1;
 }
 
+/* Who owns a socket is shown only in records, and tcplife's -p filters on
+ * it: without either, the bodies leave it (and the loader the owner-by-use
+ * programs on all socket I/O) out. */
+static __always_inline bool owners_needed(void)
+{
+	return !(cfg.aggregate & AGGREGATE_NO_RECORDS) || (cfg.mode == TRACE_SESSIONS && (cfg.filters & FILTER_PID));
+}
+
 /*
  * The tool bodies call these where they would emit a record: the event is
  * added up if cfg.aggregate says so, as TcpstatesMetrics.add and

@@ -236,7 +236,8 @@ static __always_inline enum verdict read_transition(struct transition *t, struct
 	 * loads through a NULL BTF pointer read 0.
 	 */
 	t->netns_ino = sk->__sk_common.skc_net.net->ns.inum;
-	t->cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	/* Only records show it (the --cgroup filter reads its own). */
+	t->cgroup_id = cfg.aggregate & AGGREGATE_NO_RECORDS ? 0 : sk->sk_cgrp_data.cgroup->kn->id;
 
 	t->family = sk->__sk_common.skc_family;
 	if (cfg.target_family && t->family != cfg.target_family)
@@ -358,7 +359,8 @@ static __always_inline void tcpstates_body(void *ctx, struct transition *t, bool
 
 	if (born_passive(t))
 		info->flags |= TCP_EVENT_F_PASSIVE;
-	transition_owner(info, t->newstate, t->pid);
+	if (owners_needed())
+		transition_owner(info, t->newstate, t->pid);
 
 	/* The PID filter (on the on-CPU task) only decides whether to emit: one
 	 * socket's transitions run in different tasks (softirq, the peer on
@@ -380,12 +382,16 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 	struct sock_info *info = t->info;
 	__u64 delta_ns = info->last_ns ? t->now_ns - info->birth_ns : 0;
 
+	bool owners = owners_needed();
+
 	if (born_passive(t)) {
 		info->flags |= TCP_EVENT_F_PASSIVE;
-		adopt_listener_owner(info, t->netns_ino, t->sport);
+		if (owners)
+			adopt_listener_owner(info, t->netns_ino, t->sport);
 	}
-	session_owner(info, t->newstate, t->pid);
-	if (t->newstate == TCP_LISTEN)
+	if (owners)
+		session_owner(info, t->newstate, t->pid);
+	if (owners && t->newstate == TCP_LISTEN)
 		note_listener(t->sk, t->netns_ino, t->sport, t->pid);
 
 	if (t->newstate == TCP_CLOSE && info->birth_ns) {
@@ -401,7 +407,7 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 			output_event(ctx, &event, sizeof(event), alone);
 		}
 	}
-	if (t->newstate == TCP_CLOSE && t->oldstate == TCP_LISTEN)
+	if (owners && t->newstate == TCP_CLOSE && t->oldstate == TCP_LISTEN)
 		forget_listener(t->sk, t->netns_ino, t->sport);
 
 	/* A session starts at its first transition into SYN_SENT, SYN_RECV or

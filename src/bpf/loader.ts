@@ -218,11 +218,15 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     const nested = findOptional(PROGRAM_SET_STATE_NESTED);
     // The owner-by-use programs run on all socket I/O: tcpstates does not
     // need them, so they are neither loaded nor attached for it.
+    // Nor for tcplife counting in the kernel without -p: no record shows the
+    // owner, and no filter asks for it (bpf/aggregate.h owners_needed).
+    const noRecords = config.aggregate !== undefined && !config.aggregate.records;
+    const owners = config.mode === 'sessions' && (!noRecords || config.pids !== null);
     const ownerPrograms = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
       const program = findOptional(name);
       if (program === null) return [];
-      libbpf.setAutoload(program, config.mode === 'sessions');
-      return config.mode === 'sessions' ? [{ name, program }] : [];
+      libbpf.setAutoload(program, owners);
+      return owners ? [{ name, program }] : [];
     });
 
     const stateChangePrograms = [{ name: PROGRAM_SET_STATE, program: setState }];
