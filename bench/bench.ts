@@ -8,7 +8,7 @@
 // medians. Needs root (it loads BPF programs and makes a network namespace).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,9 +33,10 @@ import {
 } from './parse.js';
 import { measureFloor } from './floor.js';
 import { measureTracerTax } from './tracer-tax.js';
-import { clientSession, startServer, type LoopbackServer } from '../test/support/loopback.js';
-import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
-import { TracerProcess } from '../test/support/tracer-process.js';
+import { clientSession, startServer, type LoopbackServer } from '../harness/loopback.js';
+import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../harness/system.js';
+import { TracerProcess } from '../harness/tracer-process.js';
+import { make } from '../harness/build.js';
 
 const ROOT = REPO_ROOT;
 const BIN_DIR = join(ROOT, 'dist', 'bench');
@@ -173,15 +174,9 @@ function exited(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 0))));
 }
 
-/** Builds the C helpers when missing or older than their source. */
+/** Builds the C helpers (the Makefile's bench target) when missing or older than their source. */
 function buildHelpers(): void {
-  for (const [binary, source] of [
-    [LOADGEN, join(ROOT, 'bench', 'loadgen.c')],
-    [MEASURE, join(ROOT, 'bench', 'measure.c')],
-  ] as const) {
-    if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) continue;
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
-  }
+  make('dist/bench/loadgen', 'dist/bench/measure');
 }
 
 // --- tracefs, for libbpf-tools: mounted only while it attaches, and only if absent.
@@ -740,7 +735,6 @@ async function main(): Promise<void> {
     if (options.taxRounds === 0) return;
     const tax = await measureTracerTax({
       root: ROOT,
-      binDir: BIN_DIR,
       rounds: options.taxRounds,
       reference: options.reference,
       log: (line) => process.stdout.write(`${line}\n`),
@@ -776,8 +770,6 @@ async function main(): Promise<void> {
       options.floorRounds === 0
         ? null
         : await measureFloor({
-            root: ROOT,
-            binDir: BIN_DIR,
             rounds: options.floorRounds,
             warmup: options.warmup,
             connections: options.connections,

@@ -7,10 +7,9 @@
 // both. Each runs the warm trials' load, untraced alongside, in rotating
 // order, and the medians are put side by side.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { sleep } from '../test/support/system.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT, sleep } from '../harness/system.js';
+import { tryMake } from '../harness/build.js';
 import { expectedRows, fmt, markdownTable, median, rotated, type LoadgenResult } from './parse.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
@@ -60,8 +59,6 @@ export interface FloorRun {
 }
 
 export interface FloorOptions {
-  readonly root: string;
-  readonly binDir: string;
   readonly rounds: number;
   readonly warmup: number;
   readonly connections: number;
@@ -85,45 +82,15 @@ export interface FloorResult {
 
 const ATTACH_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
-const VMLINUX_H = join('dist', 'bpf', 'vmlinux.h');
-
-function newer(target: string, ...sources: string[]): boolean {
-  return existsSync(target) && sources.every((source) => statSync(target).mtimeMs >= statSync(source).mtimeMs);
-}
-
-/** Runs a build step; its first error line on failure, else null. */
-function build(command: string, args: readonly string[]): string | null {
-  const result = spawnSync(command, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (result.error) return `${command}: ${result.error.message}`;
-  if (result.status === 0) return null;
-  const lines = `${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
-  return lines.find((line) => /error/i.test(line)) ?? lines[0] ?? `${command} exited with ${result.status}`;
-}
-
 /**
- * Builds the program and its loader when missing or older than their
- * sources. Returns their paths, or why they could not be built (no clang, no
- * libbpf headers, no dist/bpf/vmlinux.h): the floor is then skipped.
+ * Builds the program and its loader (the Makefile's floor target) when
+ * missing or older than their sources. Returns their paths, or why they
+ * could not be built (no clang, no libbpf headers): the floor is then skipped.
  */
-export function buildFloor(root: string, binDir: string): { object: string; loader: string } | { skipped: string } {
-  mkdirSync(binDir, { recursive: true });
-  const source = join(root, 'bench', 'floor.bpf.c');
-  const object = join(binDir, 'floor.bpf.o');
-  const loaderSource = join(root, 'bench', 'floor.c');
-  const loader = join(binDir, 'floor');
-  const vmlinux = join(root, VMLINUX_H);
-  if (!existsSync(vmlinux)) return { skipped: `${VMLINUX_H} missing (make -C bpf makes it)` };
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
-  if (!newer(object, source, vmlinux)) {
-    // -g: the BTF that tp_btf and socket storage need comes with it.
-    const failed = build('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', join(root, 'dist', 'bpf'), '-c', source, '-o', object]);
-    if (failed !== null) return { skipped: `cannot build bench/floor.bpf.c: ${failed}` };
-  }
-  if (!newer(loader, loaderSource)) {
-    const failed = build('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', loader, loaderSource, '-lbpf']);
-    if (failed !== null) return { skipped: `cannot build bench/floor.c (libbpf headers: apt-get install libbpf-dev): ${failed}` };
-  }
-  return { object, loader };
+export function buildFloor(): { object: string; loader: string } | { skipped: string } {
+  const failed = tryMake(['floor']);
+  if (failed !== null) return { skipped: `cannot build the floor (make floor; libbpf headers: apt-get install libbpf-dev): ${failed}` };
+  return { object: `${REPO_ROOT}dist/bench/floor.bpf.o`, loader: `${REPO_ROOT}dist/bench/floor` };
 }
 
 interface Loader {
@@ -243,7 +210,7 @@ export function summarizeFloor(runs: readonly FloorRun[]): string {
  * floor cannot be built here (said in one line on stderr).
  */
 export async function measureFloor(options: FloorOptions): Promise<FloorResult | null> {
-  const built = buildFloor(options.root, options.binDir);
+  const built = buildFloor();
   if ('skipped' in built) {
     process.stderr.write(`bench: floor skipped: ${built.skipped}\n`);
     return null;

@@ -7,10 +7,11 @@
 // nanoseconds per operation to untraced.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
-import { TracerProcess } from '../test/support/tracer-process.js';
+import { sleep, TRACEFS, tracefsMounted } from '../harness/system.js';
+import { TracerProcess } from '../harness/tracer-process.js';
+import { make } from '../harness/build.js';
 import { median } from './parse.js';
 
 export type TaxTracer = 'untraced' | 'ours' | 'reference';
@@ -22,7 +23,6 @@ export const TAX_WORKLOADS = [
 
 export interface TaxOptions {
   readonly root: string;
-  readonly binDir: string;
   readonly rounds: number;
   readonly reference: boolean;
   readonly log: (line: string) => void;
@@ -37,13 +37,8 @@ export interface TaxResult {
 const REFERENCE_TCPLIFE = '/usr/sbin/tcplife';
 const SETTLE_MS = 300;
 
-function buildWorkload(binDir: string, root: string): string {
-  const binary = join(binDir, 'syscalls');
-  const source = join(root, 'bench', 'syscalls.c');
-  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
-  }
-  return binary;
+function buildWorkload(): string {
+  return make('dist/bench/syscalls')[0]!;
 }
 
 /** Starts a tracer; resolves once its header is out (attached). */
@@ -64,7 +59,7 @@ function runWorkload(binary: string, args: readonly string[]): number {
 }
 
 export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> {
-  const binary = buildWorkload(options.binDir, options.root);
+  const binary = buildWorkload();
   let mountedTracefs = false;
   let reference = options.reference && existsSync(REFERENCE_TCPLIFE);
   if (reference && !tracefsMounted()) {

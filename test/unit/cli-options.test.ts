@@ -11,9 +11,9 @@ import { describe, test } from 'node:test';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { PID_LIST_MAX, parsePidList, parsePortList } from '../../src/cli/options.js';
 import { UsageError } from '../../src/errors.js';
-import { TOOLS } from '../support/rows.js';
-import { REPO_ROOT as ROOT } from '../support/system.js';
-import { runTracerToExit } from '../support/tracer-process.js';
+import { TOOLS } from '../../harness/rows.js';
+import { REPO_ROOT as ROOT } from '../../harness/system.js';
+import { runTracerToExit } from '../../harness/tracer-process.js';
 
 interface Result {
   status: number | null;

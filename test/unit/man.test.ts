@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { tcplifeRenderer } from '../../src/format/tcplife.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';
-import { TOOLS } from '../support/rows.js';
-import { binPath, REPO_ROOT as ROOT } from '../support/system.js';
+import { TOOLS } from '../../harness/rows.js';
+import { binPath, REPO_ROOT as ROOT } from '../../harness/system.js';
 
 const PACKAGE = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
   version: string;

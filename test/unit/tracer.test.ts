@@ -17,7 +17,7 @@ import { syntheticRings } from '../../src/reader/synthetic.js';
 import { Diagnostics } from '../../src/cli/diagnostics.js';
 import { Output, type WriteFn } from '../../src/cli/output.js';
 import { COUNTER_CHECK_INTERVAL_MS, READ_INTERVAL_MS, Tracer, type TracerClock, type TracerOptions } from '../../src/cli/tracer.js';
-import { FakeRing } from '../support/rings.js';
+import { FakeRing } from '../../harness/rings.js';
 
 /** Timers run by hand: advance(ms) fires what falls due, in time order. */
 class ManualClock implements TracerClock {
