@@ -37,6 +37,7 @@ import { clientSession, startServer, type LoopbackServer } from '../harness/loop
 import { openFds, REPO_ROOT, sleep, TRACEFS, tracefsMounted } from '../harness/system.js';
 import { TracerProcess } from '../harness/tracer-process.js';
 import { make } from '../harness/build.js';
+import { currentCommit, RESULTS_SCHEMA, tableMarkdown, thisMachine, writeResults, type ResultTable } from './results.js';
 
 const ROOT = REPO_ROOT;
 const BIN_DIR = join(ROOT, 'dist', 'bench');
@@ -75,7 +76,9 @@ const USAGE = `usage: npm run bench -- [options]
   --no-reference     skip libbpf-tools
   --port P           the generator's listening port (default: random 20000-29999)
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
-  --keep             keep the run outputs`;
+  --keep             keep the run outputs
+  --results-dir DIR  where the results go as JSON (default bench/results)
+  --no-results       write no results file`;
 
 type ToolName = 'untraced' | 'ours' | 'reference';
 
@@ -96,6 +99,7 @@ interface Options {
   addresses: number;
   outDir: string | null;
   keep: boolean;
+  resultsDir: string | null;
   taxRounds: number;
   taxOnly: boolean;
   floorRounds: number;
@@ -120,6 +124,8 @@ function readOptions(argv: readonly string[]): Options {
       port: { type: 'string' },
       'out-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'results-dir': { type: 'string' },
+      'no-results': { type: 'boolean', default: false },
       'tax-rounds': { type: 'string', default: '5' },
       'tax-only': { type: 'boolean', default: false },
       'floor-rounds': { type: 'string', default: '3' },
@@ -152,6 +158,7 @@ function readOptions(argv: readonly string[]): Options {
     addresses: 64,
     outDir: values['out-dir'] ?? null,
     keep: values.keep === true,
+    resultsDir: values['no-results'] ? null : (values['results-dir'] ?? join(ROOT, 'bench', 'results')),
     taxRounds: integer(values['tax-rounds'], 'tax-rounds', 0),
     taxOnly: values['tax-only'] === true,
     floorRounds: integer(values['floor-rounds'], 'floor-rounds', 0),
@@ -586,7 +593,7 @@ function describeColdRun(cold: ColdRun): string {
   );
 }
 
-function summarizeCold(runs: readonly ColdRun[], options: Options): string {
+function summarizeCold(runs: readonly ColdRun[], options: Options): ResultTable {
   const tools: ToolName[] = ['ours', ...(options.reference ? (['reference'] as const) : [])];
   const of = (tool: ToolName) => runs.filter((run) => run.tool === tool);
   const perEvent = (pick: (run: ColdRun) => number) => (tool: ToolName) =>
@@ -604,12 +611,12 @@ function summarizeCold(runs: readonly ColdRun[], options: Options): string {
     ['kernel CPU us/event incl. start-up (median)', ...tools.map(perEvent((run) => run.kernelUs))],
     ['peak RSS MB (max)', ...tools.map((tool) => fmt(Math.max(...of(tool).map((run) => run.maxRssKb)) / 1024, 1))],
   ];
-  return markdownTable(['cold start into the load', 'ours', ...(options.reference ? ['libbpf-tools'] : [])], rows);
+  return { id: 'cold', title: 'Cold starts into a running load', columns: ['cold start into the load', 'ours', ...(options.reference ? ['libbpf-tools'] : [])], rows };
 }
 
 // --- reports
 
-function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>, options: Options): string {
+function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>, options: Options): ResultTable {
   const tools: ToolName[] = ['untraced', 'ours', ...(options.reference ? (['reference'] as const) : [])];
   const of = (tool: ToolName) => trials.filter((trial) => trial.tool === tool);
   const rates = new Map(tools.map((tool) => [tool, median(of(tool).map((trial) => trial.load.rate))]));
@@ -672,8 +679,8 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
       ...tools.map((tool) => (tool === 'untraced' ? '' : fmt(Math.max(...(startups.get(tool) ?? []).map((run) => run.quietRowMs)), 1))),
     ],
   );
-  const header = ['', 'untraced', 'ours', ...(options.reference ? ['libbpf-tools'] : [])];
-  return markdownTable(header, rows);
+  const columns = ['warm runs', 'untraced', 'ours', ...(options.reference ? ['libbpf-tools'] : [])];
+  return { id: 'warm', title: 'Warm runs', columns, rows };
 }
 
 // --- soak
@@ -718,6 +725,22 @@ async function soak(options: Options, connections: number): Promise<void> {
   }
 }
 
+// --- results
+
+/** Writes the run's tables as data (bench/results.ts), for docs/performance.md. */
+function saveResults(options: Options, tables: readonly ResultTable[]): void {
+  if (options.resultsDir === null || tables.length === 0) return;
+  const path = writeResults(options.resultsDir, {
+    schema: RESULTS_SCHEMA,
+    date: new Date().toISOString(),
+    machine: thisMachine(),
+    commit: currentCommit(ROOT),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    tables,
+  });
+  process.stdout.write(`\nbench: results in ${path}; npm run bench:render puts them in docs/performance.md\n`);
+}
+
 // --- main
 
 async function main(): Promise<void> {
@@ -728,6 +751,7 @@ async function main(): Promise<void> {
     options.reference = false;
   }
   buildHelpers();
+  const tables: ResultTable[] = [];
   const burners = Array.from({ length: options.busy }, () =>
     track(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })),
   );
@@ -739,11 +763,13 @@ async function main(): Promise<void> {
       reference: options.reference,
       log: (line) => process.stdout.write(`${line}\n`),
     });
-    process.stdout.write(`\ntracer tax (median ns per operation, ratio to untraced):\n${tax.table}\n`);
+    process.stdout.write(`\ntracer tax (median ns per operation, ratio to untraced):\n${tableMarkdown(tax.table)}\n`);
+    tables.push(tax.table);
   };
   try {
     if (options.taxOnly) {
       await tracerTax();
+      saveResults(options, tables);
       return;
     }
     if (options.soak !== null) {
@@ -809,10 +835,15 @@ async function main(): Promise<void> {
       process.stdout.write(`quiet connection to its row, ${tool}: ${runs.map((run) => run.quietRowMs.toFixed(1)).join(' ')} ms\n`);
     }
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
-    process.stdout.write(`\n${summarize(trials, startups, options)}\n`);
-    if (floor !== null) process.stdout.write(`\n${floor.table}\n`);
+    tables.push(summarize(trials, startups, options));
+    if (floor !== null) tables.push(floor.table);
+    for (const table of tables) process.stdout.write(`\n${tableMarkdown(table)}\n`);
     await tracerTax();
-    if (coldRuns.length > 0) process.stdout.write(`\n${summarizeCold(coldRuns, options)}\n`);
+    if (coldRuns.length > 0) {
+      tables.push(summarizeCold(coldRuns, options));
+      process.stdout.write(`\n${tableMarkdown(tables[tables.length - 1]!)}\n`);
+    }
+    saveResults(options, tables);
   } finally {
     for (const burner of burners) burner.kill('SIGKILL');
   }

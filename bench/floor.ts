@@ -10,7 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, sleep } from '../harness/system.js';
 import { tryMake } from '../harness/build.js';
-import { expectedRows, fmt, markdownTable, median, rotated, type LoadgenResult } from './parse.js';
+import { expectedRows, fmt, median, rotated, type LoadgenResult } from './parse.js';
+import type { ResultTable } from './results.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
 export const FLOOR_MODES = { empty: 0, storage: 1, 'storage+output': 2, output: 3 } as const;
@@ -77,7 +78,7 @@ export interface FloorOptions {
 
 export interface FloorResult {
   readonly runs: readonly FloorRun[];
-  readonly table: string;
+  readonly table: ResultTable;
 }
 
 const ATTACH_TIMEOUT_MS = 15_000;
@@ -180,7 +181,7 @@ export function describeFloorRun(run: FloorRun): string {
 }
 
 /** The table: medians per setup, as columns. */
-export function summarizeFloor(runs: readonly FloorRun[]): string {
+export function summarizeFloor(runs: readonly FloorRun[]): ResultTable {
   const of = (setup: FloorSetup) => runs.filter((run) => run.setup === setup);
   const rate = (setup: FloorSetup) => median(of(setup).map((run) => run.load.rate));
   const untraced = rate('untraced');
@@ -201,7 +202,7 @@ export function summarizeFloor(runs: readonly FloorRun[]): string {
     ['output failed (all runs)', ...FLOOR_SETUPS.map(output(counted((line) => line.outputFailed)))],
     ['runs skipped, program already on the CPU (all runs)', ...FLOOR_SETUPS.map(traced(counted((line) => line.missed)))],
   ];
-  return markdownTable(['the floor: minimal programs on the same tracepoint, no tool', ...FLOOR_SETUPS], rows);
+  return { id: 'floor', title: 'The floor', columns: ['the floor: minimal programs on the same tracepoint, no tool', ...FLOOR_SETUPS], rows };
 }
 
 /**

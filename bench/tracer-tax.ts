@@ -13,6 +13,7 @@ import { sleep, TRACEFS, tracefsMounted } from '../harness/system.js';
 import { TracerProcess } from '../harness/tracer-process.js';
 import { make } from '../harness/build.js';
 import { median } from './parse.js';
+import type { ResultTable } from './results.js';
 
 export type TaxTracer = 'untraced' | 'ours' | 'reference';
 export const TAX_WORKLOADS = [
@@ -31,7 +32,7 @@ export interface TaxOptions {
 export interface TaxResult {
   /** Median ns per operation, by tracer then workload name. */
   readonly medianNs: Map<TaxTracer, Map<string, number>>;
-  readonly table: string;
+  readonly table: ResultTable;
 }
 
 const REFERENCE_TCPLIFE = '/usr/sbin/tcplife';
@@ -100,15 +101,14 @@ export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> 
   const medianNs = new Map<TaxTracer, Map<string, number>>(
     [...samples].map(([tracer, byWorkload]) => [tracer, new Map([...byWorkload].map(([name, values]) => [name, median(values)]))]),
   );
-  const header = `| workload | untraced ns/op | ${tracers.slice(1).map((tracer) => `${tracer === 'ours' ? 'our tcplife' : 'libbpf-tools tcplife'} (ratio)`).join(' | ')} |`;
+  const columns = ['workload', 'untraced ns/op', ...tracers.slice(1).map((tracer) => `${tracer === 'ours' ? 'our tcplife' : 'libbpf-tools tcplife'} (ratio)`)];
   const rows = TAX_WORKLOADS.map(({ name }) => {
     const base = medianNs.get('untraced')!.get(name)!;
     const cells = tracers.slice(1).map((tracer) => {
       const ns = medianNs.get(tracer)!.get(name)!;
       return `${ns.toFixed(1)} (${(ns / base).toFixed(3)}x)`;
     });
-    return `| ${name} | ${base.toFixed(1)} | ${cells.join(' | ')} |`;
+    return [name, base.toFixed(1), ...cells];
   });
-  const table = [header, `|${' --- |'.repeat(tracers.length + 1)}`, ...rows].join('\n');
-  return { medianNs, table };
+  return { medianNs, table: { id: 'tax', title: "tcplife's tax on everything else", columns, rows } };
 }
