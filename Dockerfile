@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # tcpstates and tcplife in a container, from the official Node image.
 # Build:  docker build -t tcpstates .
-# Run (see README, "Running on many machines"): only CAP_BPF and CAP_PERFMON,
+# Run (see docs/deploy.md): only CAP_BPF and CAP_PERFMON,
 # locked memory for the perf rings (no CAP_IPC_LOCK), the host's cgroup
 # namespace (for the `cgroup` paths), a read-only root:
 #   docker run -d --name tcpstates --cap-drop ALL --cap-add BPF --cap-add PERFMON \
