@@ -167,7 +167,7 @@ describe('the loader on broken objects', () => {
     const messageLines = error.message.split('\n');
     assert.equal(messageLines[0], 'failed to load BPF program handle_set_state: EACCES');
     assert.equal(messageLines.length, 4);
-    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ rejected\.bpf\.c:\d+$/);
+    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ verifier-rejected\.bpf\.c:\d+$/);
     assert.match(messageLines[2]!, /^ {2}verifier: \d+: \(79\) r\d = \*\(u64 \*\)\(r\d \+8000\)$/);
     assert.equal(messageLines[3], '  verifier: invalid bpf_context access off=8000 size=8');
     assert.equal(error.hint, 'the kernel verifier rejected the program; rerun with --verbose for the whole log');
