@@ -171,7 +171,7 @@ async function runFloor(setup: FloorSetup, round: number, built: { object: strin
 }
 
 export function describeFloorRun(run: FloorRun): string {
-  let text = `floor round ${run.round} ${run.setup.padEnd(14)} ${run.load.rate.toFixed(0).padStart(6)} conn/s (${run.load.connections} in ${run.load.seconds.toFixed(2)} s)`;
+  const text = `floor round ${run.round} ${run.setup.padEnd(14)} ${run.load.rate.toFixed(0).padStart(6)} conn/s (${run.load.connections} in ${run.load.seconds.toFixed(2)} s)`;
   if (run.counts === null) return text;
   const parts = OUTPUT_MODES.includes(run.setup)
     ? [`read ${run.counts.read}/${run.expected} expected`, `${run.counts.lost} lost`, `${run.counts.outputFailed} output failed`]
