@@ -2,7 +2,9 @@
 // The documentation against its one source. Options: `-h` (commander's
 // definitions) is the source; the README's options table and each man page's
 // OPTIONS must name exactly the options of each tool's -h, with the same
-// short flag and value name, and restate its default word for word.
+// short flag and value name, and restate its default word for word. (-h is
+// the source because it is what the parser accepts; the README and the man
+// pages add what a table cell and a paragraph can say, and cannot drift.)
 // Performance: docs/performance.md's results must be what bench/results/
 // renders to (npm run bench:render).
 
@@ -64,6 +66,25 @@ function manText(tool: string): string {
     .replace(/\s+/g, ' ');
 }
 
+/** The options of the man page's OPTIONS section: the tag line after each .TP. */
+function manOptions(tool: string): DocumentedOption[] {
+  const roff = readFileSync(`${ROOT}man/${tool}.8`, 'utf8');
+  const start = roff.indexOf('\n.SH OPTIONS\n');
+  const lines = roff.slice(start, roff.indexOf('\n.SH ', start + 1)).split('\n');
+  return lines.flatMap((line, index) => {
+    if (line !== '.TP') return [];
+    const tag = (lines[index + 1] ?? '').replace(/\\f[BIRP]/g, '').replace(/\\-/g, '-');
+    const match = /^(?:(-\w)(?: \S+)?, )?(--[\w-]+)(?: (\S+))?$/.exec(tag);
+    assert.ok(match, `man/${tool}.8 OPTIONS tag ${tag}`);
+    return [{ short: match[1] ?? null, long: match[2]!, value: match[3] ?? null, text: '' }];
+  });
+}
+
+/** What must agree everywhere: the flags and the value's name, sorted by long option. */
+function shapes(options: readonly DocumentedOption[]): { long: string; short: string | null; value: string | null }[] {
+  return options.map(({ long, short, value }) => ({ long, short, value })).sort((a, b) => a.long.localeCompare(b.long));
+}
+
 /** "(default: ...)" at the end of a description: the one statement of a default. */
 function defaultClause(text: string): string | null {
   return /\(default: (.*)\)$/.exec(text)?.[1] ?? null;
@@ -76,9 +97,11 @@ describe('options: -h, the README table and the man pages agree', () => {
     const documented = readme.filter((row) => row.tools === 'both' || row.tools === tool.name);
 
     test(`${tool.name}: the README table has exactly -h's options, with its short flags and value names`, () => {
-      const shape = (option: DocumentedOption) => ({ long: option.long, short: option.short, value: option.value });
-      const byLong = (a: { long: string }, b: { long: string }) => a.long.localeCompare(b.long);
-      assert.deepEqual(documented.map(shape).sort(byLong), help.map(shape).sort(byLong));
+      assert.deepEqual(shapes(documented), shapes(help));
+    });
+
+    test(`${tool.name}: the man page's OPTIONS has exactly -h's options, with its short flags and value names`, () => {
+      assert.deepEqual(shapes(manOptions(tool.name)), shapes(help));
     });
 
     test(`${tool.name}: a default stated in -h is stated word for word in the README and the man page`, () => {
