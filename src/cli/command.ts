@@ -9,8 +9,8 @@ import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
-import { StdoutWriteError } from './output.js';
-import type { Diagnostics } from './diagnostics.js';
+import { StdoutWriteError } from '../io/output.js';
+import type { Diagnostics } from '../io/diagnostics.js';
 import { packageVersion } from './version.js';
 import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
@@ -230,12 +230,18 @@ function diagnosticMode(raw: RawOptions): { json: boolean; verbose: boolean } {
   return { json: raw.json === true && !textLayout, verbose: raw.verbose === true };
 }
 
-/** What both tools' row renderers take from the options: the layout, and
- * colour only for text rows on a terminal. */
-export async function rowLayout(
-  options: CommonOptions,
-  wallClockOffsetMs: number,
-): Promise<{ wide: boolean; csv: boolean; time: boolean; timestamp: boolean; wallClockOffsetMs: number; colorizer: Colorizer | null }> {
+/** What both tools' row renderers take from the options. */
+export interface RowLayout {
+  readonly wide: boolean;
+  readonly csv: boolean;
+  readonly time: boolean;
+  readonly timestamp: boolean;
+  readonly wallClockOffsetMs: number;
+  readonly colorizer: Colorizer | null;
+}
+
+/** The layout from the options, with colour only for text rows on a terminal. */
+export async function rowLayout(options: CommonOptions, wallClockOffsetMs: number): Promise<RowLayout> {
   return {
     wide: options.wide,
     csv: options.csv,

@@ -6,7 +6,7 @@
 
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { Diagnostics } from '../../src/cli/diagnostics.js';
+import { Diagnostics } from '../../src/io/diagnostics.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { UsageError, VerifierError } from '../../src/errors.js';

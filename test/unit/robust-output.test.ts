@@ -5,7 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Output, type WriteFn } from '../../src/cli/output.js';
+import { Output, type WriteFn } from '../../src/io/output.js';
 import { PROMPTLY_MS } from '../support/system.js';
 
 function errno(code: string): NodeJS.ErrnoException {
