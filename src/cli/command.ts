@@ -107,7 +107,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are not printed here: parseArgs turns them into a UsageError,
-    // which cli/diagnostics.ts prints like every other error.
+    // which io/diagnostics.ts prints like every other error.
     .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
   command.on('option:version', () => {
     const version = `${spec.name} ${packageVersion()}`;
@@ -186,7 +186,7 @@ function commanderMessage(error: CommanderError, command: Command): string {
 
 /**
  * Parses argv (without node and script). Help exits 0. Every invalid option,
- * value or argument throws UsageError (exit 2), printed by cli/diagnostics.ts
+ * value or argument throws UsageError (exit 2), printed by io/diagnostics.ts
  * as one "tool: message" line (a JSON object with --json). `diagnostics`, if
  * given, takes its mode (--json, --verbose) from what was parsed, even when
  * parsing fails. As GNU tools do, errors in the command line's shape

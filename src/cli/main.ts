@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The top of each tool: runs it and turns any error into its lines on
-// stderr (cli/diagnostics.ts, text or --json) and an exit code. A stack
+// stderr (io/diagnostics.ts, text or --json) and an exit code. A stack
 // trace is only shown with --verbose, and only for errors that are not ours
 // (a bug).
 

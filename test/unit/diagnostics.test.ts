@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The one stderr path (cli/diagnostics.ts): text lines as the tests of the
+// The one stderr path (io/diagnostics.ts): text lines as the tests of the
 // tools pin them, one JSON object per line with --json (errors included),
 // --verbose from the parsed options (bundled short flags too), and the mode
 // set even by a command line that fails to parse.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// src/cli/output.ts on a simulated fd: partial writes, EAGAIN (a reader that
+// src/io/output.ts on a simulated fd: partial writes, EAGAIN (a reader that
 // is slow or stopped), EPIPE (the reader left), the backlog bound and the
 // exit-time drain with its deadline.
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The tracing loop (cli/tracer.ts) without root: a session over synthetic
+// The tracing loop (trace/tracer.ts) without root: a session over synthetic
 // rings and FakeRing records, a manual clock, an output into memory and
 // diagnostics collected as lines. Rows, --count, --duration, loss reports,
 // the emitted-vs-read check, a backlogged stdout, JSON stderr and the

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The tracer's warm-up (cli/tracer.ts warmUp, TracerOptions.warming): the
+// The tracer's warm-up (trace/warm-up.ts, TracerOptions.warming): the
 // tool's own writeRow warms up, with its side effects
 // switched off around it and nothing of it in the output or the counts;
 // RowRenderer.reset (-t starts again from the first real row); and the
