@@ -12,7 +12,7 @@ import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from '../io/output.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import { packageVersion } from './version.js';
-import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
+import { addFleetOptions, ROW_LAYOUT_OPTIONS, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
 export interface CommonOptions {
   readonly time: boolean;
@@ -84,12 +84,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
     .option('-s, --csv', 'comma separated values output')
     .addOption(
-      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts([
-        'csv',
-        'wide',
-        'time',
-        'timestamp',
-      ]),
+      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts(ROW_LAYOUT_OPTIONS),
     );
   command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
   command

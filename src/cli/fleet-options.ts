@@ -28,8 +28,8 @@ export interface FleetOptions {
   readonly container: boolean;
 }
 
-/** Row-layout options that mean nothing without rows. */
-const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
+/** Row-layout options that mean nothing without rows (or with --json). */
+export const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
 
 export function addFleetOptions(command: Command): Command {
   return command

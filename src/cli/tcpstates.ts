@@ -14,6 +14,7 @@ import { TransitionSummary } from '../track/summary.js';
 import { Aggregation, JournalEntries } from '../trace/consumers.js';
 import type { RunDeps } from '../trace/run.js';
 import { buildCommand, parseArgs, validateCommon, type CommonOptions, type RawOptions } from './command.js';
+import { ROW_LAYOUT_OPTIONS } from './fleet-options.js';
 import { runTool } from './tool.js';
 
 const EXAMPLES = `examples:
@@ -35,9 +36,6 @@ const EXAMPLES = `examples:
     tcpstates --metrics 9100                  # Prometheus metrics on 127.0.0.1:9100/metrics
     tcpstates -N /run/netns/blue --container  # one network namespace; NETNS, CGROUP columns
     tcpstates --cgroup /system.slice --json   # sockets of a cgroup subtree`;
-
-/** Row-layout options that mean nothing without rows. */
-const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
 
 /** Shown on stderr in --summary mode, where no header says tracing started. */
 export const SUMMARY_NOTICE = 'Tracing TCP state changes for the summary... Hit Ctrl-C to end.';

@@ -17,12 +17,11 @@ import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import { Output } from '../io/output.js';
-import { earlyStopSignal } from './signals.js';
+import { earlyStopSignal, STOP_SIGNALS } from './signals.js';
 import { finalMessage, NOTHING_READ_FIELDS, SYSTEM_CLOCK, Tracer, type TracerClock, type TracerOptions } from './tracer.js';
 
 export { EXIT_FLUSH_TIMEOUT_MS, READ_INTERVAL_MS } from './tracer.js';
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** The signal the kernel sends when a ring passes its wakeup watermark
  * (ffi/libc.ts signalOnWakeup). SIGURG because its default action is to
  * do nothing: one arriving while no handler is installed is harmless. */
@@ -167,9 +166,9 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
   let tracer: Tracer | null = null;
   const onSignal = (): void => tracer?.stop(0);
   const onWakeup = (): void => tracer?.wakeup();
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   const releaseSignals = (): void => {
-    for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
     process.removeListener(WAKEUP_SIGNAL, onWakeup);
   };
   // Stopped while starting (Ctrl-C during module loading): end as any stop
