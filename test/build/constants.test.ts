@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BPF_OBJECT_PATH, COUNTER_INDEX, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
+import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
+import { COUNTER_INDEX } from '../../src/bpf/counters.js';
 import { CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
 import { EVENT_FLAG_PASSIVE, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { PID_LIST_MAX } from '../../src/cli/options.js';
