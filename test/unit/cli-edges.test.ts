@@ -13,7 +13,7 @@ import { packageVersion } from '../../src/cli/version.js';
 import { UsageError } from '../../src/errors.js';
 import { colorizerFor, colorLevel } from '../../src/format/color.js';
 import { TOOLS } from '../../harness/rows.js';
-import { binPath, REPO_ROOT as ROOT } from '../../harness/system.js';
+import { REPO_ROOT as ROOT } from '../../harness/system.js';
 import { runTracerToExit } from '../../harness/tracer-process.js';
 
 interface Result {

@@ -161,14 +161,14 @@ describe('Tracer', () => {
 
   test('without a header, the notice goes to stderr (a custom one when given)', async () => {
     const plain = harness({ header: null });
-    plain.tracer.start();
+    const plainDone = plain.tracer.start();
     plain.tracer.stop(0);
-    await plain.tracer.done;
+    await plainDone;
     assert.equal(plain.stderr[0], 'tcpstates: Tracing... Hit Ctrl-C to end.');
     const custom = harness({ header: null, notice: 'Tracing for the summary...' });
-    custom.tracer.start();
+    const customDone = custom.tracer.start();
     custom.tracer.stop(0);
-    await custom.tracer.done;
+    await customDone;
     assert.equal(custom.stderr[0], 'tcpstates: Tracing for the summary...');
   });
 
