@@ -2,7 +2,7 @@
 // Rules of the repository's layout, read from the sources: every kernel test
 // file checks for root the same way, before any test; the bench and the
 // harness never import test/; no TypeScript runs a C compiler (the Makefile
-// is the one build graph, harness/build.ts calls it).
+// is the one build graph, harness/build.ts calls it); CI lints first.
 
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -46,4 +46,11 @@ test('no TypeScript runs a C compiler: C is built by the Makefile', () => {
   for (const file of [...sources('src'), ...sources('test'), ...sources('bench'), ...sources('harness')]) {
     assert.doesNotMatch(read(file), /(spawn|spawnSync|execFile|execFileSync|exec|execSync)\(\s*'(cc|gcc|clang)'/, `${file} runs a compiler`);
   }
+});
+
+test('CI lints (tsc --noEmit and eslint) before it runs the tests', () => {
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  assert.match(scripts['lint'] ?? '', /^tsc -p tsconfig\.json --noEmit && eslint \.$/);
+  const steps = read('.ci/run').split('\n').filter((line) => /^npm /.test(line));
+  assert.deepEqual(steps, ['npm run lint', 'npm test']);
 });
