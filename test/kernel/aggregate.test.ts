@@ -23,11 +23,13 @@ import { EventBatch } from '../../src/reader/batch.js';
 import { renderBatch, type RowWriter } from '../../src/reader/render.js';
 import { TransitionSummary } from '../../src/track/summary.js';
 import { SUMMARY_NOTICE } from '../../src/cli/tcpstates.js';
-import { createNetns, dropSyns, type TestNetns } from '../support/namespaces.js';
-import { runLoad } from '../support/peers.js';
-import { jsonRows } from '../support/rows.js';
-import { sleep } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { createNetns, dropSyns, type TestNetns } from '../../harness/namespaces.js';
+import { runLoad } from '../../harness/peers.js';
+import { jsonRows } from '../../harness/rows.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 /** Sessions held 0 to 300 ms (durations across many buckets), both
  * families, refused and timed-out connects, a reset. */
