@@ -11,9 +11,10 @@
 // --summary --count (records) on the same load count the same.
 
 import { strict as assert } from 'node:assert';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { SizedTraceConfig, AggregateConfig, TraceMode } from '../../src/bpf/config.js';
 import { openTrace, type TraceSession } from '../../src/bpf/loader.js';
+import type { Aggregates } from '../../src/decode/aggregates.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
 import { ByteOutput } from '../../src/format/output.js';
@@ -68,29 +69,43 @@ function drain(session: TraceSession, recordSize: number, writeRow: RowWriter): 
   return events;
 }
 
-test('tcpstates: the maps give every --metrics series and every --summary line the records give', { timeout: 60_000 }, async (t) => {
-  const netns = createNetns('agg');
+/**
+ * One program that both emits and aggregates, over the test load in a
+ * namespace of its own: every record through `writeRow`, then the maps.
+ * Nothing may be lost on either path.
+ */
+async function traceBothPaths(
+  t: TestContext,
+  mode: TraceMode,
+  aggregate: AggregateConfig,
+  writeRow: RowWriter,
+): Promise<{ events: number; aggregated: number; aggregates: Aggregates }> {
+  const netns = createNetns(`agg${mode[0]}`);
   t.after(netns.remove);
-  const session = openTrace(bindLibbpf(), traceConfig('transitions', netns, { metrics: true, summary: true, records: true }));
+  const session = openTrace(bindLibbpf(), traceConfig(mode, netns, aggregate));
   t.after(() => session.close());
   await runTestLoad(netns);
-
-  const perEvent = new TcpstatesMetrics();
-  const perEventSummary = new TransitionSummary();
-  const events = drain(session, TRANSITION_EVENT_SIZE, (_out, event) => {
-    perEvent.add(event);
-    perEventSummary.add(event);
-  });
+  const events = drain(session, mode === 'sessions' ? EVENT_SIZE : TRANSITION_EVENT_SIZE, writeRow);
   const counters = session.readCounters();
   assert.equal(counters.outputFailed, 0);
   assert.equal(counters.aggregateFailed, 0);
+  const aggregates = session.readAggregates!();
+  assert.ok(aggregates !== null);
+  return { events, aggregated: counters.aggregated, aggregates };
+}
+
+test('tcpstates: the maps give every --metrics series and every --summary line the records give', { timeout: 60_000 }, async (t) => {
+  const perEvent = new TcpstatesMetrics();
+  const perEventSummary = new TransitionSummary();
+  const { events, aggregated, aggregates } = await traceBothPaths(t, 'transitions', { metrics: true, summary: true, records: true }, (_out, event) => {
+    perEvent.add(event);
+    perEventSummary.add(event);
+  });
   // 23 connections of 10 transitions and 6 listeners of 2; the reset: 6 and its listener's 2;
   // 2 refused and 1 timed-out connect of 2.
   assert.equal(events, 23 * 10 + 6 * 2 + 8 + 3 * 2);
-  assert.equal(counters.aggregated, events);
+  assert.equal(aggregated, events);
 
-  const aggregates = session.readAggregates!();
-  assert.ok(aggregates !== null);
   const inKernel = new TcpstatesMetrics();
   inKernel.load(aggregates);
   perEvent.counts.events = events;
@@ -117,23 +132,16 @@ test('tcpstates: the maps give every --metrics series and every --summary line t
 });
 
 test('tcplife: the maps give every --metrics series the records give', { timeout: 60_000 }, async (t) => {
-  const netns = createNetns('aggl');
-  t.after(netns.remove);
-  const session = openTrace(bindLibbpf(), traceConfig('sessions', netns, { metrics: true, summary: false, records: true }));
-  t.after(() => session.close());
-  await runTestLoad(netns);
-
   const perEvent = new TcplifeMetrics();
-  const events = drain(session, EVENT_SIZE, (_out, event) => perEvent.add(event));
-  const counters = session.readCounters();
-  assert.equal(counters.outputFailed, 0);
-  assert.equal(counters.aggregateFailed, 0);
+  const { events, aggregated, aggregates } = await traceBothPaths(t, 'sessions', { metrics: true, summary: false, records: true }, (_out, event) =>
+    perEvent.add(event),
+  );
   // 24 connections (the reset's too) of 2 sessions, 3 failed connects.
   assert.equal(events, 24 * 2 + 3);
-  assert.equal(counters.aggregated, events);
+  assert.equal(aggregated, events);
 
   const inKernel = new TcplifeMetrics();
-  inKernel.load(session.readAggregates!()!);
+  inKernel.load(aggregates);
   for (const format of ['prometheus', 'openmetrics'] as const) assert.equal(inKernel.render(format), perEvent.render(format), format);
   const rendered = inKernel.render('prometheus');
   assert.match(rendered, /tcplife_connect_failures_total\{reason="econnrefused"\} 2\n/);

@@ -8,7 +8,7 @@
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
+import { AGGREGATE_BITS, CONFIG_LAYOUT, encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
 import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
 import { main as tcplife } from '../../src/cli/tcplife.js';
@@ -96,11 +96,12 @@ class SyntheticLibbpf implements Libbpf {
     this.ringPages = pageCount;
     return this.rings;
   }
-  /** The counters: every event emitted (on CPU 0), nothing lost. */
+  /** The counters: every event emitted (on CPU 0) into the rings, nothing lost. */
   lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean {
     assert.equal(mapFd, 100 + MAP_NAMES.indexOf(MAP_COUNTERS));
     value.fill(0);
-    if (new DataView(key.buffer).getUint32(0, true) === COUNTER_INDEX.COUNTER_EMITTED) {
+    // Emitted: only into rings (none when the kernel aggregates).
+    if (new DataView(key.buffer).getUint32(0, true) === COUNTER_INDEX.COUNTER_EMITTED && this.ringPages > 0) {
       new DataView(value.buffer).setBigUint64(0, BigInt(this.rings.events), true);
     }
     return true;
@@ -199,4 +200,30 @@ test('tcpstates --json over synthetic rings: one object per event, no header', a
   const objects = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { newstate: string });
   assert.equal(objects.length, libbpf.events);
   assert.ok(objects.every((object) => typeof object.newstate === 'string'));
+});
+
+/** The aggregate bits the tool configured (bpf/tcpstates.h AGGREGATE_*). */
+function aggregateBits(libbpf: SyntheticLibbpf): number {
+  assert.ok(libbpf.rodata !== null);
+  return new DataView(libbpf.rodata.buffer, libbpf.rodata.byteOffset).getUint32(CONFIG_LAYOUT.aggregate, true);
+}
+
+test('no consumer needs the events: the kernel aggregates, no rings, no owner programs; else records', async () => {
+  const { AGGREGATE_METRICS, AGGREGATE_SUMMARY, AGGREGATE_NO_RECORDS } = AGGREGATE_BITS;
+  const life = await run(tcplife, ['--metrics', '0'], EVENT_SIZE);
+  assert.equal(life.code, 0);
+  assert.equal(aggregateBits(life.libbpf), AGGREGATE_METRICS | AGGREGATE_NO_RECORDS);
+  assert.equal(life.libbpf.ringPages, 0, 'no perf rings');
+  assert.deepEqual(life.libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED]);
+  assert.equal(life.stderr.at(-1), 'tool: 0 events read, 0 lost');
+  const summary = await run(tcpstates, ['--summary', '--metrics', '0'], TRANSITION_EVENT_SIZE);
+  assert.equal(aggregateBits(summary.libbpf), AGGREGATE_METRICS | AGGREGATE_SUMMARY | AGGREGATE_NO_RECORDS);
+  assert.equal(summary.stdout, 'no TCP state transitions seen\n');
+  for (const argv of [['--metrics', '0', '--json'], ['--summary', '--count', '5'], []]) {
+    const records = await run(tcpstates, argv, TRANSITION_EVENT_SIZE);
+    assert.equal(aggregateBits(records.libbpf), 0, argv.join(' '));
+    assert.ok(records.libbpf.ringPages > 0);
+  }
+  const lifeOwners = await run(tcplife, ['--metrics', '0', '-p', '181'], EVENT_SIZE);
+  assert.deepEqual(lifeOwners.libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV], '-p needs the owner');
 });
