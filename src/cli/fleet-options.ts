@@ -5,6 +5,7 @@
 // Parsed and resolved here, before anything touches the kernel.
 
 import { Option, type Command } from 'commander';
+import { orThrow } from '../errors.js';
 import { parseMetricsAddress, type MetricsAddress } from '../metrics/server.js';
 import { resolveCgroupOption, type CgroupTarget } from '../sys/cgroup.js';
 import { resolveNetnsOption } from '../sys/netns.js';
@@ -43,12 +44,12 @@ export function addFleetOptions(command: Command): Command {
     .addOption(new Option('--container', 'add NETNS and CGROUP columns to text rows').conflicts('json'));
 }
 
-/** @throws UsageError */
+/** @throws UsageError (bad input), EnvironmentError (what the machine refused) */
 export function validateFleet(raw: FleetRawOptions): FleetOptions {
   return {
-    metrics: raw.metrics === undefined ? null : parseMetricsAddress(raw.metrics, '--metrics'),
-    netnsIno: raw.netns === undefined ? null : resolveNetnsOption(raw.netns, '-N/--netns'),
-    cgroup: raw.cgroup === undefined ? null : resolveCgroupOption(raw.cgroup, '--cgroup'),
+    metrics: raw.metrics === undefined ? null : orThrow(parseMetricsAddress(raw.metrics, '--metrics')),
+    netnsIno: raw.netns === undefined ? null : orThrow(resolveNetnsOption(raw.netns, '-N/--netns')),
+    cgroup: raw.cgroup === undefined ? null : orThrow(resolveCgroupOption(raw.cgroup, '--cgroup')),
     container: raw.container === true,
   };
 }
