@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// The --metrics endpoint under hostile clients (test/support/attacker.ts),
+// each beside a normal scrape a second and a steady event load, for
+// docs/metrics-endpoint.md:
+//   flock /tmp/tcpstates-kernel.lock node dist/bench/metrics-attack.js \
+//     [none|pipeline|idle|slowloris ...] [--seconds S] [--rate CONN_PER_S]
+// (after npm run build; root). Per attack: the tracer's RSS before and at
+// most, its final "N events read, M lost", the scrapes' latency (each must
+// answer within 1 s) and what the endpoint closed.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import type { AttackStats } from '../test/support/attacker.js';
+import { REPO_ROOT, rssKiB, sleep } from '../test/support/system.js';
+import { TracerProcess } from '../test/support/tracer-process.js';
+
+const LOADGEN = join(REPO_ROOT, 'dist', 'bench', 'loadgen');
+const ATTACKER = join(REPO_ROOT, 'dist', 'test', 'support', 'attacker.js');
+/** The hard RLIMIT_NOFILE here is 20,000 a process: the idle flood runs in several. */
+const IDLE_PER_PROCESS = 5000;
+const SCRAPE_TIMEOUT_MS = 1000;
+
+/** What each attack is, as docs/metrics-endpoint.md reports it. */
+const ATTACKS: Record<string, { kind: string; connections: number } | null> = {
+  none: null,
+  pipeline: { kind: 'pipeline', connections: 80 },
+  idle: { kind: 'idle', connections: 20_000 },
+  slowloris: { kind: 'slowloris', connections: 2000 },
+};
+
+export interface ScrapeResult {
+  readonly latencyMs: number;
+  readonly ok: boolean;
+}
+
+/** One GET of `url` with a fresh connection; not ok past the timeout. */
+export function scrapeOnce(url: string, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<ScrapeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => resolve({ latencyMs: performance.now() - started, ok });
+    const request = get(url, { agent: false, timeout: timeoutMs }, (response) => {
+      response.resume();
+      response.on('end', () => done(response.statusCode === 200 && performance.now() - started <= timeoutMs));
+      response.on('error', () => done(false));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => done(false));
+  });
+}
+
+/** Scrapes every second until `stop` resolves. */
+export async function scrapeEverySecond(url: string, stop: Promise<unknown>): Promise<ScrapeResult[]> {
+  const results: ScrapeResult[] = [];
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  while (!stopped) {
+    const next = sleep(1000);
+    results.push(await scrapeOnce(url));
+    await next;
+  }
+  return results;
+}
+
+/** Starts `connections` attackers of `kind` on `port` in as many processes as the descriptor limit needs. */
+export function startAttackers(kind: string, port: number, connections: number, seconds: number): Promise<AttackStats>[] {
+  const processes = kind === 'idle' ? Math.ceil(connections / IDLE_PER_PROCESS) : 1;
+  return Array.from({ length: processes }, (_, index) => {
+    const share = Math.floor(connections / processes) + (index < connections % processes ? 1 : 0);
+    const child = spawn('prlimit', [`--nofile=${IDLE_PER_PROCESS + 100}`, process.execPath, ATTACKER, kind, String(port), String(share), String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    return new Promise<AttackStats>((resolve) => child.on('close', () => resolve(JSON.parse(out || '{"connected":0,"closed":0,"errors":0}') as AttackStats)));
+  });
+}
+
+function startLoad(rate: number, seconds: number): ChildProcess {
+  if (!existsSync(LOADGEN)) execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, join(REPO_ROOT, 'bench', 'loadgen.c')]);
+  return spawn(LOADGEN, ['--netns', '--rate', String(rate), '--count', String(rate * seconds), '--seconds', String(seconds + 5)], { stdio: 'ignore' });
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+}
+
+async function runOne(name: string, seconds: number, rate: number): Promise<void> {
+  const tracer = await TracerProcess.attach('tcpstates', ['--metrics', '0']);
+  const url = `http://127.0.0.1:${tracer.metricsPort}/metrics`;
+  await scrapeOnce(url);
+  const rssBeforeKiB = rssKiB(tracer.pid);
+  let rssMaxKiB = rssBeforeKiB;
+  const sampler = setInterval(() => {
+    try {
+      rssMaxKiB = Math.max(rssMaxKiB, rssKiB(tracer.pid));
+    } catch {
+      // exited
+    }
+  }, 100);
+  const load = startLoad(rate, seconds);
+  const attack = ATTACKS[name];
+  const attackers = attack ? startAttackers(attack.kind, tracer.metricsPort, attack.connections, seconds) : [sleep(seconds * 1000).then(() => null)];
+  const scrapes = scrapeEverySecond(url, Promise.all(attackers));
+  const stats = await Promise.all(attackers);
+  const results = await scrapes;
+  await new Promise((resolve) => (load.exitCode !== null ? resolve(null) : load.once('close', resolve)));
+  const closed = (await scrapeOnce(url)).ok ? await fetchClosed(url) : 'unknown';
+  clearInterval(sampler);
+  const exit = await tracer.finish();
+  const final = tracer.stderrLines.at(-1) ?? '';
+  const latencies = results.map((result) => result.latencyMs);
+  console.log(
+    JSON.stringify({
+      attack: name,
+      seconds,
+      load_conn_per_s: rate,
+      rss_before_mb: +(rssBeforeKiB / 1024).toFixed(1),
+      rss_max_mb: +(rssMaxKiB / 1024).toFixed(1),
+      final,
+      exit: exit.code,
+      scrapes: results.length,
+      scrapes_failed: results.filter((result) => !result.ok).length,
+      scrape_ms_p50: +percentile(latencies, 0.5).toFixed(1),
+      scrape_ms_max: +Math.max(...latencies).toFixed(1),
+      closed,
+      attackers: stats,
+    }),
+  );
+}
+
+async function fetchClosed(url: string): Promise<string> {
+  return new Promise((resolve) => {
+    get(url, { agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve([...body.matchAll(/connections_closed_total\{reason="(\w+)"\} (\d+)/g)].map((m) => `${m[1]}=${m[2]}`).join(' ')));
+    }).on('error', () => resolve('unknown'));
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const option = (name: string, fallback: number): number => {
+    const at = args.indexOf(name);
+    return at < 0 ? fallback : Number(args.splice(at, 2)[1]);
+  };
+  const seconds = option('--seconds', 20);
+  const rate = option('--rate', 5000);
+  for (const name of args.length > 0 ? args : Object.keys(ATTACKS)) await runOne(name, seconds, rate);
+}
+
+if (process.argv[1]?.endsWith('metrics-attack.js')) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
