@@ -12,15 +12,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import type { AttackStats } from '../test/support/attacker.js';
+import { scrapeEverySecond, scrapeOnce, startAttackers } from '../test/support/attacker.js';
 import { REPO_ROOT, rssKiB, sleep } from '../test/support/system.js';
 import { TracerProcess } from '../test/support/tracer-process.js';
 
 const LOADGEN = join(REPO_ROOT, 'dist', 'bench', 'loadgen');
-const ATTACKER = join(REPO_ROOT, 'dist', 'test', 'support', 'attacker.js');
-/** The hard RLIMIT_NOFILE here is 20,000 a process: the idle flood runs in several. */
-const IDLE_PER_PROCESS = 5000;
-const SCRAPE_TIMEOUT_MS = 1000;
 
 /** What each attack is, as docs/metrics-endpoint.md reports it. */
 const ATTACKS: Record<string, { kind: string; connections: number } | null> = {
@@ -29,53 +25,6 @@ const ATTACKS: Record<string, { kind: string; connections: number } | null> = {
   idle: { kind: 'idle', connections: 20_000 },
   slowloris: { kind: 'slowloris', connections: 2000 },
 };
-
-export interface ScrapeResult {
-  readonly latencyMs: number;
-  readonly ok: boolean;
-}
-
-/** One GET of `url` with a fresh connection; not ok past the timeout. */
-export function scrapeOnce(url: string, timeoutMs = SCRAPE_TIMEOUT_MS): Promise<ScrapeResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => resolve({ latencyMs: performance.now() - started, ok });
-    const request = get(url, { agent: false, timeout: timeoutMs }, (response) => {
-      response.resume();
-      response.on('end', () => done(response.statusCode === 200 && performance.now() - started <= timeoutMs));
-      response.on('error', () => done(false));
-    });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => done(false));
-  });
-}
-
-/** Scrapes every second until `stop` resolves. */
-export async function scrapeEverySecond(url: string, stop: Promise<unknown>): Promise<ScrapeResult[]> {
-  const results: ScrapeResult[] = [];
-  let stopped = false;
-  void stop.then(() => (stopped = true));
-  while (!stopped) {
-    const next = sleep(1000);
-    results.push(await scrapeOnce(url));
-    await next;
-  }
-  return results;
-}
-
-/** Starts `connections` attackers of `kind` on `port` in as many processes as the descriptor limit needs. */
-export function startAttackers(kind: string, port: number, connections: number, seconds: number): Promise<AttackStats>[] {
-  const processes = kind === 'idle' ? Math.ceil(connections / IDLE_PER_PROCESS) : 1;
-  return Array.from({ length: processes }, (_, index) => {
-    const share = Math.floor(connections / processes) + (index < connections % processes ? 1 : 0);
-    const child = spawn('prlimit', [`--nofile=${IDLE_PER_PROCESS + 100}`, process.execPath, ATTACKER, kind, String(port), String(share), String(seconds)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    return new Promise<AttackStats>((resolve) => child.on('close', () => resolve(JSON.parse(out || '{"connected":0,"closed":0,"errors":0}') as AttackStats)));
-  });
-}
 
 function startLoad(rate: number, seconds: number): ChildProcess {
   if (!existsSync(LOADGEN)) execFileSync('cc', ['-O2', '-Wall', '-o', LOADGEN, join(REPO_ROOT, 'bench', 'loadgen.c')]);
