@@ -41,6 +41,7 @@ export type RawField =
 const AF_INET6 = 10;
 const DOT = 0x2e;
 const SPACE = 0x20;
+const QUESTION_MARK = 0x3f;
 
 /** Codes of the compiled kinds. */
 const UINT = 1;
@@ -131,7 +132,8 @@ export function putRawField(bytes: Uint8Array, position: number, plan: RawPlan, 
           bytes.fill(SPACE, position, cursor);
           return -1;
         }
-        bytes[cursor++] = byte;
+        // A control character shows as "?", as ps shows it (quote.ts printable).
+        bytes[cursor++] = byte < 0x20 || byte === 0x7f ? QUESTION_MARK : byte;
       }
       return cursor;
     }
