@@ -76,21 +76,46 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     // Ours reads what is left in its rings when stopped; the reference, stopped
     // before it got a CPU to read them, may not. Wait for its rows instead of
     // pausing a fixed time (a busy machine can keep it waiting for longer).
-    await waitFor('the reference to print every transition', () => select(reference.stdout.lines).length >= expected, PROMPTLY_MS).catch(
-      async (error: unknown) => {
-        await Promise.all([reference.stop('SIGKILL'), ours.stop('SIGKILL')]); // a left tracer would keep the run alive
-        throw error;
+    // Its perf rings wake it per event, and on a busy machine they can fill:
+    // it then says "lost N events on CPU #C", once a later event on that CPU
+    // carries the ring's LOST record, which a few refused connects (outside
+    // the load's ports) bring about. Then the rows it printed are compared.
+    const referenceLost = () => /^lost \d+ events on CPU #\d+$/m.test(reference.stderr.text);
+    const waitStarted = Date.now();
+    let nudged = waitStarted;
+    await waitFor(
+      'the reference to print every transition or report lost events',
+      () => {
+        if (Date.now() - nudged > 500) {
+          nudged = Date.now();
+          for (let i = 0; i < 4; i++) void refusedConnection('127.0.0.1');
+        }
+        return select(reference.stdout.lines).length >= expected || referenceLost();
       },
-    );
+      PROMPTLY_MS,
+    ).catch(async (error: unknown) => {
+      await Promise.all([reference.stop('SIGKILL'), ours.stop('SIGKILL')]); // a left tracer would keep the run alive
+      throw error;
+    });
 
     const [referenceResult, oursResult] = await Promise.all([reference.finish(), ours.finish()]);
     assert.equal(oursResult.code, 0, oursResult.stderr.join('\n'));
-    assert.doesNotMatch(referenceResult.stderr.join('\n'), /lost/, 'the reference lost nothing either');
     const ourRows = select(oursResult.stdout);
     const referenceRows = select(referenceResult.stdout);
-
     assert.equal(ourRows.length, expected, 'every transition of the load');
-    assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
+    const lost = referenceLost();
+    if (lost) {
+      t.diagnostic(`the reference lost events (${referenceResult.stderr.filter((line) => line.startsWith('lost')).join('; ')}): compared its ${referenceRows.length} rows`);
+      // What it printed, ours printed too.
+      const ours = ourRows.map(key);
+      for (const row of referenceRows) {
+        const at = ours.indexOf(key(row));
+        assert.ok(at >= 0, `the reference printed ${key(row)}, ours did not`);
+        ours.splice(at, 1);
+      }
+    } else {
+      assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
+    }
 
     // Durations: pair the rows of each key in order.
     const referenceMs = new Map<string, number[]>();
@@ -98,12 +123,14 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     let compared = 0;
     let maxDifferenceMs = 0;
     for (const row of ourRows) {
-      const theirs = referenceMs.get(key(row))!.shift()!;
+      const theirs = referenceMs.get(key(row))?.shift();
+      if (theirs === undefined && lost) continue;
+      assert.ok(theirs !== undefined, key(row));
       assert.ok(Math.abs(row.ms - theirs) <= DURATION_TOLERANCE_MS, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
       maxDifferenceMs = Math.max(maxDifferenceMs, Math.abs(row.ms - theirs));
       compared++;
     }
-    assert.equal(compared, expected);
+    assert.equal(compared, lost ? referenceRows.length : expected);
     t.diagnostic(`${compared} transitions equal; largest MS difference ${maxDifferenceMs.toFixed(3)} ms`);
   });
 });
