@@ -79,7 +79,7 @@ const MIN_CONNECTIONS = 16;
 /** The connection cap under RLIMIT_NOFILE's soft limit `openFiles`. */
 export function connectionCap(limits: EndpointLimits, openFiles: number | null): number {
   if (openFiles === null) return limits.maxConnections;
-  return Math.max(MIN_CONNECTIONS, Math.min(limits.maxConnections, openFiles - RESERVED_FILES));
+  return Math.min(limits.maxConnections, Math.max(MIN_CONNECTIONS, openFiles - RESERVED_FILES));
 }
 
 /** Why the endpoint closed a connection itself (the exposition's `reason`). */
