@@ -4,6 +4,7 @@
 // docs/metrics-endpoint.md:
 //   flock /tmp/tcpstates-kernel.lock node dist/bench/metrics-attack.js \
 //     [none|pipeline|idle|slowloris ...] [--seconds S] [--rate CONN_PER_S]
+//     [--buffer-pages N]
 // (after npm run build; root). Per attack: the tracer's RSS before and at
 // most, its final "N events read, M lost", the scrapes' latency (each must
 // answer within 1 s) and what the endpoint closed.
@@ -36,8 +37,8 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
-async function runOne(name: string, seconds: number, rate: number): Promise<void> {
-  const tracer = await TracerProcess.attach('tcpstates', ['--metrics', '0']);
+async function runOne(name: string, seconds: number, rate: number, pages: number): Promise<void> {
+  const tracer = await TracerProcess.attach('tcpstates', ['--metrics', '0', ...(pages > 0 ? ['--buffer-pages', String(pages)] : [])]);
   const url = `http://127.0.0.1:${tracer.metricsPort}/metrics`;
   await scrapeOnce(url);
   const rssBeforeKiB = rssKiB(tracer.pid);
@@ -66,6 +67,7 @@ async function runOne(name: string, seconds: number, rate: number): Promise<void
       attack: name,
       seconds,
       load_conn_per_s: rate,
+      buffer_pages: pages > 0 ? pages : 'default',
       rss_before_mb: +(rssBeforeKiB / 1024).toFixed(1),
       rss_max_mb: +(rssMaxKiB / 1024).toFixed(1),
       final,
@@ -98,7 +100,8 @@ async function main(): Promise<void> {
   };
   const seconds = option('--seconds', 20);
   const rate = option('--rate', 5000);
-  for (const name of args.length > 0 ? args : Object.keys(ATTACKS)) await runOne(name, seconds, rate);
+  const pages = option('--buffer-pages', 0);
+  for (const name of args.length > 0 ? args : Object.keys(ATTACKS)) await runOne(name, seconds, rate, pages);
 }
 
 if (process.argv[1]?.endsWith('metrics-attack.js')) {
