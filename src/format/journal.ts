@@ -8,7 +8,6 @@
 // the bytes + "\n". Names are [A-Z0-9_], not starting with a digit or "_"
 // (journald drops "_" fields from clients: they are its trusted fields).
 
-import { printable } from '../quote.js';
 import type { TcpEvent } from '../decode/event.js';
 import { AF_INET6 } from '../decode/addr.js';
 import { stateName } from '../decode/tcp-states.js';
@@ -51,7 +50,7 @@ export function tcpstatesJournalFields(event: TcpEvent, options: JournalFieldOpt
     ['OBJECT_TCP_SPAN_TIME', String(Math.floor(event.deltaNs / 1000))],
     [
       'MESSAGE',
-      `${printable(event.comm)} ${event.localAddress} ${event.localPort} → ${event.remoteAddress} ${event.remotePort} ${oldState} → ${newState}`,
+      `${event.comm} ${event.localAddress} ${event.localPort} → ${event.remoteAddress} ${event.remotePort} ${oldState} → ${newState}`,
     ],
   );
   return fields;
