@@ -88,19 +88,12 @@ export interface Problem {
 /** A checked value, or the problem that stopped it. */
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: Problem };
 
-/** A problem of the user's input (exit 2 once thrown). */
-export function usageProblem<T>(message: string, hint?: string): Checked<T> {
+/** A check's usage problem (exit 2 once the CLI maps it). */
+export function usageProblem(message: string, hint?: string): Checked<never> {
   return { ok: false, problem: hint === undefined ? { kind: 'usage', message } : { kind: 'usage', message, hint } };
 }
 
-/** A problem of the machine (exit 1 once thrown). */
-export function environmentProblem<T>(message: string, hint?: string): Checked<T> {
+/** A check's environment problem: what the machine refused (exit 1 once the CLI maps it). */
+export function environmentProblem(message: string, hint?: string): Checked<never> {
   return { ok: false, problem: hint === undefined ? { kind: 'environment', message } : { kind: 'environment', message, hint } };
-}
-
-/** The checked value, or its problem thrown as the error its kind maps to. */
-export function orThrow<T>(checked: Checked<T>): T {
-  if (checked.ok) return checked.value;
-  const { kind, message, hint } = checked.problem;
-  throw kind === 'usage' ? new UsageError(message, { hint }) : new EnvironmentError(message, { hint });
 }

@@ -5,10 +5,10 @@
 // Parsed and resolved here, before anything touches the kernel.
 
 import { Option, type Command } from 'commander';
-import { orThrow } from '../errors.js';
 import { parseMetricsAddress, type MetricsAddress } from '../metrics/server.js';
 import { resolveCgroupOption, type CgroupTarget } from '../sys/cgroup.js';
 import { resolveNetnsOption } from '../sys/netns.js';
+import { checkedValue } from './options.js';
 
 export interface FleetRawOptions {
   metrics?: string;
@@ -47,9 +47,9 @@ export function addFleetOptions(command: Command): Command {
 /** @throws UsageError (bad input), EnvironmentError (what the machine refused) */
 export function validateFleet(raw: FleetRawOptions): FleetOptions {
   return {
-    metrics: raw.metrics === undefined ? null : orThrow(parseMetricsAddress(raw.metrics, '--metrics')),
-    netnsIno: raw.netns === undefined ? null : orThrow(resolveNetnsOption(raw.netns, '-N/--netns')),
-    cgroup: raw.cgroup === undefined ? null : orThrow(resolveCgroupOption(raw.cgroup, '--cgroup')),
+    metrics: raw.metrics === undefined ? null : checkedValue(parseMetricsAddress(raw.metrics, '--metrics')),
+    netnsIno: raw.netns === undefined ? null : checkedValue(resolveNetnsOption(raw.netns, '-N/--netns')),
+    cgroup: raw.cgroup === undefined ? null : checkedValue(resolveCgroupOption(raw.cgroup, '--cgroup')),
     container: raw.container === true,
   };
 }

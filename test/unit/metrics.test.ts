@@ -17,7 +17,8 @@ import { resolveNetnsOption } from '../../src/sys/netns.js';
 import { tcplifeJson, tcpstatesJson } from '../../src/format/json.js';
 import { appendContainerColumns, containerHeader } from '../../src/format/container-columns.js';
 import { ByteOutput } from '../../src/format/output.js';
-import { EnvironmentError, orThrow, UsageError } from '../../src/errors.js';
+import { EnvironmentError, UsageError } from '../../src/errors.js';
+import { checkedValue } from '../../src/cli/options.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { sampleEvent } from '../support/events.js';
@@ -166,7 +167,7 @@ describe('tcplife metrics', () => {
 
 describe('--metrics [HOST:]PORT', () => {
   test('valid addresses', () => {
-    const valid = (text: string) => orThrow(parseMetricsAddress(text, '--metrics'));
+    const valid = (text: string) => checkedValue(parseMetricsAddress(text, '--metrics'));
     assert.deepEqual(valid('9100'), { host: '127.0.0.1', port: 9100 });
     assert.deepEqual(valid('0'), { host: '127.0.0.1', port: 0 });
     assert.deepEqual(valid('0.0.0.0:9100'), { host: '0.0.0.0', port: 9100 });
@@ -249,10 +250,10 @@ describe('containers: namespaces and cgroups', () => {
   test('--cgroup resolves a directory or a mount-relative path, through ".", ".." and symlinks; the root is level 0', (t) => {
     const mount = { mountPoint: '/sys/fs/cgroup/unified', root: '/' };
     const resolve = (text: string) => resolveCgroupOption(text, '--cgroup', mount);
-    const root = orThrow(resolve('/'));
+    const root = checkedValue(resolve('/'));
     assert.deepEqual(root, { id: statSync('/sys/fs/cgroup/unified').ino, level: 0, path: '/' });
-    assert.deepEqual(orThrow(resolve('/sys/fs/cgroup/unified/')), root);
-    for (const text of ['/sys/fs/cgroup/unified/.', '/.', '/sys/fs/cgroup/unified/./', '//']) assert.deepEqual(orThrow(resolve(text)), root, text);
+    assert.deepEqual(checkedValue(resolve('/sys/fs/cgroup/unified/')), root);
+    for (const text of ['/sys/fs/cgroup/unified/.', '/.', '/sys/fs/cgroup/unified/./', '//']) assert.deepEqual(checkedValue(resolve(text)), root, text);
     // A child cgroup, named every way: its level is 1 whatever the text.
     const child = `tcpstates-unit-${process.pid}`;
     mkdirSync(`/sys/fs/cgroup/unified/${child}`);
@@ -262,13 +263,13 @@ describe('containers: namespaces and cgroups', () => {
     t.after(() => rmSync(dirname(link), { recursive: true }));
     const expected = { id: statSync(`/sys/fs/cgroup/unified/${child}`).ino, level: 1, path: `/${child}` };
     for (const text of [`/${child}`, `/${child}/.`, `/./${child}`, `/${child}/../${child}`, `/sys/fs/cgroup/unified/${child}/`, link, `${child}/`]) {
-      assert.deepEqual(orThrow(resolve(text)), expected, text);
+      assert.deepEqual(checkedValue(resolve(text)), expected, text);
     }
     const cwd = process.cwd();
     process.chdir(`/sys/fs/cgroup/unified/${child}`);
     try {
-      assert.deepEqual(orThrow(resolve('.')), expected);
-      assert.deepEqual(orThrow(resolve('..')), root);
+      assert.deepEqual(checkedValue(resolve('.')), expected);
+      assert.deepEqual(checkedValue(resolve('..')), root);
     } finally {
       process.chdir(cwd);
     }
@@ -285,8 +286,8 @@ describe('containers: namespaces and cgroups', () => {
     });
     const absent = resolveCgroupOption('/x', '--cgroup', null);
     assert.ok(!absent.ok && absent.problem.kind === 'environment');
-    assert.throws(() => orThrow(absent), (error: unknown) => error instanceof EnvironmentError && error.exitCode === 1 && error.message === '--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)');
-    assert.throws(() => orThrow(resolve('')), (error: unknown) => error instanceof UsageError && error.exitCode === 2);
+    assert.throws(() => checkedValue(absent), (error: unknown) => error instanceof EnvironmentError && error.exitCode === 1 && error.message === '--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)');
+    assert.throws(() => checkedValue(resolve('')), (error: unknown) => error instanceof UsageError && error.exitCode === 2);
   });
 
   test('cgroup ids to paths, unknown ids null, rescans at most once a second', () => {
