@@ -43,9 +43,18 @@ const key = (row: StateRow) => `${row.skaddr} ${row.pid} ${row.comm} ${row.laddr
  */
 const DURATION_TOLERANCE_MS = TWO_PROGRAMS_TOLERANCE_MS;
 
-test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations within ${DURATION_TOLERANCE_MS} ms`, async (t) => {
-  assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
-  await withTracefs(true, async () => {
+/** What one run of both tools on the load found; rows and keys are asserted
+ * inside, a duration beyond the tolerance is returned. */
+interface Comparison {
+  readonly compared: number;
+  readonly maxDifferenceMs: number;
+  readonly durationMismatch: string | null;
+  readonly note: string | null;
+}
+
+/** Both tools on the same mixed load: asserts the rows; returns the durations' comparison. */
+async function compareOnce(): Promise<Comparison> {
+  return withTracefs(true, async () => {
     // libbpf-tools block-buffers stdout on a pipe; stdbuf makes its header visible.
     const reference = await TracerProcess.attach('tcpstates', [], { command: ['stdbuf', '-oL', REFERENCE] });
     const ours = await TracerProcess.attach('tcpstates', []);
@@ -104,8 +113,8 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     const referenceRows = select(referenceResult.stdout);
     assert.equal(ourRows.length, expected, 'every transition of the load');
     const lost = referenceLost();
+    const note = lost ? `the reference lost events (${referenceResult.stderr.filter((line) => line.startsWith('lost')).join('; ')}): compared its ${referenceRows.length} rows` : null;
     if (lost) {
-      t.diagnostic(`the reference lost events (${referenceResult.stderr.filter((line) => line.startsWith('lost')).join('; ')}): compared its ${referenceRows.length} rows`);
       // What it printed, ours printed too.
       const ours = ourRows.map(key);
       for (const row of referenceRows) {
@@ -122,15 +131,35 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     for (const row of referenceRows) referenceMs.set(key(row), [...(referenceMs.get(key(row)) ?? []), row.ms]);
     let compared = 0;
     let maxDifferenceMs = 0;
+    let durationMismatch: string | null = null;
     for (const row of ourRows) {
       const theirs = referenceMs.get(key(row))?.shift();
       if (theirs === undefined && lost) continue;
       assert.ok(theirs !== undefined, key(row));
-      assert.ok(Math.abs(row.ms - theirs) <= DURATION_TOLERANCE_MS, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
+      if (Math.abs(row.ms - theirs) > DURATION_TOLERANCE_MS) durationMismatch ??= `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`;
       maxDifferenceMs = Math.max(maxDifferenceMs, Math.abs(row.ms - theirs));
       compared++;
     }
     assert.equal(compared, lost ? referenceRows.length : expected);
-    t.diagnostic(`${compared} transitions equal; largest MS difference ${maxDifferenceMs.toFixed(3)} ms`);
+    return { compared, maxDifferenceMs, durationMismatch, note };
   });
+}
+
+/** Runs of the load when durations differ beyond the tolerance: a program
+ * preempted between its stamps by something of a higher priority than the
+ * traffic's (an interrupt storm, another real-time task) shows as one
+ * transition off by a slice; a real difference shows every time. */
+const DURATION_ATTEMPTS = 3;
+
+test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations within ${DURATION_TOLERANCE_MS} ms`, async (t) => {
+  assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
+  let result: Comparison | null = null;
+  for (let attempt = 1; attempt <= DURATION_ATTEMPTS; attempt++) {
+    result = await compareOnce();
+    if (result.note !== null) t.diagnostic(result.note);
+    if (result.durationMismatch === null) break;
+    t.diagnostic(`run ${attempt}: ${result.durationMismatch}`);
+  }
+  assert.equal(result?.durationMismatch, null, `durations differed beyond ${DURATION_TOLERANCE_MS} ms in ${DURATION_ATTEMPTS} runs`);
+  t.diagnostic(`${result!.compared} transitions equal; largest MS difference ${result!.maxDifferenceMs.toFixed(3)} ms`);
 });
