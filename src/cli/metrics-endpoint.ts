@@ -4,7 +4,9 @@
 // 0, the port picked).
 
 import type { ExpositionFormat } from '../metrics/exposition.js';
+import { landingPage } from '../metrics/landing.js';
 import { startMetricsServer, type MetricsAddress, type MetricsServer } from '../metrics/server.js';
+import { packageVersion } from './version.js';
 import type { Diagnostics } from './diagnostics.js';
 
 export async function openMetricsEndpoint(
@@ -13,7 +15,7 @@ export async function openMetricsEndpoint(
   diagnostics: Diagnostics,
 ): Promise<MetricsServer | null> {
   if (address === null) return null;
-  const server = await startMetricsServer(address, render);
+  const server = await startMetricsServer(address, render, '--metrics', landingPage(diagnostics.tool, packageVersion()));
   diagnostics.notice(`serving metrics on ${server.url}`, { metrics_port: server.port });
   return server;
 }

@@ -9,9 +9,12 @@ import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
+import type { KernelCounters } from '../bpf/loader.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
+import { ToolHealth } from '../metrics/tool-health.js';
+import { packageVersion } from './version.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
 
@@ -27,7 +30,7 @@ const EXAMPLES = `examples:
     tcplife -D 80     # only trace remote port 80
     tcplife -4        # only trace IPv4 family
     tcplife -6        # only trace IPv6 family
-    tcplife --metrics 9101            # Prometheus metrics on 127.0.0.1:9101/metrics
+    tcplife --metrics                 # Prometheus metrics on 127.0.0.1:19441/metrics
     tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
     tcplife -N /proc/1234/ns/net --container          # one process's network namespace`;
 
@@ -52,6 +55,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const layout = await rowLayout(options, wallClockOffsetMs);
   const renderer = tcplifeRenderer(layout);
   const metrics = fleet.metrics === null ? null : new TcplifeMetrics();
+  const health = metrics === null ? null : new ToolHealth('tcplife', packageVersion());
   // With --metrics, rows only if --json asks for them.
   const rows = metrics === null || options.json;
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
@@ -74,7 +78,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
     if (!on) renderer.reset();
   };
 
-  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
+  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format, (exposition) => health!.describe(exposition)), diagnostics);
   try {
     return await runTracer({
       config: options.trace,
@@ -90,6 +94,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
               metrics.counts.events = events;
               metrics.counts.lost = lost;
             },
+            onKernelCounters: (counters: KernelCounters, undecodable: number) => health!.update(counters, undecodable),
           }
         : {}),
     });

@@ -11,9 +11,12 @@ import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
 import { runTracer } from './run.js';
+import type { KernelCounters } from '../bpf/loader.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
+import { ToolHealth } from '../metrics/tool-health.js';
+import { packageVersion } from './version.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
 import type { EventView } from '../decode/event.js';
@@ -35,7 +38,7 @@ const EXAMPLES = `examples:
     tcpstates --json | jq -c 'select(.newstate == "CLOSE")'
     tcpstates --summary --duration 10         # time in each state, for 10 s
     tcpstates --summary --histogram           # ... with log2 histograms
-    tcpstates --metrics 9100                  # Prometheus metrics on 127.0.0.1:9100/metrics
+    tcpstates --metrics                       # Prometheus metrics on 127.0.0.1:19440/metrics
     tcpstates -N /run/netns/blue --container  # one network namespace; NETNS, CGROUP columns
     tcpstates --cgroup /system.slice --json   # sockets of a cgroup subtree`;
 
@@ -109,6 +112,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   const summary = options.summary ? new TransitionSummary() : null;
   const { fleet } = options;
   const metrics = fleet.metrics === null ? null : new TcpstatesMetrics();
+  const health = metrics === null ? null : new ToolHealth('tcpstates', packageVersion());
   // Rows: not with --summary; with --metrics only if --json asks for them.
   const rows = summary === null && (metrics === null || options.json);
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
@@ -156,7 +160,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
   let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
-    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
+    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format, (exposition) => health!.describe(exposition)), diagnostics);
     exitCode = await runTracer({
       config: options.trace,
       header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
@@ -172,6 +176,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
               metrics.counts.events = events;
               metrics.counts.lost = lost;
             },
+            onKernelCounters: (counters: KernelCounters, undecodable: number) => health!.update(counters, undecodable),
           }
         : {}),
     });

@@ -82,6 +82,9 @@ export interface TracerOptions {
   /** Told the events read and lost so far (as the final line counts them)
    * after each read and counter check: the --metrics counters. */
   readonly onCounts?: (events: number, lost: number) => void;
+  /** Told the kernel's counters and the undecodable samples at each counter
+   * check (once a second and at exit), as the stderr lines report them. */
+  readonly onKernelCounters?: (counters: KernelCounters, undecodable: number) => void;
 }
 
 /** The timers the loop runs on; each returns its cancel function. */
@@ -379,6 +382,7 @@ export class Tracer {
     this.readSkipped = false;
     this.emittedAtLastCheck = counters.emitted;
     this.lastCounters = counters;
+    this.options.onKernelCounters?.(counters, this.sink.undecodable);
     this.reportLoss();
     this.options.onCounts?.(this.eventsRead, this.lostReported + this.lastCounters.recursionMisses);
   }

@@ -16,7 +16,7 @@ export interface MetricsAddress {
 
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
-/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:9100). @throws UsageError */
+/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:19440). @throws UsageError */
 export function parseMetricsAddress(text: string, optionName: string): MetricsAddress {
   const trimmed = text.trim();
   const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):)?(\d+)$/.exec(trimmed);
@@ -39,9 +39,14 @@ export function startMetricsServer(
   address: MetricsAddress,
   render: (format: ExpositionFormat) => string,
   optionName = '--metrics',
+  landing?: string,
 ): Promise<MetricsServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
+    if (path === '/' && landing !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(request.method === 'HEAD' ? undefined : landing);
+      return;
+    }
     if (path !== '/metrics') {
       response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found: try /metrics\n');
       return;

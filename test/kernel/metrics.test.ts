@@ -8,15 +8,27 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
+import { packageVersion } from '../../src/cli/version.js';
+import { procStatFields } from '../../src/sys/proc-stat.js';
 import { createNetns } from '../support/namespaces.js';
 import { runLoad } from '../support/peers.js';
 import { jsonRows } from '../support/rows.js';
 import { sleep } from '../support/system.js';
 import { runTracerToExit, TracerProcess } from '../support/tracer-process.js';
+
+/** A process's start time, seconds since the epoch, as the kernel keeps it. */
+function procStartSeconds(pid: number): number {
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+  return bootSeconds + Number(procStatFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19]) / 100;
+}
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -167,6 +179,25 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
     'histogram_quantile(0.5, sum by (le) (tcplife_session_duration_seconds_bucket{family="ipv4",role="server"}))',
   );
   assert.ok(lifespan >= 0.01 && lifespan <= 60, `median server lifespan ${lifespan} s`);
+  assert.equal(await prometheus.query('tcplife_events_total'), 52);
+
+  // What a fleet watches the tracer by: its version, its misses (none
+  // here), its own process.
+  const version = packageVersion();
+  for (const [tool, pid] of [['tcpstates', states.pid], ['tcplife', life.pid]] as const) {
+    assert.equal(await prometheus.query(`${tool}_build_info{version="${version}"}`), 1);
+    assert.equal(await prometheus.query(`sum(${tool}_program_runs_skipped_total)`), 0);
+    assert.equal(await prometheus.query(`${tool}_sockets_untracked_total + ${tool}_listening_ports_untracked_total + ${tool}_samples_undecodable_total`), 0);
+    const job = `{job="${tool}"}`;
+    const started = procStartSeconds(pid);
+    assert.ok(Math.abs((await prometheus.query(`process_start_time_seconds${job}`)) - started) < 0.02, `${tool} start time`);
+    const rss = await prometheus.query(`process_resident_memory_bytes${job}`);
+    assert.ok(rss > 20e6 && rss < 200e6, `${tool} RSS ${rss}`);
+    const cpu = await prometheus.query(`process_cpu_seconds_total${job}`);
+    assert.ok(cpu > 0 && cpu < 30, `${tool} CPU ${cpu}`);
+    const fds = await prometheus.query(`process_open_fds${job}`);
+    assert.ok(fds >= 3 && fds <= openFds(pid) + 16, `${tool} open fds ${fds}`);
+  }
 
   // promtool lints both tools' scrapes; OpenMetrics when asked for.
   for (const tool of [states, life]) {
@@ -178,7 +209,10 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
     const open = await fetchText(`http://127.0.0.1:${tool.metricsPort}/metrics`, { Accept: 'application/openmetrics-text; version=1.0.0' });
     assert.equal(open.type, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
     assert.ok(open.body.endsWith('# EOF\n'));
-    assert.equal((await fetchText(`http://127.0.0.1:${tool.metricsPort}/`)).status, 404);
+    const landing = await fetchText(`http://127.0.0.1:${tool.metricsPort}/`);
+    assert.equal(landing.status, 200);
+    assert.match(landing.body, /<a href="\/metrics">/);
+    assert.equal((await fetchText(`http://127.0.0.1:${tool.metricsPort}/index.html`)).status, 404);
   }
 
   // --metrics alone prints no rows; with --json it prints them too.

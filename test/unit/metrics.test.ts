@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { DURATION_BUCKETS_SECONDS, Exposition, FixedHistogram, negotiateFormat } from '../../src/metrics/exposition.js';
 import { failureReason, roleLabel, stateLabel, TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { parseMetricsAddress, startMetricsServer } from '../../src/metrics/server.js';
+import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { parseCgroup2Mount, CgroupPaths, findCgroup2Mount, resolveCgroupOption } from '../../src/sys/cgroup.js';
 import { resolveNetnsOption } from '../../src/sys/netns.js';
 import { tcplifeJson, tcpstatesJson } from '../../src/format/json.js';
@@ -316,13 +317,20 @@ describe('the options on the command line', () => {
     assert.equal(parsed.options.trace.netnsIno, statSync('/proc/self/ns/net').ino);
     assert.deepEqual(parsed.options.trace.cgroup, { id: statSync(findCgroup2Mount()!.mountPoint).ino, level: 0 });
     const plain = parseTcpstatesArgs([]);
+    // --metrics alone: each tool's own default port, on loopback.
+    for (const [parse, port] of [[parseTcpstatesArgs, DEFAULT_METRICS_PORTS.tcpstates], [parseTcplifeArgs, DEFAULT_METRICS_PORTS.tcplife]] as const) {
+      const bare = parse(['--metrics', '-L', '80']);
+      assert.ok(bare.kind === 'run');
+      assert.deepEqual(bare.options.fleet.metrics, { host: '127.0.0.1', port });
+      assert.deepEqual(bare.options.trace.localPorts, [80]);
+    }
     assert.ok(plain.kind === 'run' && plain.options.trace.netnsIno === null && plain.options.trace.cgroup === null && plain.options.fleet.metrics === null);
   });
 
   for (const [argv, message] of [
-    [['--metrics', '9100', '-w'], "option '--metrics <[host:]port>' cannot be used with option '-w, --wide'"],
-    [['--metrics', '9100', '-s'], "option '--metrics <[host:]port>' cannot be used with option '-s, --csv'"],
-    [['--metrics', '0', '--container'], "option '--metrics <[host:]port>' cannot be used with option '--container'"],
+    [['--metrics', '9100', '-w'], "option '--metrics [[host:]port]' cannot be used with option '-w, --wide'"],
+    [['--metrics', '9100', '-s'], "option '--metrics [[host:]port]' cannot be used with option '-s, --csv'"],
+    [['--metrics', '0', '--container'], "option '--metrics [[host:]port]' cannot be used with option '--container'"],
     [['--container', '--json'], "option '--container' cannot be used with option '--json'"],
     [['-N', 'abc'], '-N/--netns: cannot open namespace "abc": ENOENT'],
     [['--cgroup', ''], '--cgroup: empty cgroup path'],
