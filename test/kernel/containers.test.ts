@@ -6,8 +6,10 @@
 // cgroups this test creates (and removes, pass or fail).
 
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { containerIdOfPath } from '../../src/sys/container-id.js';
 import { createCgroups, createNetns, dropSyns } from '../support/namespaces.js';
 import { runLoad, type LoadRecord } from '../support/peers.js';
 import { jsonRows } from '../support/rows.js';
@@ -18,6 +20,7 @@ import { TracerProcess } from '../support/tracer-process.js';
 interface Row {
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
   readonly lport: number;
   readonly rport: number;
@@ -78,17 +81,20 @@ test('two namespaces with the same addresses: JSON netns, -N keeps exactly its r
   assert.equal(states.length, 3 * 10 + 2);
   for (const row of states) assert.equal(row.netns, b.ino);
 
-  // Text: bcc's row, then NETNS and CGROUP.
+  // Text: bcc's row, then NETNS, CONTAINER (none: the test's own cgroup) and CGROUP.
   const [header, ...rows] = textA.stdoutLines.filter((line) => line !== '');
-  assert.match(header!, /MS +NETNS +CGROUP$/);
+  assert.match(header!, /MS +NETNS +CONTAINER +CGROUP$/);
   assert.equal(rows.length, 5 * 10 + 2);
-  const suffix = ` ${a.ino} ${ownCgroup()}`;
+  assert.equal(containerIdOfPath(ownCgroup()), null, 'the test runs outside any container');
+  const suffix = ` ${a.ino} -            ${ownCgroup()}`;
   for (const row of rows) assert.ok(row.endsWith(suffix), `${JSON.stringify(row)} ends with ${JSON.stringify(suffix)}`);
 });
 
 test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its subtree only', async (t) => {
   const base = `/tcpstates-test-${process.pid}`;
-  const [parent, child, sibling] = createCgroups([base, `${base}/sub`, `${base}/other`]);
+  // The child is named as containerd names a Kubernetes container's cgroup.
+  const containerId = randomBytes(32).toString('hex');
+  const [parent, child, sibling] = createCgroups([base, `${base}/cri-containerd-${containerId}.scope`, `${base}/other`]);
   t.after(() => {
     child!.remove();
     sibling!.remove();
@@ -110,6 +116,7 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   assert.equal(rows.length, 8);
   for (const row of rows) {
     assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
     assert.ok(row.lport === port || row.rport === port, JSON.stringify(row));
   }
   assert.deepEqual(rows.filter((row) => row.rport === port).map((row) => row.lport).sort(), [...clientPorts!].sort());
@@ -119,7 +126,10 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
 
   const transitions = jsonRows<Row>(states.stdoutLines);
   assert.equal(transitions.length, 4 * 10 + 2);
-  for (const row of transitions) assert.equal(row.cgroup, child!.path);
+  for (const row of transitions) {
+    assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
+  }
 });
 
 test('refused, timed-out and reset connections carry their error (tcplife rows, tcpstates CLOSE rows)', async (t) => {

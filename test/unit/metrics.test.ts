@@ -302,9 +302,18 @@ describe('containers: namespaces and cgroups', () => {
     appendContainerColumns(out, 42, 5, () => null, false);
     out.text('A,B\n');
     appendContainerColumns(out, 42, 77, () => '/a', true);
-    assert.equal(out.toString(), 'ROW 4026531840 /a\nROW 42         -\nA,B,42,/a\n');
-    assert.equal(containerHeader('H', false), 'H NETNS      CGROUP');
-    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CGROUP');
+    const docker = `/system.slice/docker-${'0123456789abcdef'.repeat(4)}.scope`;
+    out.text('ROW\n');
+    appendContainerColumns(out, 42, 9, () => docker, false);
+    out.text('A,B\n');
+    appendContainerColumns(out, 42, 9, () => docker, true);
+    assert.equal(
+      out.toString(),
+      'ROW 4026531840 -            /a\nROW 42         -            -\nA,B,42,-,/a\n' +
+        `ROW 42         0123456789ab ${docker}\nA,B,42,${'0123456789abcdef'.repeat(4)},${docker}\n`,
+    );
+    assert.equal(containerHeader('H', false), 'H NETNS      CONTAINER    CGROUP');
+    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CONTAINER,CGROUP');
   });
 });
 
