@@ -13,7 +13,8 @@
  * The fields are read from the struct sock exactly where the tracepoint's
  * own TP_fast_assign reads them, so the values equal the tracepoint's.
  *
- * Needs Linux 5.11 (socket storage from tracing programs); the loader checks.
+ * Needs socket storage from tracing programs (mainline 5.11); a failed load
+ * is explained by the feature probes (probe.bpf.c, src/bpf/features.ts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -11,6 +11,7 @@ import { BpfError, PreflightError, VerifierError } from '../errors.js';
 import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
+import { KERNEL_FLOOR } from './features.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -92,14 +93,14 @@ function hintFor(step: string, errno: number): string | undefined {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
   if (step === 'attach' && errno === ENOENT) {
-    return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
+    return `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`;
   }
   // ESRCH: libbpf found no usable kernel BTF.
   if (step === 'load' && errno === ESRCH) {
     return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
   }
   if (step === 'load' && errno === EINVAL) {
-    return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
+    return `the kernel may lack what the tools need (${KERNEL_FLOOR}); rerun with --verbose for libbpf's log`;
   }
   return undefined;
 }

@@ -118,25 +118,3 @@ export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
     });
   }
 }
-
-/** The oldest kernel the program runs on: BTF-typed tracepoints with socket
- * storage from a tracing program (bpf_sk_storage_get) came in Linux 5.11. */
-export const MIN_KERNEL: readonly [number, number] = [5, 11];
-
-/** [major, minor] of a `uname -r` release ("6.18.0-1-amd64"), or null. */
-export function parseKernelRelease(release: string): [number, number] | null {
-  const match = /^(\d+)\.(\d+)/.exec(release);
-  return match ? [Number(match[1]), Number(match[2])] : null;
-}
-
-/** @throws PreflightError on a kernel older than MIN_KERNEL. */
-export function checkKernelVersion(release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()): void {
-  const version = parseKernelRelease(release);
-  if (version === null) return; // unknown scheme: let the load decide
-  const [major, minor] = version;
-  if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1])) {
-    throw new PreflightError(`kernel ${release} is too old: this tool needs Linux ${MIN_KERNEL.join('.')} or later (BTF-typed tracepoints with socket storage)`, {
-      hint: 'run it on Linux 5.11 or later, or use bcc\'s tcpstates/tcplife on this kernel',
-    });
-  }
-}

@@ -9,8 +9,9 @@ import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
-import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
-import { bindLibbpf } from '../ffi/libbpf.js';
+import { explainLoadFailure } from '../bpf/features.js';
+import { canLockMemory, checkPrivileges, checkKernel } from '../bpf/preflight.js';
+import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from './diagnostics.js';
 import { Output } from './output.js';
@@ -110,11 +111,11 @@ export async function runTracer(options: RunOptions): Promise<number> {
   }
 
   let session: TraceSession;
+  let libbpf: Libbpf | null = null;
   try {
     checkKernel();
-    checkKernelVersion();
     checkPrivileges(diagnostics.tool);
-    const libbpf = bindLibbpf();
+    libbpf = bindLibbpf();
     // Before the load, which would otherwise raise them for good (see there):
     // the peak RSS is then the load's, not the JIT's scratch memory on top.
     pinMallocThresholds();
@@ -124,7 +125,8 @@ export async function runTracer(options: RunOptions): Promise<number> {
     });
   } catch (error) {
     releaseSignals();
-    throw error;
+    // The floor is by feature: a failed load names what the kernel lacks.
+    throw libbpf === null ? error : explainLoadFailure(error, libbpf);
   }
 
   // Creating process.stdout puts a pipe or socket on fd 1 in non-blocking
