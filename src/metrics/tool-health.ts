@@ -11,7 +11,18 @@ import type { KernelCounters } from '../bpf/loader.js';
 import type { Exposition } from './exposition.js';
 import { describeProcess, readProcessStats, type ProcessStats } from './process-metrics.js';
 
-/** The misses, as totals since the start. */
+/**
+ * The misses, as totals since the start; each is a `kind` of
+ * `<tool>_misses_total`:
+ *  - state_change_run_skipped: the kernel skipped the program on a state
+ *    change (it was already running on that CPU): a transition not seen;
+ *  - socket_io_run_skipped: tcplife's send/receive program skipped so: an
+ *    owner may be an earlier user;
+ *  - socket_untracked: no memory for a socket's storage: its next rows
+ *    restart as first seen;
+ *  - listening_port_untracked: the listeners map was full;
+ *  - sample_undecodable: a ring sample too short to decode.
+ */
 export interface MissTotals {
   /** State changes the kernel skipped (the program was already running on that CPU). */
   stateChangeRunsSkipped: number;
@@ -55,15 +66,13 @@ export class ToolHealth {
     const { tool, misses } = this;
     exposition
       .gauge(`${tool}_build_info`, `A metric with a constant '1' value labeled by the version of ${tool}.`, [[[['version', this.version]], 1]])
-      .counter(`${tool}_program_runs_skipped_total`, 'Program runs the kernel skipped because a program was already running on that CPU.', [
-        [[['program', 'state_change']], misses.stateChangeRunsSkipped],
-        [[['program', 'socket_io']], misses.socketIoRunsSkipped],
-      ])
-      .counter(`${tool}_sockets_untracked_total`, 'Sockets the kernel could not allocate storage for (their next rows restart as first seen).', [
-        [[], misses.socketsUntracked],
-      ])
-      .counter(`${tool}_listening_ports_untracked_total`, 'Listening ports the listeners map refused (full).', [[[], misses.listeningPortsUntracked]])
-      .counter(`${tool}_samples_undecodable_total`, 'Ring samples too short to decode.', [[[], misses.samplesUndecodable]]);
+      .counter(`${tool}_misses_total`, 'What the tool reports missing on stderr, by kind (see tool-health.ts).', [
+        [[['kind', 'state_change_run_skipped']], misses.stateChangeRunsSkipped],
+        [[['kind', 'socket_io_run_skipped']], misses.socketIoRunsSkipped],
+        [[['kind', 'socket_untracked']], misses.socketsUntracked],
+        [[['kind', 'listening_port_untracked']], misses.listeningPortsUntracked],
+        [[['kind', 'sample_undecodable']], misses.samplesUndecodable],
+      ]);
     describeProcess(exposition, this.processStats());
   }
 }

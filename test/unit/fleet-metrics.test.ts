@@ -34,19 +34,13 @@ describe('the tracer\'s own metrics', () => {
       `# HELP tcplife_build_info A metric with a constant '1' value labeled by the version of tcplife.
 # TYPE tcplife_build_info gauge
 tcplife_build_info{version="0.1.0"} 1
-# HELP tcplife_program_runs_skipped_total Program runs the kernel skipped because a program was already running on that CPU.
-# TYPE tcplife_program_runs_skipped_total counter
-tcplife_program_runs_skipped_total{program="state_change"} 2
-tcplife_program_runs_skipped_total{program="socket_io"} 5
-# HELP tcplife_sockets_untracked_total Sockets the kernel could not allocate storage for (their next rows restart as first seen).
-# TYPE tcplife_sockets_untracked_total counter
-tcplife_sockets_untracked_total 3
-# HELP tcplife_listening_ports_untracked_total Listening ports the listeners map refused (full).
-# TYPE tcplife_listening_ports_untracked_total counter
-tcplife_listening_ports_untracked_total 4
-# HELP tcplife_samples_undecodable_total Ring samples too short to decode.
-# TYPE tcplife_samples_undecodable_total counter
-tcplife_samples_undecodable_total 5
+# HELP tcplife_misses_total What the tool reports missing on stderr, by kind (see tool-health.ts).
+# TYPE tcplife_misses_total counter
+tcplife_misses_total{kind="state_change_run_skipped"} 2
+tcplife_misses_total{kind="socket_io_run_skipped"} 5
+tcplife_misses_total{kind="socket_untracked"} 3
+tcplife_misses_total{kind="listening_port_untracked"} 4
+tcplife_misses_total{kind="sample_undecodable"} 5
 # HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
 # TYPE process_cpu_seconds_total counter
 process_cpu_seconds_total 1.25
