@@ -4,13 +4,14 @@
 // docs/deploy.md says (npm pack, then `sudo npm install -g --prefix
 // /usr/local` of the tarball) puts ours in /usr/local/bin, which comes
 // before /usr/sbin in sudo's secure_path and root's PATH, so `sudo
-// tcpstates` runs ours, and libbpf-tools' is untouched. Whatever was at the
+// tcpstates` runs ours, and libbpf-tools' is untouched; the systemd
+// template unit verifies clean against that install. Whatever was at the
 // install's paths before (a user's own install) is moved aside for the
 // test and put back after.
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { packageVersion } from '../../src/cli/version.js';
@@ -91,6 +92,17 @@ test('after the documented install, sudo tcpstates and sudo tcplife run ours, li
   }
   // libbpf-tools' own command is still there and still itself.
   assert.deepEqual(run('/usr/sbin/tcpstates', ['-V']), before);
+
+  // The systemd template unit, verified against this install: its
+  // ExecStart (/usr/local/bin/%i) and its man pages exist, and systemd has
+  // nothing to say about it (systemd-analyze verify, for both instances).
+  const units = `${work}/units`;
+  run('mkdir', ['-p', units]);
+  copyFileSync(`${REPO_ROOT}deploy/systemd/tcpstates-metrics@.service`, `${units}/tcpstates-metrics@.service`);
+  for (const tool of ['tcpstates', 'tcplife']) {
+    const verify = run('systemd-analyze', ['verify', `${units}/tcpstates-metrics@${tool}.service`]);
+    assert.deepEqual({ status: verify.status, output: `${verify.stdout}${verify.stderr}` }, { status: 0, output: '' }, tool);
+  }
 
   // And ours traces through sudo: attaches, runs, ends with its final line.
   const traced = run('sudo', ['tcplife', '--duration', '0.5', '-L', '1']);
