@@ -9,11 +9,10 @@ import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
 import { runTracer } from './run.js';
-import type { KernelCounters } from '../bpf/loader.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
-import { ToolHealth } from '../metrics/tool-health.js';
+import { metricsFeeds, ToolHealth } from '../metrics/tool-health.js';
 import { packageVersion } from './version.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
@@ -88,15 +87,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
       diagnostics,
       maxRows: options.maxRows,
       durationMs: options.durationMs,
-      ...(metrics !== null
-        ? {
-            onCounts: (events: number, lost: number) => {
-              metrics.counts.events = events;
-              metrics.counts.lost = lost;
-            },
-            onKernelCounters: (counters: KernelCounters, undecodable: number) => health!.update(counters, undecodable),
-          }
-        : {}),
+      ...(metrics !== null ? metricsFeeds(metrics.counts, health!) : {}),
     });
   } finally {
     await server?.close();

@@ -11,11 +11,10 @@ import { TransitionSummary } from '../track/summary.js';
 import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
 import { JournalWriter, journalSocketPath } from './journal.js';
 import { runTracer } from './run.js';
-import type { KernelCounters } from '../bpf/loader.js';
 import { Diagnostics } from './diagnostics.js';
 import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
-import { ToolHealth } from '../metrics/tool-health.js';
+import { metricsFeeds, ToolHealth } from '../metrics/tool-health.js';
 import { packageVersion } from './version.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
@@ -170,15 +169,7 @@ export async function main(argv: readonly string[], diagnostics = new Diagnostic
       durationMs: options.durationMs,
       diagnostics,
       ...(summary !== null ? { notice: SUMMARY_NOTICE, renderEnd } : {}),
-      ...(metrics !== null
-        ? {
-            onCounts: (events: number, lost: number) => {
-              metrics.counts.events = events;
-              metrics.counts.lost = lost;
-            },
-            onKernelCounters: (counters: KernelCounters, undecodable: number) => health!.update(counters, undecodable),
-          }
-        : {}),
+      ...(metrics !== null ? metricsFeeds(metrics.counts, health!) : {}),
     });
   } catch (error) {
     journal?.close(0);
