@@ -90,6 +90,9 @@ export function explainLoadFailure(error: unknown, libbpf: Libbpf, probeObjectPa
   if (!(error instanceof BpfError) || !PROBED_STEPS.has(error.step) || error.errno === EPERM) return error;
   let probes: FeatureProbe[];
   try {
+    // A kernel BTF libbpf cannot parse fails every probe: the error's own
+    // hint says what that means.
+    if (!libbpf.kernelBtfLoads()) return error;
     probes = probeKernelFeatures(libbpf, probeObjectPath);
   } catch {
     return error; // no probe object, or libbpf refused it: keep what we know

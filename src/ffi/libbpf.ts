@@ -45,6 +45,8 @@ export interface Libbpf {
   findProgram(object: Pointer, name: string): Pointer;
   /** Every program of the object, in its order. */
   programs(object: Pointer): Pointer[];
+  /** Whether libbpf can load and parse the running kernel's BTF. */
+  kernelBtfLoads(): boolean;
   mapValueSize(map: Pointer): number;
   mapFd(map: Pointer): number;
   setInitialValue(map: Pointer, data: Uint8Array): void;
@@ -127,6 +129,7 @@ function bind(libraryPath: string): Libbpf {
   koffi.opaque('bpf_program');
   koffi.opaque('bpf_link');
   koffi.opaque('perf_buffer');
+  koffi.opaque('btf');
   const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
   const sampleFn = koffi.proto('void perf_buffer_event_fn(void *ctx, int cpu, void *event)');
 
@@ -137,6 +140,8 @@ function bind(libraryPath: string): Libbpf {
     findMap: lib.func('bpf_map *bpf_object__find_map_by_name(const bpf_object *obj, const char *name)'),
     findProgram: lib.func('bpf_program *bpf_object__find_program_by_name(const bpf_object *obj, const char *name)'),
     nextProgram: lib.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+    loadVmlinuxBtf: lib.func('btf *btf__load_vmlinux_btf()'),
+    freeBtf: lib.func('void btf__free(btf *btf)'),
     valueSize: lib.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
     mapFd: lib.func('int bpf_map__fd(const bpf_map *map)'),
     setInitialValue: lib.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
@@ -203,6 +208,12 @@ function bind(libraryPath: string): Libbpf {
         programs.push(program);
       }
       return programs;
+    },
+    kernelBtfLoads() {
+      const btf = c.loadVmlinuxBtf() as Pointer | null;
+      if (btf === null) return false;
+      c.freeBtf(btf);
+      return true;
     },
     mapValueSize(map) {
       return c.valueSize(map) as number;
