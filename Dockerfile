@@ -19,13 +19,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json Makefile ./
 RUN npm ci --no-audit --no-fund
 COPY bpf ./bpf
 COPY src ./src
 COPY bin ./bin
 COPY scripts/bundle.mjs ./scripts/bundle.mjs
-RUN make -C bpf && npx tsc -p tsconfig.json && node scripts/bundle.mjs
+RUN make bpf && npx tsc -p tsconfig.json && node scripts/bundle.mjs
 
 # Run stage: Node, libbpf.so.1 and the runtime dependencies only; no compiler.
 FROM node:22-bookworm-slim

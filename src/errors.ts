@@ -87,3 +87,13 @@ export interface Problem {
 
 /** A checked value, or the problem that stopped it. */
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: Problem };
+
+/** A check's usage problem (exit 2 once the CLI maps it). */
+export function usageProblem(message: string, hint?: string): Checked<never> {
+  return { ok: false, problem: hint === undefined ? { kind: 'usage', message } : { kind: 'usage', message, hint } };
+}
+
+/** A check's environment problem: what the machine refused (exit 1 once the CLI maps it). */
+export function environmentProblem(message: string, hint?: string): Checked<never> {
+  return { ok: false, problem: hint === undefined ? { kind: 'environment', message } : { kind: 'environment', message, hint } };
+}

@@ -6,12 +6,13 @@
 // with "%-8s " (TIME, -T) and "%-9.6f " (TIME(s), -t) prefixes.
 
 import { EVENT_LAYOUT, type EventView, type TcpEvent } from '../decode/event.js';
-import { stateName } from '../decode/tcp-states.js';
+import { STATE_NAMES, stateName } from '../decode/tcp-states.js';
 import { RowRenderer, type Column } from './columns.js';
 import { microsAsMillis3 } from './numbers.js';
 import { colorState, type Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
+import { printable } from '../quote.js';
 
 export interface TcpstatesFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -23,8 +24,8 @@ export interface TcpstatesFormatOptions extends TimeOptions {
 type EventColumn = Column<TcpEvent, EventView>;
 
 const L = EVENT_LAYOUT;
-/** stateName for the states that have a name (others decline to it). */
-const STATE_NAMES = Array.from({ length: 13 }, (_, state) => (state > 0 ? stateName(state) : undefined));
+/** The raw field's names: the states that have one (others decline to stateName). */
+const RAW_STATE_NAMES = STATE_NAMES.map((name, state) => (state > 0 ? name : undefined));
 
 export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[] {
   const colorizer = options.colorizer;
@@ -33,7 +34,7 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
     width: 11,
     align: 'left',
     value: (event) => stateName(pick(event)),
-    raw: { kind: 'name', offset, bytes: 1, names: STATE_NAMES },
+    raw: { kind: 'name', offset, bytes: 1, names: RAW_STATE_NAMES },
     ...(colorizer ? { decorate: (padded: string, event: TcpEvent) => colorState(colorizer, pick(event), padded) } : {}),
   });
   return [
@@ -57,7 +58,7 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
       width: options.wide ? 16 : 10,
       align: 'left',
       maxChars: options.wide ? 16 : 10,
-      value: (event) => event.comm,
+      value: (event) => printable(event.comm),
       raw: { kind: 'text', offset: L.comm, maxBytes: 16 },
     },
     ...endpointColumns(options.wide),

@@ -7,9 +7,8 @@
 // Counts come from the tracer's once-a-second counter check, the same
 // numbers its stderr lines report.
 
-import type { KernelCounters } from '../bpf/loader.js';
+import type { KernelCounters } from '../bpf/counters.js';
 import type { Exposition } from './exposition.js';
-import type { EventCounts } from './tcp-metrics.js';
 import { describeProcess, readProcessStats, type ProcessStats } from './process-metrics.js';
 
 /**
@@ -76,19 +75,4 @@ export class ToolHealth {
       ]);
     describeProcess(exposition, this.processStats());
   }
-}
-
-/** The tracer's callbacks (TracerOptions.onCounts, onKernelCounters) that
- * keep a tool's metrics current: its event counts and its health. */
-export function metricsFeeds(
-  counts: EventCounts,
-  health: ToolHealth,
-): { onCounts(events: number, lost: number): void; onKernelCounters(counters: KernelCounters, undecodable: number): void } {
-  return {
-    onCounts: (events, lost) => {
-      counts.events = events;
-      counts.lost = lost;
-    },
-    onKernelCounters: (counters, undecodable) => health.update(counters, undecodable),
-  };
 }

@@ -15,7 +15,7 @@ import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
-import { REPO_ROOT } from '../support/system.js';
+import { REPO_ROOT } from '../../harness/system.js';
 
 type Json = Record<string, unknown>;
 

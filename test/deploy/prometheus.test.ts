@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
-import { REPO_ROOT } from '../support/system.js';
+import { REPO_ROOT } from '../../harness/system.js';
 
 const DIR = `${REPO_ROOT}deploy/prometheus`;
 

@@ -7,15 +7,18 @@
 
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { containerIdOfPath } from '../../src/sys/container-id.js';
-import { createCgroups, createNetns, dropSyns } from '../support/namespaces.js';
-import { runLoad, type LoadRecord } from '../support/peers.js';
-import { jsonRows } from '../support/rows.js';
-import { StateWitness, blindThreads } from '../support/state-witness.js';
-import { sleep } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { cgroup2Mount, createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
+import { runLoad, type LoadRecord } from '../../harness/peers.js';
+import { jsonRows } from '../../harness/rows.js';
+import { StateWitness, blindThreads } from '../../harness/state-witness.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 interface Row {
   readonly netns: number;
@@ -132,6 +135,38 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   }
 });
 
+test('--cgroup named through ".", "..", a symlink or the working directory keeps the same rows as its plain path', async (t) => {
+  const base = `/tcpstates-test-dots-${process.pid}`;
+  const [parent, child] = createCgroups([base, `${base}/sub`]);
+  const links = mkdtempSync(`${tmpdir()}/tcpstates-cgroup-link-`);
+  symlinkSync(child!.dir, `${links}/sub`);
+  t.after(() => {
+    rmSync(links, { recursive: true, force: true });
+    child!.remove();
+    parent!.remove();
+  });
+  const spellings: [string, string | undefined][] = [
+    [child!.dir, undefined],
+    [`${child!.dir}/.`, undefined],
+    [`${parent!.dir}/./sub/../sub/`, undefined],
+    [`${child!.path}/.`, undefined],
+    [`${links}/sub`, undefined],
+    ['.', child!.dir],
+  ];
+  const tools = await Promise.all(spellings.map(([spelling, cwd]) => TracerProcess.attach('tcplife', ['--json', '--cgroup', spelling], cwd === undefined ? {} : { cwd })));
+  await runLoad(['sessions', '4', '0', '100', '127.0.0.1'], { cgroupDir: child!.dir });
+  await stopAll(tools);
+  for (const [index, tool] of tools.entries()) {
+    const rows = jsonRows<Row>(tool.stdoutLines);
+    assert.equal(rows.length, 8, `--cgroup ${spellings[index]![0]}`);
+    for (const row of rows) assert.equal(row.cgroup, child!.path);
+  }
+  // Out of the cgroup2 mount: one line, exit 2.
+  const outside = await runTracerToExit(['--cgroup', `${cgroup2Mount()}/..`], process.env, 15_000, { tool: 'tcplife' });
+  assert.equal(outside.code, 2);
+  assert.match(outside.stderrText, /^tcplife: --cgroup: ".*\/\.\." is not a cgroup directory under .* \(the cgroup2 mount\): it resolves to a path outside it\n$/);
+});
+
 test('refused, timed-out and reset connections carry their error (tcplife rows, tcpstates CLOSE rows)', async (t) => {
   const netns = createNetns('err');
   t.after(netns.remove);
@@ -163,7 +198,7 @@ test('refused, timed-out and reset connections carry their error (tcplife rows, 
     jsonRows<Row>(candidate.states.stdoutLines).some((row) => row.newstate === 'CLOSE' && row.rport === DROPPED_PORT);
   // A transition of the load that the kernel ran where no BPF program runs
   // (on this machine: a softirq or timer on top of one of PID 1's threads;
-  // test/support/state-witness.ts) cannot be in any row. Only such a run is
+  // harness/state-witness.ts) cannot be in any row. Only such a run is
   // made again (at most twice, named); any other missing row fails.
   const ranUnseeable = (candidate: Awaited<ReturnType<typeof attempt>>): string[] => {
     const blind = blindThreads();

@@ -9,23 +9,26 @@
 //    Dockerfile's, docs/deploy.md's, the README's), and is scraped;
 //  - the systemd unit's Nice=, limits, user and capabilities are applied
 //    with nice, prlimit and setpriv (an unprivileged uid with exactly its
-//    AmbientCapabilities), and the tool serves metrics that way at the
-//    reader's priority. systemd-analyze verify runs on the unit after the
+//    AmbientCapabilities) to a copy of the package where that user can
+//    read it, and the tool serves metrics that way at the reader's
+//    priority. systemd-analyze verify runs on the unit after the
 //    documented install (test/kernel/install-clash.test.ts).
 // A runtime that can build (docker/podman with registry access) would run
 // the same Dockerfile for real; the steps here are the same commands.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { READER_NICE } from '../../src/cli/run.js';
+import { READER_NICE } from '../../src/trace/run.js';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { procStatFields } from '../../src/sys/proc-stat.js';
-import { REPO_ROOT } from '../support/system.js';
-import { TracerProcess, type Finished } from '../support/tracer-process.js';
+import { REPO_ROOT, requireRoot } from '../../harness/system.js';
+import { TracerProcess, type Finished } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 /**
  * How to start a process as the deployments do: with no limit on locked
@@ -55,14 +58,40 @@ function threadNices(pid: number): number[] {
  * loopback and tracing nothing. Returns the nice values its threads had
  * once it was tracing, and how it ended.
  */
-async function runDeployed(setpriv: readonly string[], options: { bin?: string; before?: readonly string[] } = {}): Promise<{ nices: number[]; run: Finished }> {
+async function runDeployed(
+  setpriv: readonly string[],
+  options: { bin?: string; node?: string; before?: readonly string[] } = {},
+): Promise<{ nices: number[]; run: Finished }> {
   const memlock = memlockPrefix();
   const tracer = await TracerProcess.attach('tcpstates', ['--metrics', '127.0.0.1:0', '-L', '1', ...memlock.toolArgs], {
     wrapper: [...memlock.argv, ...(options.before ?? []), 'setpriv', ...setpriv],
-    ...(options.bin === undefined ? {} : { bin: options.bin }),
+    ...(options.bin === undefined ? {} : { command: [options.node ?? process.execPath, options.bin] }),
   });
   const nices = threadNices(tracer.pid);
   return { nices, run: await tracer.finish() };
+}
+
+/**
+ * The tool as an installed package is (bin/, dist/src, the BPF object,
+ * package.json and the runtime dependencies), and node, copied to a
+ * directory every user can read: as a package installed under /usr, and
+ * unlike a clone, which may be in a private folder (/root is 0700 on
+ * Debian, so is `mktemp -d`) that the unit's unprivileged user cannot enter.
+ */
+function installedCopy(root: string): { bin: string; node: string } {
+  chmodSync(root, 0o755);
+  const runtime = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter((path) => path.startsWith(`${join(REPO_ROOT, 'node_modules')}/`));
+  for (const path of ['bin', 'dist/src', 'dist/bpf/tcpstates.bpf.o', 'dist/bpf/probe.bpf.o', 'package.json', ...runtime.map((dir) => dir.slice(REPO_ROOT.length))]) {
+    cpSync(join(REPO_ROOT, path), join(root, path), { recursive: true });
+  }
+  const node = join(root, 'node');
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  // Readable and searchable by all, as an installed package.
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return { bin: join(root, 'bin', 'tcpstates'), node };
 }
 
 /** What a deployed tcpstates that served metrics and traced nothing says. */
@@ -212,7 +241,10 @@ test('the Dockerfile builds (its steps replayed, the start-up bundle too) and it
   assert.deepEqual([...new Set(deployed.nices)], [READER_NICE], 'every thread at the reader\'s priority');
 });
 
-test('the systemd template unit: systemd-analyze verify is in the install test; its user, capabilities and priority serve metrics', async () => {
+test('the systemd template unit: systemd-analyze verify is in the install test; its user, capabilities and priority serve metrics', async (t) => {
+  const root = mkdtempSync(`${tmpdir()}/tcpstates-unit-`);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const installed = installedCopy(root);
   const unit = readFileSync(`${REPO_ROOT}deploy/systemd/tcpstates-metrics@.service`, 'utf8');
   const settings = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((match) => match[1]!);
   const setting = (key: string): string => {
@@ -251,7 +283,7 @@ test('the systemd template unit: systemd-analyze verify is in the install test; 
       `--bounding-set=-all,${caps}`,
       '--no-new-privs',
     ],
-    { before: ['prlimit', `--nofile=${nofile}`, 'nice', '-n', String(nice)] },
+    { before: ['prlimit', `--nofile=${nofile}`, 'nice', '-n', String(nice)], bin: installed.bin, node: installed.node },
   );
   assertServedMetrics(deployed.run);
   assert.deepEqual([...new Set(deployed.nices)], [READER_NICE]);

@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, lstatSync, mkdtempSync, renameSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { packageVersion } from '../../src/cli/version.js';
-import { REPO_ROOT, requireRoot } from '../support/system.js';
+import { REPO_ROOT, requireRoot } from '../../harness/system.js';
 
 const PREFIX = '/usr/local';
 /** What the install makes under the prefix. */
@@ -41,13 +41,14 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = 
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+requireRoot();
+
 const work = mkdtempSync(`${tmpdir()}/tcpstates-install-`);
 const aside = `${work}/aside`;
 const moved: string[] = [];
 let tarball = '';
 
 before(() => {
-  requireRoot();
   assert.ok(existsSync('/usr/sbin/tcpstates'), 'libbpf-tools is installed (scripts/setup-tests installs it)');
   assert.equal(run('sudo', ['-V']).status, 0, 'sudo is installed (scripts/setup-tests installs it)');
   run('mkdir', ['-p', aside]);

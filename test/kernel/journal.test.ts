@@ -12,10 +12,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TcpstatesJson } from '../../src/format/json.js';
-import { JournalReceiver } from '../support/journal-receiver.js';
-import { clientSession, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
-import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
-import { requireRoot } from '../support/system.js';
+import { JournalReceiver } from '../../harness/journal-receiver.js';
+import { clientSession, startServer, untilTraced, type LoopbackServer } from '../../harness/loopback.js';
+import { TracerProcess, runTracerToExit } from '../../harness/tracer-process.js';
+import { requireRoot } from '../../harness/system.js';
 
 requireRoot();
 
@@ -114,7 +114,7 @@ describe('tcpstates -Y (kernel)', () => {
     assert.equal(result.code, 1);
     assert.deepEqual(result.stdout, []);
     assert.deepEqual(result.stderr, [
-      `tcpstates: -Y/--journal: no systemd journal socket at ${path}`,
+      `tcpstates: -Y/--journal: no systemd journal socket at "${path}"`,
       'tcpstates: is systemd-journald running? (systemctl status systemd-journald.socket)',
     ]);
   });
@@ -126,7 +126,7 @@ describe('tcpstates -Y (kernel)', () => {
     const result = await runTracerToExit(['-Y'], { ...process.env, TCPSTATES_JOURNAL_SOCKET: path });
     assert.equal(result.code, 1);
     assert.deepEqual(result.stderr, [
-      `tcpstates: -Y/--journal: nothing listens on the journal socket ${path}`,
+      `tcpstates: -Y/--journal: nothing listens on the journal socket "${path}"`,
       'tcpstates: is systemd-journald running? (systemctl status systemd-journald.socket)',
     ]);
   });

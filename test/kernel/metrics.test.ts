@@ -14,11 +14,13 @@ import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { packageVersion } from '../../src/cli/version.js';
 import { procStatFields } from '../../src/sys/proc-stat.js';
-import { createNetns } from '../support/namespaces.js';
-import { runLoad } from '../support/peers.js';
-import { jsonRows } from '../support/rows.js';
-import { REPO_ROOT, sleep } from '../support/system.js';
-import { runTracerToExit, TracerProcess } from '../support/tracer-process.js';
+import { createNetns } from '../../harness/namespaces.js';
+import { runLoad } from '../../harness/peers.js';
+import { jsonRows } from '../../harness/rows.js';
+import { REPO_ROOT, requireRoot, sleep } from '../../harness/system.js';
+import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 /** A process's start time, seconds since the epoch, as the kernel keeps it. */
 function procStartSeconds(pid: number): number {

@@ -7,8 +7,6 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { constants } from 'node:os';
 import { explainLoadFailure, KERNEL_FEATURES, KERNEL_FLOOR, probeKernelFeatures } from '../../src/bpf/features.js';
@@ -17,87 +15,21 @@ import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
 import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
-import { testAddress, testPort } from '../support/loopback.js';
-import { TOOLS } from '../support/rows.js';
-import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot } from '../support/system.js';
-import { TracerProcess, runTracerToExit, traceConnections } from '../support/tracer-process.js';
+import { testAddress, testPort } from '../../harness/loopback.js';
+import { TOOLS } from '../../harness/rows.js';
+import { make } from '../../harness/build.js';
+import { binPath, bpfObjectsOf, requireRoot } from '../../harness/system.js';
+import { TracerProcess, runTracerToExit, traceConnections } from '../../harness/tracer-process.js';
 
 requireRoot();
 
-/**
- * Compiles a small BPF C source with the project's own includes (vmlinux.h
- * from the build, bpf/tcpstates.h) into a temporary object, for the tests
- * that feed the loader a deliberately broken program.
- */
-function buildBpfObject(name: string, source: string): string {
-  const directory = mkdtempSync(`${tmpdir()}/robust-bpf-`);
-  writeFileSync(`${directory}/${name}.bpf.c`, source);
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
-  const result = spawnSync(
-    'clang',
-    ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${REPO_ROOT}bpf`, `-I${REPO_ROOT}dist/bpf`, '-c', `${name}.bpf.c`, '-o', `${name}.bpf.o`],
-    { cwd: directory, encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`clang failed for ${name}: ${result.stderr}`);
-  // The object is read at open time; the directory goes when the test process exits.
-  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
-  return `${directory}/${name}.bpf.o`;
+/** test/fixtures/<name>.bpf.c, built by make: the real object with its
+ * handle_set_state replaced (or the probe object with probes no kernel
+ * has), for the tests that feed the loader a
+ * deliberately broken program. */
+function fixtureObject(name: string): string {
+  return make(`dist/test/fixtures/${name}.bpf.o`)[0]!;
 }
-
-/** The real object (bpf/tcpstates.bpf.c, included: its maps, config and
- * programs, not a copy of them), with its handle_set_state renamed out of
- * the way so that the fixture's own program takes the name the loader
- * looks for. */
-const FIXTURE_PRELUDE = `
-#define handle_set_state handle_set_state_real
-#include "tcpstates.bpf.c"
-#undef handle_set_state
-`;
-
-/** A program the verifier rejects after walking ~2800 instructions, so its
- * log (~170 KB) is far longer than one libbpf print buffer (8 KiB). */
-const VERIFIER_REJECTED_SOURCE = `${FIXTURE_PRELUDE}
-SEC("raw_tp/inet_sock_set_state")
-int handle_set_state(__u64 *ctx)
-{
-	volatile __u64 sum = 0;
-#pragma clang loop unroll(full)
-	for (int i = 0; i < 400; i++)
-		sum += cfg.mode + i;
-	/* The tracepoint has 3 arguments: the 1001st is out of the context. */
-	return ctx[1000] + sum;
-}
-`;
-
-/** A valid program on a tracepoint no kernel has: the attach fails. */
-const MISSING_TRACEPOINT_SOURCE = `${FIXTURE_PRELUDE}
-SEC("raw_tp/robust_test_no_such_tracepoint")
-int handle_set_state(__u64 *ctx)
-{
-	return cfg.mode;
-}
-`;
-
-/** The probe object (bpf/probe.bpf.c, included) as a kernel without socket
- * storage in tracing programs and without the TCP iterator would load it:
- * those two probes target what no kernel has. */
-const MISSING_FEATURES_SOURCE = `
-#define probe_sk_storage probe_sk_storage_real
-#define probe_iter_tcp probe_iter_tcp_real
-#include "probe.bpf.c"
-#undef probe_sk_storage
-#undef probe_iter_tcp
-SEC("tp_btf/robust_test_no_such_tracepoint")
-int probe_sk_storage(__u64 *ctx)
-{
-	return 0;
-}
-SEC("iter/robust_test_no_such_iterator")
-int probe_iter_tcp(void *ctx)
-{
-	return 0;
-}
-`;
 
 /**
  * setpriv as an unprivileged user, like nobody but a uid of this run's own:
@@ -208,6 +140,50 @@ for (const tool of TOOLS) {
   });
 }
 
+for (const tool of TOOLS) {
+  describe(`${tool.name}: start-up errors name their real cause, in one line`, () => {
+    test('as nobody with --metrics: "not permitted" and nothing served or printed before it, exit 1', async () => {
+      const result = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['--metrics', '0']);
+      assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
+    });
+
+    test('under ulimit -n 19: the descriptor limit, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', '--nofile=19'] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: too few file descriptors (ulimit -n 19): Node and the tracer need 48 or more: raise the limit, e.g. ulimit -n 1024\n`,
+      });
+    });
+
+    test('under ulimit -v 900000: the address-space limit, not "libbpf.so.1 is missing" nor BTF, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', `--as=${900_000 * 1024}`] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: the address-space limit (ulimit -v 900000 KiB) is below the 1 GiB that Node and libbpf need: lift it (ulimit -v unlimited)\n`,
+      });
+    });
+
+    test('-N: not a network namespace (by the kernel\'s type) or no live one: one line, exit 2; one this user may not open: exit 1', async () => {
+      for (const [args, code, line] of [
+        [['-N', '/proc/self/ns/uts'], 2, '-N/--netns: "/proc/self/ns/uts" is a uts namespace, not a network namespace'],
+        [['-N', String(process.pid)], 2, `-N/--netns: no network namespace has inode ${process.pid} (none of /proc/*/ns/net or /run/netns/* that this user can see)`],
+        [['-N', '/etc/hostname'], 2, '-N/--netns: "/etc/hostname" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
+        [['-N', `/x\n\x1b[2J${'y'.repeat(120_000)}`], 2, `-N/--netns: cannot open namespace "/x\\n\\u001b[2J${'y'.repeat(33)}..." (120007 characters): ENAMETOOLONG`],
+      ] as const) {
+        const result = await runTracerToExit(args, process.env, 20_000, { tool: tool.name });
+        assert.equal(result.code, code, result.stderrText);
+        assert.equal(result.stderrText.split('\n')[0], `${tool.name}: ${line}`);
+        assert.ok(result.stderrText.length < 400 && !/[\u0000-\u0009\u000b-\u001f]/.test(result.stderrText), result.stderrText.slice(0, 400));
+      }
+      const denied = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['-N', '/proc/1/ns/net']);
+      assert.equal(denied.status, 1, denied.stderr);
+      assert.match(denied.stderr, new RegExp(`^${tool.name}: -N/--netns: cannot open namespace "/proc/1/ns/net": EACCES\n`));
+    });
+  });
+}
+
 function spawnTracerAs(wrapper: readonly string[], tool: string, args: readonly string[]) {
   return TracerProcess.start(args, process.env, { tool, wrapper });
 }
@@ -225,7 +201,7 @@ describe('the loader on broken objects', () => {
   });
 
   test('a verifier rejection: the last lines in the message, the whole log with --verbose, nothing left loaded', () => {
-    const objectPath = buildBpfObject('rejected', VERIFIER_REJECTED_SOURCE);
+    const objectPath = fixtureObject('verifier-rejected');
     const libbpfLines: string[] = [];
     let caught: unknown;
     try {
@@ -238,7 +214,7 @@ describe('the loader on broken objects', () => {
     const messageLines = error.message.split('\n');
     assert.equal(messageLines[0], 'failed to load BPF program handle_set_state: EACCES');
     assert.equal(messageLines.length, 4);
-    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ rejected\.bpf\.c:\d+$/);
+    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ verifier-rejected\.bpf\.c:\d+$/);
     assert.match(messageLines[2]!, /^ {2}verifier: \d+: \(79\) r\d = \*\(u64 \*\)\(r\d \+8000\)$/);
     assert.equal(messageLines[3], '  verifier: invalid bpf_context access off=8000 size=8');
     assert.equal(error.hint, 'the kernel verifier rejected the program; rerun with --verbose for the whole log');
@@ -268,7 +244,7 @@ describe('the loader on broken objects', () => {
   });
 
   test('a kernel without the tracepoint: the attach step names it and the kernel option, nothing left loaded', () => {
-    const objectPath = buildBpfObject('no_tracepoint', MISSING_TRACEPOINT_SOURCE);
+    const objectPath = fixtureObject('missing-tracepoint');
     assert.throws(
       () => openTrace(bindLibbpf(), TRANSITIONS, { objectPath }),
       (error: unknown) =>
@@ -295,7 +271,7 @@ describe('the loader on broken objects', () => {
   });
 
   test('a kernel without some features: a failed load names exactly those, with the floor', () => {
-    const objectPath = buildBpfObject('missing_features', MISSING_FEATURES_SOURCE);
+    const objectPath = fixtureObject('missing-features');
     const failure = new BpfError('load', 'BPF object', constants.errno.EINVAL);
     const explained = explainLoadFailure(failure, bindLibbpf(), objectPath);
     assert.ok(explained instanceof PreflightError);

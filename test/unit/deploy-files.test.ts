@@ -8,12 +8,12 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ZERO_COUNTERS } from '../../src/bpf/loader.js';
+import { ZERO_COUNTERS } from '../../src/bpf/counters.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { ToolHealth } from '../../src/metrics/tool-health.js';
-import { REPO_ROOT } from '../support/system.js';
+import { REPO_ROOT } from '../../harness/system.js';
 
 function read(name: string): string {
   return readFileSync(`${REPO_ROOT}${name}`, 'utf8');

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
-import { ZERO_COUNTERS } from '../../src/bpf/loader.js';
+import { ZERO_COUNTERS } from '../../src/bpf/counters.js';
 import { Exposition } from '../../src/metrics/exposition.js';
 import { landingPage } from '../../src/metrics/landing.js';
 import { parseBootTimeSeconds, parseMaxFds, parseProcessStat, readProcessStats, type ProcessStats } from '../../src/metrics/process-metrics.js';
@@ -108,7 +108,7 @@ function get(url: string): Promise<{ status: number; type: string; body: string 
 }
 
 test('`/` is a landing page that links /metrics; other paths stay 404', async () => {
-  const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => '', '--metrics', landingPage('tcpstates', '0.1.0'));
+  const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, () => '', { landing: landingPage('tcpstates', '0.1.0') });
   try {
     const home = await get(`http://127.0.0.1:${server.port}/`);
     assert.equal(home.status, 200);

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { REPO_ROOT } from '../support/system.js';
+import { REPO_ROOT } from '../../harness/system.js';
 
 /** What running needs: scripts/packages.sh run_packages_missing's names. */
 const RUN_PACKAGES = ['clang', 'llvm', 'bpftool', 'make', 'libbpf-dev', 'libbpf1'];

@@ -7,11 +7,11 @@ import { strict as assert } from 'node:assert';
 import type { TcpEvent } from '../../src/decode/event.js';
 import { bytesAsKib, sessionOwner, tcplifeRenderer, type TcplifeFormatOptions } from '../../src/format/tcplife.js';
 import { colorizerFor } from '../../src/format/color.js';
-import { bccFormat } from '../support/oracle.js';
+import { bccFormat } from '../../harness/oracle.js';
 import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
-import { encodeEvent, type EventFields } from '../support/encode-event.js';
+import { encodeEvent, type EventFields } from '../../harness/encode-event.js';
 
 function options(overrides: Partial<TcplifeFormatOptions> = {}): TcplifeFormatOptions {
   return { wide: false, csv: false, time: false, timestamp: false, wallClockOffsetMs: 0, colorizer: null, ...overrides };
@@ -102,6 +102,12 @@ test('the owner: the one the kernel recorded, else the task on the CPU at CLOSE 
     tcplifeRenderer(options()).row(session({ ownerPid: 0, ownerComm: '', pid: 77, comm: 'curl' })),
     '77    curl       127.0.0.1       46644 127.0.0.1       28527    97     2 230.12',
   );
+});
+
+test('control characters in COMM show as "?", as ps shows them, in text and CSV', () => {
+  const forged = session({ ownerComm: 'x\ny\x1b]0;\u009b' });
+  assert.equal(tcplifeRenderer(options()).row(forged).split(/ +/)[1], 'x?y?]0;?');
+  assert.equal(tcplifeRenderer(options({ csv: true })).row(forged).split(',')[1], 'x?y?]0;?');
 });
 
 test('TX_KB/RX_KB are whole KiB, truncated', () => {

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcpstatesRenderer, type TcpstatesFormatOptions } from '../../src/format/tcpstates.js';
 import { colorizerFor } from '../../src/format/color.js';
-import { encodeEvent, type EventFields } from '../support/encode-event.js';
+import { encodeEvent, type EventFields } from '../../harness/encode-event.js';
 
 const CURL: EventFields = {
   skaddr: 0xffff9fd7e8192000n,
@@ -98,6 +98,21 @@ test('default layout: exact header and rows', () => {
     'ffff88810a2b3c40 1     systemd-re ::1             8080  ::ffff:127.0.0.1 40000 ESTABLISHED -> FIN_WAIT1   1234.567',
     '1a2b             4194304 na\u00efve-proc 127.0.0.1       65535 127.0.0.2       1     LAST_ACK    -> CLOSE       999.999',
   ]);
+});
+
+test('control characters in C-COMM show as "?", as ps shows them (C0, DEL, C1), in text and CSV', () => {
+  // A name that would end the row and start a forged one, or colour the terminal.
+  const forged: EventFields = { ...CURL, comm: 'a\nb\x1b[31m\x7fc' };
+  // C1 CSI (U+009B) in UTF-8: the path that decodes non-ASCII names.
+  const csi: EventFields = { ...CURL, comm: [0x78, 0xc2, 0x9b, 0x32, 0x4a] };
+  const text = render(PLAIN, [forged, csi]).rows;
+  assert.deepEqual(text, [
+    'ffff9fd7e8192000 22384 a?b?[31m?c 100.66.100.185  0     52.33.159.26    80    CLOSE       -> SYN_SENT    0.000',
+    'ffff9fd7e8192000 22384 x?2J       100.66.100.185  0     52.33.159.26    80    CLOSE       -> SYN_SENT    0.000',
+  ]);
+  const csv = render({ ...PLAIN, csv: true }, [forged, csi]).rows;
+  assert.deepEqual(csv.map((row) => row.split(',')[2]), ['a?b?[31m?c', 'x?2J']);
+  for (const row of [...text, ...csv]) assert.doesNotMatch(row, /[\u0000-\u001f\u007f-\u009f]/);
 });
 
 test('-w layout: exact header and rows', () => {
