@@ -18,7 +18,8 @@
  * run after the shared read_transition() and write through fill_event().
  * The nesting cover is in nesting.h, the owner tracking in owner.h.
  *
- * Needs Linux 5.11 (socket storage from tracing programs); the loader checks.
+ * Needs socket storage from tracing programs (mainline 5.11); a failed load
+ * is explained by the feature probes (probe.bpf.c, src/bpf/features.ts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

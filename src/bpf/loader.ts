@@ -13,7 +13,8 @@ import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
-import { DATA_READY_KERNEL, kernelAtLeast } from './preflight.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
+import { KERNEL_FLOOR } from './features.js';
 import { resourceLimitHintHere } from '../sys/limits.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
@@ -23,7 +24,8 @@ export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
 /** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
 export const PROGRAM_SEND = 'handle_send';
 export const PROGRAM_RECV = 'handle_recv';
-/** tcplife only, from Linux 6.3: a listener's waiters, when a child is queued. */
+/** tcplife only, when the kernel has sock:sk_data_ready (mainline 6.3): a
+ * listener's waiters, when a child is queued. */
 export const PROGRAM_DATA_READY = 'handle_data_ready';
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
@@ -58,14 +60,14 @@ function hintFor(step: string, errno: number): string | undefined {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
   if (step === 'attach' && errno === ENOENT) {
-    return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
+    return `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`;
   }
   // ESRCH: libbpf found no usable kernel BTF.
   if (step === 'load' && errno === ESRCH) {
     return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
   }
   if (step === 'load' && errno === EINVAL) {
-    return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
+    return `the kernel may lack what the tools need (${KERNEL_FLOOR}); rerun with --verbose for libbpf's log`;
   }
   return undefined;
 }
@@ -192,7 +194,7 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): P
   const owner = [PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY].flatMap((name) => {
     const program = findOptional(name);
     if (program === null) return [];
-    const wanted = sessions && (name !== PROGRAM_DATA_READY || kernelAtLeast(DATA_READY_KERNEL));
+    const wanted = sessions && (name !== PROGRAM_DATA_READY || kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE));
     libbpf.setAutoload(program, wanted);
     return wanted ? [{ name, program }] : [];
   });

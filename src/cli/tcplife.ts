@@ -22,7 +22,7 @@ const EXAMPLES = `examples:
     tcplife -D 80     # only trace remote port 80
     tcplife -4        # only trace IPv4 family
     tcplife -6        # only trace IPv6 family
-    tcplife --metrics 9101            # Prometheus metrics on 127.0.0.1:9101/metrics
+    tcplife --metrics                 # Prometheus metrics on 127.0.0.1:19441/metrics
     tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
     tcplife -N /proc/1234/ns/net --container          # one process's network namespace`;
 

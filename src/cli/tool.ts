@@ -10,17 +10,19 @@ import type { RowRenderer } from '../format/columns.js';
 import { containerHeader } from '../format/container-columns.js';
 import type { CgroupPathOf } from '../format/json.js';
 import type { Diagnostics } from '../io/diagnostics.js';
-import type { ExpositionFormat } from '../metrics/exposition.js';
+import type { Exposition, ExpositionFormat } from '../metrics/exposition.js';
 import type { EventCounts } from '../metrics/tcp-metrics.js';
+import { ToolHealth } from '../metrics/tool-health.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { JsonRows, MetricsAggregation, TextRows, type Aggregate } from '../trace/consumers.js';
 import { Pipeline, type Consumer } from '../trace/pipeline.js';
 import { runTracer, type RunDeps } from '../trace/run.js';
 import { rowLayout, type CommonOptions, type RowLayout } from './command.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
+import { packageVersion } from './version.js';
 
 /** The --metrics aggregate of a tool. */
-export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat): string };
+export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string };
 
 export interface ToolSpec {
   readonly renderer: (layout: RowLayout) => RowRenderer<TcpEvent, EventView>;
@@ -52,17 +54,18 @@ function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<Tc
 export async function runTool(options: CommonOptions, diagnostics: Diagnostics, spec: ToolSpec, deps?: RunDeps): Promise<number> {
   const wallClockOffsetMs = sampleWallClockOffsetMs();
   const own = (await spec.consumers?.(wallClockOffsetMs)) ?? [];
-  const metrics = options.fleet.metrics === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics);
+  const health = options.fleet.metrics === null ? null : new ToolHealth(diagnostics.tool, packageVersion());
+  const metrics = health === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics, health);
   const renderer = spec.renderer(await rowLayout(options, wallClockOffsetMs));
   const rows = rowsOf(options, spec, renderer, wallClockOffsetMs);
   const pipeline = new Pipeline([...own, ...(metrics === null ? [] : [metrics]), ...(rows.consumer === null ? [] : [rows.consumer])]);
   let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
-    server = await openMetricsEndpoint(options.fleet.metrics, (format) => metrics!.aggregate.render(format), diagnostics);
-    const { writeRow, warming, tick, renderEnd, onCounts } = pipeline;
+    server = await openMetricsEndpoint(options.fleet.metrics, (format) => metrics!.aggregate.render(format, (exposition) => health!.describe(exposition)), diagnostics);
+    const { writeRow, warming, tick, renderEnd, onCounts, onKernelCounters } = pipeline;
     const loop = { header: rows.header, maxRows: options.maxRows, durationMs: options.durationMs };
-    const hooks = { writeRow, warming, tick, renderEnd, onCounts, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
+    const hooks = { writeRow, warming, tick, renderEnd, onCounts, onKernelCounters, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
     exitCode = await runTracer({ config: options.trace, diagnostics, ...loop, ...hooks }, deps);
   } catch (error) {
     pipeline.close(false);

@@ -7,6 +7,7 @@ import type { TcpEvent } from '../decode/event.js';
 import { AF_INET6 } from '../decode/addr.js';
 import { stateName, TCP_CLOSE } from '../decode/tcp-states.js';
 import { errnoName } from '../errors.js';
+import { containerIdOf } from '../sys/container-id.js';
 
 /** Resolves a cgroup id to its path relative to the cgroup2 mount (null:
  * unknown); src/sys/cgroup.ts CgroupPaths. */
@@ -32,6 +33,8 @@ const NO_CGROUP_PATHS: CgroupPathOf = () => null;
  *  - netns:       inode number of the socket's network namespace
  *  - cgroup:      the socket's cgroup v2 path relative to the cgroup2 mount
  *                 ("/system.slice/x.service"), null when unknown
+ *  - container_id: the container of that cgroup (docker, containerd, CRI-O,
+ *                 podman: src/sys/container-id.ts), 64 hex digits, or null
  *  - error:       on transitions into CLOSE, the socket's error as an errno
  *                 name ("ECONNREFUSED"); null otherwise and when there is none
  */
@@ -52,6 +55,7 @@ export interface TcpstatesJson {
   readonly duration_ms: number;
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
 }
 
@@ -82,6 +86,7 @@ export interface TcplifeJson {
   readonly duration_ms: number;
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
 }
 
@@ -103,6 +108,7 @@ export const TCPSTATES_JSON_FIELDS = [
   'duration_ms',
   'netns',
   'cgroup',
+  'container_id',
   'error',
 ] as const;
 
@@ -121,6 +127,7 @@ export const TCPLIFE_JSON_FIELDS = [
   'duration_ms',
   'netns',
   'cgroup',
+  'container_id',
   'error',
 ] as const;
 
@@ -157,6 +164,12 @@ export function socketErrorName(skErr: number): string | null {
   return skErr === 0 ? null : errnoName(skErr);
 }
 
+/** The `cgroup` and `container_id` fields of a row. */
+function cgroupFields(cgroupId: number, cgroupPathOf: CgroupPathOf): { cgroup: string | null; container_id: string | null } {
+  const cgroup = cgroupPathOf(cgroupId);
+  return { cgroup, container_id: containerIdOf(cgroup) };
+}
+
 export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf = NO_CGROUP_PATHS): TcpstatesJson {
   const ownerKnown = event.ownerPid !== 0;
   return {
@@ -175,7 +188,7 @@ export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number, cgroup
     newstate: stateName(event.newState),
     duration_ms: nsToMillisWithMicros(event.deltaNs),
     netns: event.netnsIno,
-    cgroup: cgroupPathOf(event.cgroupId),
+    ...cgroupFields(event.cgroupId, cgroupPathOf),
     error: event.newState === TCP_CLOSE ? socketErrorName(event.skErr) : null,
   };
 }
@@ -196,7 +209,7 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPa
     rx_bytes: event.rxBytes,
     duration_ms: nsToMillisWithMicros(event.deltaNs),
     netns: event.netnsIno,
-    cgroup: cgroupPathOf(event.cgroupId),
+    ...cgroupFields(event.cgroupId, cgroupPathOf),
     error: socketErrorName(event.skErr),
   };
 }

@@ -54,7 +54,8 @@ export class TcpstatesMetrics {
     if (deltaNs !== 0) cell.durations.observeNs(deltaNs);
   }
 
-  render(format: ExpositionFormat): string {
+  /** `more` adds families before the end (the tool's health, tool-health.ts). */
+  render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string {
     const cells = [...this.cells.values()].sort((a, b) => a.oldState - b.oldState || a.newState - b.newState);
     const transitions: [Labels, number][] = [];
     const durations: [Labels, FixedHistogram][] = [];
@@ -69,7 +70,7 @@ export class TcpstatesMetrics {
       }
       if (cell.durations.count > 0) durations.push([states, cell.durations]);
     }
-    return new Exposition(format)
+    const exposition = new Exposition(format)
       .counter('tcpstates_transitions_total', 'TCP state transitions seen.', transitions)
       .histogram(
         'tcpstates_state_duration_seconds',
@@ -79,8 +80,9 @@ export class TcpstatesMetrics {
       .counter('tcpstates_events_total', 'Events read from the kernel.', [[[], this.counts.events]])
       .counter('tcpstates_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [
         [[], this.counts.lost],
-      ])
-      .end();
+      ]);
+    more?.(exposition);
+    return exposition.end();
   }
 }
 
@@ -129,7 +131,8 @@ export class TcplifeMetrics {
     }
   }
 
-  render(format: ExpositionFormat): string {
+  /** `more` adds families before the end (the tool's health, tool-health.ts). */
+  render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string {
     const sessions: [Labels, number][] = [];
     const sent: [Labels, number][] = [];
     const received: [Labels, number][] = [];
@@ -153,13 +156,15 @@ export class TcplifeMetrics {
     const failures = [...byReason.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, count]): [Labels, number] => [[['reason', reason]], count]);
-    return new Exposition(format)
+    const exposition = new Exposition(format)
       .counter('tcplife_sessions_total', 'TCP sessions closed (role client: active open; server: passive open).', sessions)
       .histogram('tcplife_session_duration_seconds', 'Lifespan of TCP sessions, first transition seen to CLOSE.', durations)
       .counter('tcplife_sent_bytes_total', 'Bytes sent and acknowledged by the peer (tcp_sock.bytes_acked).', sent)
       .counter('tcplife_received_bytes_total', 'Bytes received (tcp_sock.bytes_received).', received)
       .counter('tcplife_connect_failures_total', 'Active opens closed in SYN_SENT, by the socket error.', failures)
-      .counter('tcplife_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [[[], this.counts.lost]])
-      .end();
+      .counter('tcplife_events_total', 'Events read from the kernel (one per session).', [[[], this.counts.events]])
+      .counter('tcplife_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [[[], this.counts.lost]]);
+    more?.(exposition);
+    return exposition.end();
   }
 }

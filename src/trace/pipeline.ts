@@ -13,6 +13,7 @@
 // consumers are their own twins (the tracer drops the warm-up's rows) and
 // reset what the rows remember after it (-t's first row).
 
+import type { KernelCounters } from '../bpf/counters.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
 import type { RowWriter } from '../reader/render.js';
@@ -38,6 +39,9 @@ export interface Consumer {
   tick?(out: ByteOutput, maxRows: number): number;
   /** The events read and lost so far, after each read and counter check. */
   counts?(events: number, lost: number): void;
+  /** The kernel's counters and the samples too short to decode, at each
+   * counter check (once a second and at exit), as stderr reports them. */
+  kernelCounters?(counters: KernelCounters, undecodable: number): void;
   /** At exit, after the last read: text for stdout (a summary table). */
   end?(): string;
   /** After the tracer stopped; `ok`: it stopped cleanly (say the totals). */
@@ -58,6 +62,8 @@ export interface PipelineHooks {
   readonly renderEnd?: () => string;
   /** Told the events read and lost so far (as the final line counts them). */
   readonly onCounts?: (events: number, lost: number) => void;
+  /** See Consumer.kernelCounters. */
+  readonly onKernelCounters?: (counters: KernelCounters, undecodable: number) => void;
 }
 
 export class Pipeline implements PipelineHooks {
@@ -92,6 +98,10 @@ export class Pipeline implements PipelineHooks {
 
   readonly onCounts = (events: number, lost: number): void => {
     for (const consumer of this.consumers) consumer.counts?.(events, lost);
+  };
+
+  readonly onKernelCounters = (counters: KernelCounters, undecodable: number): void => {
+    for (const consumer of this.consumers) consumer.kernelCounters?.(counters, undecodable);
   };
 
   readonly renderEnd = (): string => this.consumers.map((consumer) => consumer.end?.() ?? '').join('');

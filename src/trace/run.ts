@@ -12,7 +12,8 @@ import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
-import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
+import { explainLoadFailure } from '../bpf/features.js';
+import { canLockMemory, checkPrivileges, checkKernel } from '../bpf/preflight.js';
 import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from '../io/diagnostics.js';
@@ -128,7 +129,6 @@ const THIS_PROCESS: ProcessSettings = {
 export const DEFAULT_RUN_DEPS: RunDeps = {
   preflight(tool) {
     checkKernel();
-    checkKernelVersion();
     checkPrivileges(tool);
   },
   libbpf: () => bindLibbpf(),
@@ -150,9 +150,14 @@ function load(options: RunOptions, deps: RunDeps): TraceSession {
   const libbpf = deps.libbpf();
   deps.process.beforeLoad();
   const config: SizedTraceConfig = { ...options.config, bufferPages: options.config.bufferPages ?? ringPagesHere(libbpf.pageSize()) };
-  return openTrace(libbpf, config, {
-    ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
-  });
+  try {
+    return openTrace(libbpf, config, {
+      ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
+    });
+  } catch (error) {
+    // The floor is by feature: a failed load names what the kernel lacks.
+    throw explainLoadFailure(error, libbpf);
+  }
 }
 
 /**

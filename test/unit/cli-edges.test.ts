@@ -5,9 +5,10 @@
 // advice for a per-user Node, and the kernel BTF header check.
 
 import { strict as assert } from 'node:assert';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { btfHeaderProblem, checkPrivileges, sudoCommand } from '../../src/bpf/preflight.js';
+import { btfHeaderProblem, checkPrivileges, DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName, sudoCommand } from '../../src/bpf/preflight.js';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { UsageError } from '../../src/errors.js';
@@ -219,5 +220,41 @@ describe('the kernel BTF header check', () => {
     const zeroed = Uint8Array.from(header);
     zeroed.fill(0, 8);
     assert.equal(btfHeaderProblem(zeroed, real.length), 'its BTF header is invalid');
+  });
+});
+
+describe('a name in the kernel BTF (the sk_data_ready feature check)', () => {
+  /** A BTF blob with one 4-byte type and these strings after the empty one. */
+  function btfWith(strings: readonly string[]): Buffer {
+    const section = Buffer.from(`\0${strings.join('\0')}\0`);
+    const header = Buffer.alloc(24);
+    header.writeUInt16LE(0xeb9f, 0);
+    header.writeUInt8(1, 2);
+    header.writeUInt32LE(24, 4);
+    header.writeUInt32LE(0, 8);
+    header.writeUInt32LE(4, 12);
+    header.writeUInt32LE(4, 16);
+    header.writeUInt32LE(section.length, 20);
+    return Buffer.concat([header, Buffer.alloc(4), section]);
+  }
+
+  test('whole names of the string section only; an unreadable or foreign file has none', (t) => {
+    const dir = mkdtempSync(`${tmpdir()}/tcpstates-btf-`);
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = `${dir}/vmlinux`;
+    writeFileSync(path, btfWith(['sock', 'btf_trace_sk_data_ready']));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), true);
+    assert.equal(kernelBtfHasName('btf_trace_sk_data_rea', path), false);
+    assert.equal(kernelBtfHasName('ock', path), false);
+    writeFileSync(path, btfWith(['sock']));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), false);
+    writeFileSync(path, btfWith(['sock', DATA_READY_TRACEPOINT_TYPE]).subarray(0, 40));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), false, 'truncated');
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, `${dir}/missing`), false);
+  });
+
+  test('the running kernel has the tracepoint the tools attach to', () => {
+    assert.equal(kernelBtfHasName('btf_trace_inet_sock_set_state'), true);
+    assert.equal(kernelBtfHasName('btf_trace_tcpstates_no_such_tracepoint'), false);
   });
 });

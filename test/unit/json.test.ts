@@ -25,7 +25,7 @@ describe('tcpstatesJson', () => {
       JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"skaddr":"ffff9fd7e8192000","pid":22384,"comm":"curl",' +
         '"owner_pid":22384,"family":4,"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,' +
-        '"oldstate":"ESTABLISHED","newstate":"FIN_WAIT1","duration_ms":1.234,"netns":4026531840,"cgroup":null,"error":null}',
+        '"oldstate":"ESTABLISHED","newstate":"FIN_WAIT1","duration_ms":1.234,"netns":4026531840,"cgroup":null,"container_id":null,"error":null}',
     );
   });
 
@@ -71,7 +71,7 @@ describe('tcplifeJson', () => {
       JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"pid":4242,"comm":"nginx","family":4,' +
         '"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,"tx_bytes":1536,"rx_bytes":1000000000000,' +
-        '"duration_ms":250,"netns":4026531840,"cgroup":null,"error":null}',
+        '"duration_ms":250,"netns":4026531840,"cgroup":null,"container_id":null,"error":null}',
     );
   });
 

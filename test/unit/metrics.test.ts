@@ -12,6 +12,7 @@ import { describe, test } from 'node:test';
 import { DURATION_BUCKETS_SECONDS, Exposition, FixedHistogram, negotiateFormat } from '../../src/metrics/exposition.js';
 import { failureReason, roleLabel, stateLabel, TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { parseMetricsAddress, startMetricsServer } from '../../src/metrics/server.js';
+import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { parseCgroup2Mount, CgroupPaths, findCgroup2Mount, resolveCgroupOption } from '../../src/sys/cgroup.js';
 import { resolveNetnsOption } from '../../src/sys/netns.js';
 import { checkedValue } from '../../src/cli/options.js';
@@ -354,9 +355,18 @@ describe('containers: namespaces and cgroups', () => {
     appendContainerColumns(out, 42, 5, () => null, false);
     out.text('A,B\n');
     appendContainerColumns(out, 42, 77, () => '/a', true);
-    assert.equal(out.toString(), 'ROW 4026531840 /a\nROW 42         -\nA,B,42,/a\n');
-    assert.equal(containerHeader('H', false), 'H NETNS      CGROUP');
-    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CGROUP');
+    const docker = `/system.slice/docker-${'0123456789abcdef'.repeat(4)}.scope`;
+    out.text('ROW\n');
+    appendContainerColumns(out, 42, 9, () => docker, false);
+    out.text('A,B\n');
+    appendContainerColumns(out, 42, 9, () => docker, true);
+    assert.equal(
+      out.toString(),
+      'ROW 4026531840 -            /a\nROW 42         -            -\nA,B,42,-,/a\n' +
+        `ROW 42         0123456789ab ${docker}\nA,B,42,${'0123456789abcdef'.repeat(4)},${docker}\n`,
+    );
+    assert.equal(containerHeader('H', false), 'H NETNS      CONTAINER    CGROUP');
+    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CONTAINER,CGROUP');
   });
 });
 
@@ -369,13 +379,20 @@ describe('the options on the command line', () => {
     assert.equal(parsed.options.trace.netnsIno, statSync('/proc/self/ns/net').ino);
     assert.deepEqual(parsed.options.trace.cgroup, { id: statSync(findCgroup2Mount()!.mountPoint).ino, level: 0 });
     const plain = parseTcpstatesArgs([]);
+    // --metrics alone: each tool's own default port, on loopback.
+    for (const [parse, port] of [[parseTcpstatesArgs, DEFAULT_METRICS_PORTS.tcpstates], [parseTcplifeArgs, DEFAULT_METRICS_PORTS.tcplife]] as const) {
+      const bare = parse(['--metrics', '-L', '80']);
+      assert.ok(bare.kind === 'run');
+      assert.deepEqual(bare.options.fleet.metrics, { host: '127.0.0.1', port });
+      assert.deepEqual(bare.options.trace.localPorts, [80]);
+    }
     assert.ok(plain.kind === 'run' && plain.options.trace.netnsIno === null && plain.options.trace.cgroup === null && plain.options.fleet.metrics === null);
   });
 
   for (const [argv, message] of [
-    [['--metrics', '9100', '-w'], "option '--metrics <[host:]port>' cannot be used with option '-w, --wide'"],
-    [['--metrics', '9100', '-s'], "option '--metrics <[host:]port>' cannot be used with option '-s, --csv'"],
-    [['--metrics', '0', '--container'], "option '--metrics <[host:]port>' cannot be used with option '--container'"],
+    [['--metrics', '9100', '-w'], "option '--metrics [[host:]port]' cannot be used with option '-w, --wide'"],
+    [['--metrics', '9100', '-s'], "option '--metrics [[host:]port]' cannot be used with option '-s, --csv'"],
+    [['--metrics', '0', '--container'], "option '--metrics [[host:]port]' cannot be used with option '--container'"],
     [['--container', '--json'], "option '--container' cannot be used with option '--json'"],
     [['-N', 'abc'], '-N/--netns: cannot open namespace "abc": ENOENT'],
     [['--cgroup', ''], '--cgroup: empty cgroup path'],
