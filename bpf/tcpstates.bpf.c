@@ -21,6 +21,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "tcpstates.h"
+#include "tcp_info.h"
 
 /* from include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -65,6 +66,8 @@ struct sock_info {
 	__u8 iflags;    /* OWNER_* */
 	__u16 last_states; /* oldstate << 8 | newstate of the last transition applied */
 	char owner_comm[TASK_COMM_LEN]; /* sessions only: tcpstates shows no owner comm */
+	__u64 tx_reported; /* open-session passes: bytes_acked at the previous pass */
+	__u64 rx_reported; /* and bytes_received (bpf/open_sessions.h) */
 };
 
 /* on_set_state's result when the transition was already applied. */
@@ -294,14 +297,15 @@ static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 siz
 	return 0;
 }
 
-static __always_inline void fill_addresses(struct tcp_event *event, struct sock *sk, struct tcp_sock *tp)
+/* saddr and daddr: 16 bytes each (tcp_event, open_session). */
+static __always_inline void fill_addresses(__u8 *saddr, __u8 *daddr, __u16 family, struct sock *sk, struct tcp_sock *tp)
 {
-	if (event->family == AF_INET) {
-		*(__u32 *)event->saddr = tp->inet_conn.icsk_inet.inet_saddr;
-		*(__u32 *)event->daddr = sk->__sk_common.skc_daddr;
+	if (family == AF_INET) {
+		*(__u32 *)saddr = tp->inet_conn.icsk_inet.inet_saddr;
+		*(__u32 *)daddr = sk->__sk_common.skc_daddr;
 	} else {
-		__builtin_memcpy(event->saddr, &sk->__sk_common.skc_v6_rcv_saddr, sizeof(event->saddr));
-		__builtin_memcpy(event->daddr, &sk->__sk_common.skc_v6_daddr, sizeof(event->daddr));
+		__builtin_memcpy(saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 }
 
@@ -453,11 +457,12 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 		event.netns_ino = netns_ino;
 		event.cgroup_id = cgroup_id;
 		bpf_get_current_comm(event.comm, sizeof(event.comm));
-		fill_addresses(&event, sk, tp);
+		fill_addresses(event.saddr, event.daddr, family, sk, tp);
 		if (sessions) {
 			__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
 			event.tx_bytes = tp->bytes_acked;
 			event.rx_bytes = tp->bytes_received;
+			fill_tcp_info(&event.info, tp);
 			output_event(ctx, &event, sizeof(event), alone);
 		} else {
 			output_event(ctx, &event, TCP_EVENT_TRANSITION_SIZE, alone);
@@ -491,6 +496,9 @@ static __always_inline int on_set_state(void *ctx, struct sock *sk, int oldstate
 	 * sessions (their start was missed). */
 	if (sessions && !info->birth_ns && newstate < TCP_FIN_WAIT1)
 		info->birth_ns = now_ns;
+	/* tcpstates: only a seeded socket's first transition counts from the seed. */
+	if (!sessions)
+		info->flags &= ~TCP_EVENT_F_SEEDED;
 	info->last_states = states;
 	return 0;
 }
@@ -635,5 +643,7 @@ int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 	claim(sk);
 	return 0;
 }
+
+#include "open_sessions.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -19,6 +19,15 @@ export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
 /** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
 export const PROGRAM_SEND = 'handle_send';
 export const PROGRAM_RECV = 'handle_recv';
+/** --existing: the seed (bpf/open_sessions.h). */
+export const PROGRAM_SEED_FILES = 'seed_from_files';
+export const PROGRAM_SEED_TCP = 'seed_without_files';
+/** Open-session passes (tcplife --interval). */
+export const PROGRAM_DUMP = 'dump_open_sessions';
+/** The seed's socket -> owner notes (1 entry unless --existing). */
+export const MAP_FILE_OWNERS = 'file_owners';
+/** Sockets the seed can note the owner of: more are seeded without one (counted). */
+export const FILE_OWNERS_MAX = 1 << 19;
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -37,10 +46,24 @@ export const COUNTER_INDEX = {
   COUNTER_LISTENER_FAILED: 3,
   COUNTER_NESTED: 4,
   COUNTER_EMITTED_NESTED: 5,
-  COUNTER_MAX: 6,
+  COUNTER_SEEDED: 6,
+  COUNTER_SEED_FAILED: 7,
+  COUNTER_SEED_FILES: 8,
+  COUNTER_SEED_FILES_REACHED: 9,
+  COUNTER_MAX: 10,
 } as const;
-const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED, COUNTER_EMITTED_NESTED } =
-  COUNTER_INDEX;
+const {
+  COUNTER_EMITTED,
+  COUNTER_OUTPUT_FAILED,
+  COUNTER_TRACKING_FAILED,
+  COUNTER_LISTENER_FAILED,
+  COUNTER_NESTED,
+  COUNTER_EMITTED_NESTED,
+  COUNTER_SEEDED,
+  COUNTER_SEED_FAILED,
+  COUNTER_SEED_FILES,
+  COUNTER_SEED_FILES_REACHED,
+} = COUNTER_INDEX;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
@@ -62,6 +85,15 @@ export interface KernelCounters {
   readonly transitionMisses: number;
   /** State changes whose skipped run handle_set_state_nested made up for. */
   readonly nestedCovered: number;
+  /** --existing: open sockets the seed gave storage. */
+  readonly seeded: number;
+  /** --existing: open sockets the seed could not give storage (no memory),
+   * or whose owner it could not note. */
+  readonly seedFailed: number;
+  /** --existing: TCP sockets found in processes' files... */
+  readonly seedFiles: number;
+  /** ...and of those, found again in a namespace's TCP tables. */
+  readonly seedFilesReached: number;
 }
 
 export const ZERO_COUNTERS: KernelCounters = {
@@ -72,6 +104,10 @@ export const ZERO_COUNTERS: KernelCounters = {
   recursionMisses: 0,
   transitionMisses: 0,
   nestedCovered: 0,
+  seeded: 0,
+  seedFailed: 0,
+  seedFiles: 0,
+  seedFilesReached: 0,
 };
 
 /** Per-program verifier log buffer, touched only when a load fails. Since
@@ -112,8 +148,20 @@ function withHint(error: unknown): unknown {
   return error;
 }
 
+/** The attached iterators of bpf/open_sessions.h (what OpenTraceOptions.iterators asked for). */
+export interface IteratorLinks {
+  /** iter/task_file: one instance seeds the sockets of every process. */
+  readonly seedFiles: Pointer | null;
+  /** iter/tcp: one instance per network namespace (the creating thread's). */
+  readonly seedTcp: Pointer | null;
+  /** iter/tcp: one instance per network namespace per pass. */
+  readonly dump: Pointer | null;
+}
+
 export interface TraceSession {
   readonly reader: PerfReader;
+  /** null (or absent) unless OpenTraceOptions.iterators asked for some. */
+  readonly iterators?: IteratorLinks | null;
   readCounters(): KernelCounters;
   /** Detaches the programs: no new events after this, while the rings and
    * maps stay readable, so a last drain sees everything that was emitted. */
@@ -127,6 +175,9 @@ export interface OpenTraceOptions {
   /** Receives every libbpf message as it comes (for --verbose). The verifier
    * log is not among them: it comes whole in VerifierError.verifierLog. */
   readonly onLibbpfMessage?: (line: string) => void;
+  /** Load and attach the iterator programs: the seed (--existing), the
+   * open-session dump (--interval). Off by default: not even loaded. */
+  readonly iterators?: { readonly seed: boolean; readonly dump: boolean };
 }
 
 /**
@@ -204,9 +255,26 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
       return config.mode === 'sessions' ? [{ name, program }] : [];
     });
 
+    // The iterators: loaded only when asked for, so a plain run loads as before.
+    const wanted = options.iterators ?? { seed: false, dump: false };
+    const iteratorPrograms = (
+      [
+        [PROGRAM_SEED_FILES, wanted.seed],
+        [PROGRAM_SEED_TCP, wanted.seed],
+        [PROGRAM_DUMP, wanted.dump],
+      ] as const
+    ).map(([name, on]) => {
+      const program = findOptional(name);
+      if (program !== null) libbpf.setAutoload(program, on);
+      if (on && program === null) throw new BpfError('find', `program ${name} (rebuild the BPF object)`, ENOENT);
+      return { name, program: on ? program : null };
+    });
+    if (wanted.seed) libbpf.setMaxEntries(libbpf.findMap(object, MAP_FILE_OWNERS), FILE_OWNERS_MAX);
+
     const stateChangePrograms = [{ name: PROGRAM_SET_STATE, program: setState }];
     if (nested !== null) stateChangePrograms.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
-    const logBuffers = [...stateChangePrograms, ...ownerPrograms].map(({ name, program }) => ({
+    const loadedIterators = iteratorPrograms.flatMap(({ name, program }) => (program === null ? [] : [{ name, program }]));
+    const logBuffers = [...stateChangePrograms, ...ownerPrograms, ...loadedIterators].map(({ name, program }) => ({
       name,
       buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
     }));
@@ -256,6 +324,24 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
       links.push(() => libbpf.destroyLink(link));
     }
 
+    // After the tracepoints: a socket the seed finds is then either seeded
+    // or already seen by the tracepoint; none falls between.
+    const attachIterator = (index: number): Pointer | null => {
+      const program = iteratorPrograms[index]!.program;
+      if (program === null) return null;
+      const link = libbpf.attachIterator(program);
+      links.push(() => libbpf.destroyLink(link));
+      return link;
+    };
+    const iterators: IteratorLinks | null =
+      wanted.seed || wanted.dump
+        ? {
+            seedFiles: attachIterator(0),
+            seedTcp: attachIterator(1),
+            dump: attachIterator(2),
+          }
+        : null;
+
     const cpus = libbpf.possibleCpus();
     const perCpu = new Uint8Array(cpus * 8);
     const perCpuView = new DataView(perCpu.buffer);
@@ -278,6 +364,7 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     let closed = false;
     return {
       reader,
+      iterators,
       readCounters: () => {
         if (closed) return ZERO_COUNTERS;
         const misses = programFds.map(missesOf);
@@ -295,6 +382,10 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
           recursionMisses: transitionMisses + ownerMisses,
           transitionMisses,
           nestedCovered,
+          seeded: sumCounter(COUNTER_SEEDED),
+          seedFailed: sumCounter(COUNTER_SEED_FAILED),
+          seedFiles: sumCounter(COUNTER_SEED_FILES),
+          seedFilesReached: sumCounter(COUNTER_SEED_FILES_REACHED),
         };
       },
       detach: detachAll,

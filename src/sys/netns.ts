@@ -3,7 +3,7 @@
 // namespace file (/proc/PID/ns/net, /run/netns/NAME), whose inode number is
 // what the kernel filter compares with the socket's namespace.
 
-import { readlinkSync, statSync, statfsSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
 /** statfs f_type of nsfs (NSFS_MAGIC, include/uapi/linux/magic.h). */
@@ -42,4 +42,48 @@ export function resolveNetnsOption(text: string, optionName: string): number {
     throw new UsageError(`${optionName}: "${text}" is a ${link.slice(0, link.indexOf(':'))} namespace, not a network namespace`);
   }
   return ino;
+}
+
+/**
+ * The network namespaces this host's processes are in (/proc/PID/ns/net)
+ * and the named ones (/run/netns/NAME, `ip netns add`): inode number -> the
+ * files that open it, in the order found. Processes that exit meanwhile are
+ * skipped; a namespace no file reaches any more has no sockets to seed.
+ */
+export function listNetworkNamespaces(procRoot = '/proc', namedRoots: readonly string[] = ['/run/netns', '/var/run/netns']): Map<number, string[]> {
+  const found = new Map<number, string[]>();
+  const add = (ino: number, path: string) => {
+    const paths = found.get(ino);
+    if (paths === undefined) found.set(ino, [path]);
+    else if (paths.length < 3) paths.push(path); // a few, in case the first exits
+  };
+  for (const entry of safeReaddir(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue;
+    const path = `${procRoot}/${entry}/ns/net`;
+    try {
+      const match = /^net:\[(\d+)\]$/.exec(readlinkSync(path));
+      if (match) add(Number(match[1]), path);
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  for (const root of namedRoots) {
+    for (const name of safeReaddir(root)) {
+      const path = `${root}/${name}`;
+      try {
+        if (statfsSync(path).type === NSFS_MAGIC) add(statSync(path).ino, path);
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return found;
+}
+
+function safeReaddir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
 }
