@@ -37,6 +37,8 @@ export interface OpenSessionRecord extends OpenSession {
   readonly skaddr: string;
   /** CLOCK_MONOTONIC ns of the session's first transition seen, or of the seed. */
   readonly seenNs: number;
+  /** The state's number (include/net/tcp_states.h); `state` is its name. */
+  readonly stateNumber: number;
   readonly netnsIno: number;
   readonly cgroupId: number;
   readonly tcpInfo: TcpInfo;
@@ -63,6 +65,7 @@ export function decodeOpenSession(view: DataView, offset: number, nowNs: number)
   const txBytes = readU64(view, offset + L.tx_bytes);
   const rxBytes = readU64(view, offset + L.rx_bytes);
   const tcpInfo = readTcpInfo(view, offset + L.info);
+  const stateNumber = view.getUint8(offset + L.state);
   return {
     // The address alone may be reused by a later socket; with the time it was first seen, not.
     key: `${skaddr}:${seenNs}`,
@@ -75,7 +78,8 @@ export function decodeOpenSession(view: DataView, offset: number, nowNs: number)
     sport: view.getUint16(offset + L.sport, true),
     daddr: address(L.daddr),
     dport: view.getUint16(offset + L.dport, true),
-    state: stateName(view.getUint8(offset + L.state)),
+    state: stateName(stateNumber),
+    stateNumber,
     ageMs: Math.max(0, nowNs - seenNs) / 1e6,
     startSeen: (view.getUint8(offset + L.flags) & EVENT_FLAG_SEEDED) === 0,
     txBytes,
