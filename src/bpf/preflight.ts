@@ -140,3 +140,30 @@ export function checkKernelVersion(release = readFileSync('/proc/sys/kernel/osre
     });
   }
 }
+
+/** What --existing and --interval load: the iterator targets (their
+ * bpf_iter_<target> functions in the kernel BTF) and the helper that finds a
+ * file's socket. All came by Linux 5.11. */
+export const ITERATOR_SYMBOLS: readonly string[] = ['bpf_iter_tcp', 'bpf_iter_task_file', 'bpf_sock_from_file'];
+
+/** The symbols of ITERATOR_SYMBOLS that the kernel BTF `btf` lacks (each
+ * name is a NUL-terminated string of its string section). */
+export function missingIteratorSymbols(btf: Uint8Array): string[] {
+  const bytes = Buffer.from(btf.buffer, btf.byteOffset, btf.byteLength);
+  return ITERATOR_SYMBOLS.filter((name) => bytes.indexOf(`\0${name}\0`, 0, 'latin1') < 0);
+}
+
+/** @throws PreflightError when the kernel lacks what `option` needs. */
+export function checkIterators(option: string, btfPath = VMLINUX_BTF_PATH): void {
+  let missing: string[];
+  try {
+    missing = missingIteratorSymbols(readFileSync(btfPath));
+  } catch {
+    return; // checkKernel reports an unreadable BTF
+  }
+  if (missing.length > 0) {
+    throw new PreflightError(`${option}: this kernel lacks the BPF iterators it needs (${missing.join(', ')}; Linux 5.11 or later)`, {
+      hint: `run without ${option} on this kernel`,
+    });
+  }
+}
