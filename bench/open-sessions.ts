@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What open sessions cost (npm run bench; --open-rounds): the --existing seed
 // and an --interval pass at 1,000, 10,000 and 100,000 open sessions (held by
-// test/fixtures/hold_many.py pairs: RLIMIT_NOFILE allows 20,000 sockets a
+// harness/fixtures/hold_many.py pairs: RLIMIT_NOFILE allows 20,000 sockets a
 // process, so the connections are spread over several), and the workload's
 // rate under tcplife with --interval 1 against tcplife without it and
 // untraced, in the same run.
@@ -14,7 +14,8 @@ import type { SizedTraceConfig } from '../src/bpf/config.js';
 import { bindLibbpf } from '../src/ffi/libbpf.js';
 import { seedOpenSockets } from '../src/open/iterators.js';
 import { OpenSessionPasses } from '../src/open/pass.js';
-import { fmt, markdownTable, median, rotated, type LoadgenResult } from './parse.js';
+import { fmt, median, rotated, type LoadgenResult } from './parse.js';
+import type { ResultTable } from './results.js';
 
 /** Sessions (sockets: both ends of a loopback connection are one each). */
 export const OPEN_SESSION_SCALES: readonly number[] = [1000, 10_000, 100_000];
@@ -57,7 +58,7 @@ class Holder {
 
 /** Opens `connections` more loopback connections, held until `release`. */
 async function holdConnections(root: string, connections: number, held: Holder[], track: OpenSessionsBenchOptions['track']): Promise<void> {
-  const script = join(root, 'test', 'fixtures', 'hold_many.py');
+  const script = join(root, 'harness', 'fixtures', 'hold_many.py');
   for (let left = connections; left > 0; left -= CONNECTIONS_PER_PAIR) {
     const count = Math.min(left, CONNECTIONS_PER_PAIR);
     const python = (args: string[]) => new Holder(track(spawn('python3', [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })));
@@ -137,7 +138,7 @@ async function ratioRun(root: string, args: string[] | null, options: OpenSessio
   return load;
 }
 
-export async function measureOpenSessions(options: OpenSessionsBenchOptions): Promise<string> {
+export async function measureOpenSessions(options: OpenSessionsBenchOptions): Promise<ResultTable[]> {
   const held: Holder[] = [];
   const scales: ScaleResult[] = [];
   try {
@@ -169,20 +170,22 @@ export async function measureOpenSessions(options: OpenSessionsBenchOptions): Pr
       options.log(`open sessions ratio round ${round}: ${name} ${fmt(load.rate)} connections/s`);
     }
   }
+  const scaleTable: ResultTable = {
+    id: 'open-sessions',
+    title: `Open sessions: the --existing seed and one --interval pass (median of ${options.passes} passes), by open sessions`,
+    columns: ['open sessions', 'seed ms', 'seed CPU ms', 'pass ms', 'pass CPU ms', 'pass ms (moved only)'],
+    rows: scales.map((s) => [fmt(s.sessions), fmt(s.seedMs, 1), fmt(s.seedCpuMs, 1), fmt(s.passMs, 1), fmt(s.passCpuMs, 1), fmt(s.movedPassMs, 1)]),
+  };
+  if (options.ratioRounds === 0) return [scaleTable];
   const untraced = median(rates.get('untraced')!);
-  const scaleTable = markdownTable(
-    ['open sessions', 'seed ms', 'seed CPU ms', 'pass ms', 'pass CPU ms', 'pass ms (moved only)'],
-    scales.map((s) => [fmt(s.sessions), fmt(s.seedMs, 1), fmt(s.seedCpuMs, 1), fmt(s.passMs, 1), fmt(s.passCpuMs, 1), fmt(s.movedPassMs, 1)]),
-  );
-  const ratioTable =
-    options.ratioRounds === 0
-      ? ''
-      : `\n\n${markdownTable(
-          ['setup', 'median connections/s', 'ratio to untraced'],
-          setups.map(([name]) => {
-            const rate = median(rates.get(name)!);
-            return [name, fmt(rate), fmt(rate / untraced, 3)];
-          }),
-        )}`;
-  return `open sessions (seed and interval pass, median of ${options.passes} passes; workload over ${options.ratioRounds} rounds):\n${scaleTable}${ratioTable}`;
+  const ratioTable: ResultTable = {
+    id: 'open-sessions-ratio',
+    title: `The workload under tcplife --interval 1, tcplife and untraced (${options.connections} connections, median of ${options.ratioRounds} rounds)`,
+    columns: ['setup', 'median connections/s', 'ratio to untraced'],
+    rows: setups.map(([name]) => {
+      const rate = median(rates.get(name)!);
+      return [name, fmt(rate), fmt(rate / untraced, 3)];
+    }),
+  };
+  return [scaleTable, ratioTable];
 }

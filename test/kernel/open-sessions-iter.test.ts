@@ -13,8 +13,10 @@ import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
 import { namespacePasses, seedOpenSockets } from '../../src/open/iterators.js';
 import { decodeOpenSession, OPEN_SESSION_SIZE, type OpenSessionRecord } from '../../src/open/record.js';
-import { testPort } from '../support/loopback.js';
-import { requireRoot, waitFor } from '../support/system.js';
+import { testPort } from '../../harness/loopback.js';
+import { requireRoot, waitFor } from '../../harness/system.js';
+
+requireRoot();
 
 const SESSIONS: SizedTraceConfig = { mode: 'sessions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 8 };
 
@@ -55,7 +57,6 @@ for (const [family, host] of [
   [6, '::1'],
 ] as const) {
   test(`IPv${family}: a session open before the load is seeded (owner, start_seen false) and dumped with exact totals and deltas`, async () => {
-    requireRoot();
     const port = testPort(40 + family);
     const pair = await connectedPair(host, port);
     const libbpf = bindLibbpf();
@@ -112,7 +113,6 @@ for (const [family, host] of [
 }
 
 test('without the iterators asked for, none is loaded', () => {
-  requireRoot();
   const session = openTrace(bindLibbpf(), SESSIONS);
   try {
     assert.equal(session.iterators, null);

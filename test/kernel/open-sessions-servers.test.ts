@@ -15,10 +15,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FixturePeer, FIXTURES } from '../support/peers.js';
-import { testPort } from '../support/loopback.js';
-import { TracerProcess } from '../support/tracer-process.js';
-import { sleep, waitFor } from '../support/system.js';
+import { FixturePeer, FIXTURES } from '../../harness/peers.js';
+import { testPort } from '../../harness/loopback.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+import { requireRoot, sleep, waitFor } from '../../harness/system.js';
+
+requireRoot();
 
 type Row = Record<string, unknown>;
 

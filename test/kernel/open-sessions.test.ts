@@ -5,7 +5,7 @@
 // byte and start_seen false; a held session gets OPEN rows each interval
 // with growing totals and one at exit; sessions in another network
 // namespace, a child reset in the accept queue (no fd) and a CLOSE_WAIT
-// socket are seeded. Peers: test/fixtures/endpoint.py (each end counts what
+// socket are seeded. Peers: harness/fixtures/endpoint.py (each end counts what
 // it sent and received).
 //
 // The byte rule (the kernel's, as tcp_info's): tx_bytes is bytes_acked,
@@ -16,10 +16,12 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { FixturePeer, FIXTURES } from '../support/peers.js';
-import { createNetns, type TestNetns } from '../support/namespaces.js';
-import { TracerProcess } from '../support/tracer-process.js';
-import { sleep } from '../support/system.js';
+import { FixturePeer, FIXTURES } from '../../harness/peers.js';
+import { createNetns, type TestNetns } from '../../harness/namespaces.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+
+requireRoot();
 
 interface Done {
   sent: number;
@@ -33,7 +35,7 @@ function endpoint(args: (string | number)[], netns?: TestNetns): FixturePeer {
   return new FixturePeer(spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] }));
 }
 
-let doneCount = new Map<FixturePeer, number>();
+const doneCount = new Map<FixturePeer, number>();
 
 /** Sends a command and waits for its "done". */
 async function run(peer: FixturePeer, command: string): Promise<Done> {
@@ -150,7 +152,7 @@ test('text rows with --existing --interval: a TYPE column, and the lower-bound m
   let tracer: TracerProcess | null = null;
   try {
     tracer = await TracerProcess.attach('tcplife', ['--existing', '--interval', '0.3']);
-    assert.match(tracer.stdoutLines[0]!, /^TYPE  PID   COMM       LADDR/);
+    assert.ok(tracer.stdoutLines[0]!.startsWith('TYPE  PID   COMM       LADDR'), tracer.stdoutLines[0]);
     await move(held.client, held.server, 5000);
     const open = await tracer.waitForStdout((line) => line.startsWith('OPEN ') && line.includes(` ${held.clientPort} `), 'an OPEN row');
     assert.match(open, new RegExp(`^OPEN  ${held.client.pid} +txcli +127\\.0\\.0\\.1 +${held.clientPort} +127\\.0\\.0\\.1 +${held.port} +4 +0 >\\d+\\.\\d\\d$`));
