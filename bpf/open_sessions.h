@@ -148,16 +148,20 @@ int seed_from_files(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
-SEC("iter/tcp")
-int seed_without_files(struct bpf_iter__tcp *ctx)
+/* The full TCP socket an iter/tcp visit is at; NULL for request and
+ * TIME_WAIT sockets: not sessions we can follow (a request's child is traced
+ * when the handshake completes). */
+static __always_inline struct tcp_sock *visited_tcp_sock(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 
-	if (!skc)
-		return 0;
-	/* NULL for request and TIME_WAIT sockets: not sessions we can follow
-	 * (a request's child is traced when the handshake completes). */
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	return skc ? bpf_skc_to_tcp_sock(skc) : NULL;
+}
+
+SEC("iter/tcp")
+int seed_without_files(struct bpf_iter__tcp *ctx)
+{
+	struct tcp_sock *tp = visited_tcp_sock(ctx);
 	if (!tp)
 		return 0;
 	struct sock *sk = (struct sock *)tp;
@@ -211,11 +215,7 @@ static __noinline int write_open_session(struct seq_file *seq, struct open_sessi
 SEC("iter/tcp")
 int dump_open_sessions(struct bpf_iter__tcp *ctx)
 {
-	struct sock_common *skc = ctx->sk_common;
-
-	if (!skc)
-		return 0;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	struct tcp_sock *tp = visited_tcp_sock(ctx);
 	if (!tp)
 		return 0;
 	struct sock *sk = (struct sock *)tp;

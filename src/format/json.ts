@@ -80,7 +80,12 @@ export interface TcpstatesJson {
  *                 retransmitted, retransmission timeouts (null on kernels
  *                 before 6.7, which do not count them), segments in and out
  */
-export interface TcplifeJson extends TcpInfoJson {
+export interface TcplifeJson extends SessionJson {
+  readonly error: string | null;
+}
+
+/** What a tcplife close row and an open row share. */
+export interface SessionJson extends TcpInfoJson {
   readonly time: string;
   readonly ts_ns: number;
   readonly pid: number;
@@ -95,7 +100,6 @@ export interface TcplifeJson extends TcpInfoJson {
   readonly duration_ms: number;
   readonly netns: number;
   readonly cgroup: string | null;
-  readonly error: string | null;
   readonly start_seen: boolean;
 }
 
@@ -235,26 +239,11 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPa
  *  - duration_ms: age so far (a lower bound when start_seen is false)
  *  - netns, cgroup, start_seen, srtt_us...segs_out: as the close rows
  */
-export interface OpenSessionJson extends TcpInfoJson {
+export interface OpenSessionJson extends SessionJson {
   readonly event: 'open';
-  readonly time: string;
-  readonly ts_ns: number;
-  readonly pid: number;
-  readonly comm: string;
-  readonly family: 4 | 6;
-  readonly laddr: string;
-  readonly lport: number;
-  readonly raddr: string;
-  readonly rport: number;
   readonly state: string;
-  readonly tx_bytes: number;
-  readonly rx_bytes: number;
   readonly tx_interval_bytes: number;
   readonly rx_interval_bytes: number;
-  readonly duration_ms: number;
-  readonly netns: number;
-  readonly cgroup: string | null;
-  readonly start_seen: boolean;
 }
 
 export function openSessionJson(
