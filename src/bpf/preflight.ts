@@ -171,8 +171,7 @@ export function checkIterators(option: string, btfPath = VMLINUX_BTF_PATH): void
     return; // checkKernel reports an unreadable BTF
   }
   if (missing.length > 0) {
-    throw new PreflightError(`${option}: this kernel lacks the BPF iterators it needs (${missing.join(', ')}; Linux 5.11 or later)`, {
-      hint: `run without ${option} on this kernel`,
-    });
+    // One line, no hint: the message says what to do.
+    throw new PreflightError(`${option}: this kernel lacks the BPF iterators it needs (${missing.join(', ')}; Linux 5.11 or later): run without ${option}`);
   }
 }

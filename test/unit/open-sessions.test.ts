@@ -12,7 +12,11 @@ import { openSessionEvent } from '../../src/open/pass.js';
 import { tcplifeRenderer } from '../../src/format/tcplife.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';
 import { openSessionJson } from '../../src/format/json.js';
-import { missingIteratorSymbols } from '../../src/bpf/preflight.js';
+import { checkIterators, missingIteratorSymbols } from '../../src/bpf/preflight.js';
+import { PreflightError } from '../../src/errors.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sampleEvent } from '../../harness/events.js';
 
 interface RecordFields {
@@ -165,5 +169,24 @@ describe('the iterator check of the kernel BTF', () => {
     const strings = (names: string[]) => new TextEncoder().encode(`\0${names.join('\0')}\0`);
     assert.deepEqual(missingIteratorSymbols(strings(['bpf_iter_tcp', 'bpf_iter_task_file', 'bpf_sock_from_file'])), []);
     assert.deepEqual(missingIteratorSymbols(strings(['bpf_iter_tcp6', 'bpf_iter_task'])), ['bpf_iter_tcp', 'bpf_iter_task_file', 'bpf_sock_from_file']);
+  });
+
+  it('a kernel without them: one line naming the option and what is missing, no hint (exit 1 as every PreflightError)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcpstates-btf-'));
+    try {
+      const btf = join(dir, 'vmlinux');
+      writeFileSync(btf, '\0bpf_iter_tcp\0bpf_iter_task\0');
+      assert.throws(
+        () => checkIterators('--existing', btf),
+        (error: unknown) =>
+          error instanceof PreflightError &&
+          error.hint === undefined &&
+          error.message === '--existing: this kernel lacks the BPF iterators it needs (bpf_iter_task_file, bpf_sock_from_file; Linux 5.11 or later): run without --existing',
+      );
+      writeFileSync(btf, '\0bpf_iter_tcp\0bpf_iter_task_file\0bpf_sock_from_file\0');
+      checkIterators('--interval', btf);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
