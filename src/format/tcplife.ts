@@ -14,6 +14,7 @@ import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
 import { markIfSeeded } from './seeded.js';
 import { TCP_CLOSE } from '../decode/tcp-states.js';
+import { printable } from '../quote.js';
 
 export interface TcplifeFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -75,7 +76,7 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent, 
       width: commWidth,
       align: 'left',
       maxChars: commWidth,
-      value: (event) => sessionOwner(event).comm,
+      value: (event) => printable(sessionOwner(event).comm),
       ...ownerDecoration,
     },
     ...endpointColumns(options.wide),
