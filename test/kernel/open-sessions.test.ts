@@ -154,11 +154,12 @@ test('text rows with --existing --interval: a TYPE column, and the lower-bound m
     tracer = await TracerProcess.attach('tcplife', ['--existing', '--interval', '0.3']);
     assert.ok(tracer.stdoutLines[0]!.startsWith('TYPE  PID   COMM       LADDR'), tracer.stdoutLines[0]);
     await move(held.client, held.server, 5000);
-    const open = await tracer.waitForStdout((line) => line.startsWith('OPEN ') && line.includes(` ${held.clientPort} `), 'an OPEN row');
+    // The client's row (the server's shows the client's port too, as RPORT).
+    const open = await tracer.waitForStdout((line) => line.startsWith(`OPEN  ${held.client.pid} `), 'the client\'s OPEN row');
     assert.match(open, new RegExp(`^OPEN  ${held.client.pid} +txcli +127\\.0\\.0\\.1 +${held.clientPort} +127\\.0\\.0\\.1 +${held.port} +4 +0 >\\d+\\.\\d\\d$`));
     await run(held.client, 'close');
     await run(held.server, 'close');
-    const close = await tracer.waitForStdout((line) => line.startsWith('CLOSE ') && line.includes(` ${held.clientPort} `), 'a CLOSE row');
+    const close = await tracer.waitForStdout((line) => line.startsWith(`CLOSE ${held.client.pid} `), 'the client\'s CLOSE row');
     assert.match(close, />\d+\.\d\d$/);
   } finally {
     await held.server.end();
