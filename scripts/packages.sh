@@ -36,6 +36,11 @@ test_packages_missing() {
   command -v systemd-analyze >/dev/null || echo systemd
   command -v cc >/dev/null || echo gcc
   command -v python3 >/dev/null || echo python3
+  # The open-session tests' real servers (each test starts its own on a test
+  # port in a temp dir and stops it), and tmux for the --top view.
+  { command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; } || echo redis-server
+  { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null; } || echo postgresql
+  command -v tmux >/dev/null || echo tmux
 }
 
 # apt_install WHO PACKAGE...: installs them (root only), saying so on stderr.

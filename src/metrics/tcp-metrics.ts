@@ -90,7 +90,10 @@ interface SessionCell {
   sessions: number;
   sentBytes: number;
   receivedBytes: number;
+  retransmittedSegments: number;
   readonly durations: FixedHistogram;
+  /** Smoothed RTT at CLOSE; sessions without an RTT sample excluded. */
+  readonly rtts: FixedHistogram;
 }
 
 /** Role of a session: `server` when the socket began as a listener's child. */
@@ -111,19 +114,26 @@ export class TcplifeMetrics {
     sessions: 0,
     sentBytes: 0,
     receivedBytes: 0,
+    retransmittedSegments: 0,
     durations: new FixedHistogram(),
+    rtts: new FixedHistogram(),
   }));
   /** errno (0 = aborted) -> failed connects. */
   private readonly failures = new Map<number, number>();
   readonly counts: EventCounts = { events: 0, lost: 0 };
 
-  add(event: Pick<TcpEvent, 'family' | 'flags' | 'txBytes' | 'rxBytes' | 'deltaNs' | 'oldState' | 'skErr'>): void {
+  add(event: Pick<TcpEvent, 'family' | 'flags' | 'txBytes' | 'rxBytes' | 'deltaNs' | 'oldState' | 'skErr' | 'tcpInfo'>): void {
     const passive = (event.flags & EVENT_FLAG_PASSIVE) !== 0;
     const cell = this.cells[(event.family === AF_INET6 ? 2 : 0) + (passive ? 1 : 0)]!;
     cell.sessions++;
     cell.sentBytes += event.txBytes;
     cell.receivedBytes += event.rxBytes;
     cell.durations.observeNs(event.deltaNs);
+    const info = event.tcpInfo;
+    if (info !== undefined) {
+      cell.retransmittedSegments += info.totalRetrans;
+      if (info.srttUs > 0) cell.rtts.observeNs(info.srttUs * 1000);
+    }
     // A connect that never got an answer it could use: CLOSE straight from SYN_SENT.
     if (!passive && event.oldState === TCP_SYN_SENT) {
       const skErr = event.skErr;
@@ -137,6 +147,8 @@ export class TcplifeMetrics {
     const sent: [Labels, number][] = [];
     const received: [Labels, number][] = [];
     const durations: [Labels, FixedHistogram][] = [];
+    const rtts: [Labels, FixedHistogram][] = [];
+    const retransmitted: [Labels, number][] = [];
     for (let index = 0; index < 4; index++) {
       const cell = this.cells[index]!;
       const labels: Labels = [
@@ -147,6 +159,8 @@ export class TcplifeMetrics {
       sent.push([labels, cell.sentBytes]);
       received.push([labels, cell.receivedBytes]);
       durations.push([labels, cell.durations]);
+      rtts.push([labels, cell.rtts]);
+      retransmitted.push([labels, cell.retransmittedSegments]);
     }
     const byReason = new Map<string, number>();
     for (const [skErr, count] of this.failures) {
@@ -161,6 +175,8 @@ export class TcplifeMetrics {
       .histogram('tcplife_session_duration_seconds', 'Lifespan of TCP sessions, first transition seen to CLOSE.', durations)
       .counter('tcplife_sent_bytes_total', 'Bytes sent and acknowledged by the peer (tcp_sock.bytes_acked).', sent)
       .counter('tcplife_received_bytes_total', 'Bytes received (tcp_sock.bytes_received).', received)
+      .histogram('tcplife_session_rtt_seconds', 'Smoothed RTT of TCP sessions at CLOSE (tcp_sock.srtt_us; sessions without a sample excluded).', rtts)
+      .counter('tcplife_retransmitted_segments_total', 'Segments retransmitted by the closed sessions (tcp_sock.total_retrans).', retransmitted)
       .counter('tcplife_connect_failures_total', 'Active opens closed in SYN_SENT, by the socket error.', failures)
       .counter('tcplife_events_total', 'Events read from the kernel (one per session).', [[[], this.counts.events]])
       .counter('tcplife_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [[[], this.counts.lost]]);

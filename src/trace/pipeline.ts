@@ -34,9 +34,10 @@ export interface Consumer {
   /** After the warm-up: forget what the warm-up's rows left behind. */
   reset?(): void;
   /** Once per read of the rings (every READ_INTERVAL_MS, on a wakeup, and
-   * the last read), after its events: may append rows to `out` (at most
-   * `maxRows`), which go out with the batch's one write. Returns the rows. */
-  tick?(out: ByteOutput, maxRows: number): number;
+   * the last read, `last`, after the detach), after its events: may append
+   * rows to `out` (at most `maxRows`), which go out with the batch's one
+   * write. Returns the rows. */
+  tick?(out: ByteOutput, maxRows: number, last: boolean): number;
   /** The events read and lost so far, after each read and counter check. */
   counts?(events: number, lost: number): void;
   /** The kernel's counters and the samples too short to decode, at each
@@ -57,7 +58,7 @@ export interface PipelineHooks {
    * reset). Omitted: no warm-up. */
   readonly warming?: (on: boolean) => void;
   /** See Consumer.tick. */
-  readonly tick?: (out: ByteOutput, maxRows: number) => number;
+  readonly tick?: (out: ByteOutput, maxRows: number, last: boolean) => number;
   /** Rendered at exit after the last batch and written to stdout. */
   readonly renderEnd?: () => string;
   /** Told the events read and lost so far (as the final line counts them). */
@@ -90,9 +91,9 @@ export class Pipeline implements PipelineHooks {
     for (const consumer of this.consumers) consumer.reset?.();
   };
 
-  readonly tick = (out: ByteOutput, maxRows: number): number => {
+  readonly tick = (out: ByteOutput, maxRows: number, last: boolean): number => {
     let rows = 0;
-    for (const consumer of this.tickers) rows += consumer.tick!(out, maxRows - rows);
+    for (const consumer of this.tickers) rows += consumer.tick!(out, maxRows - rows, last);
     return rows;
   };
 

@@ -279,7 +279,7 @@ export class Tracer {
       } finally {
         this.eventsRead += sink.count;
       }
-      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft());
+      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft(), final);
       first = false;
       this.losses.afterRead(sink);
       options.onCounts?.(this.eventsRead, this.losses.lostForMetrics);

@@ -16,6 +16,7 @@ import { colorizerFor, colorLevel } from '../../src/format/color.js';
 import { TOOLS } from '../../harness/rows.js';
 import { REPO_ROOT as ROOT } from '../../harness/system.js';
 import { runTracerToExit } from '../../harness/tracer-process.js';
+import { btfWith } from '../../harness/btf.js';
 
 interface Result {
   status: number | null;
@@ -224,20 +225,6 @@ describe('the kernel BTF header check', () => {
 });
 
 describe('a name in the kernel BTF (the sk_data_ready feature check)', () => {
-  /** A BTF blob with one 4-byte type and these strings after the empty one. */
-  function btfWith(strings: readonly string[]): Buffer {
-    const section = Buffer.from(`\0${strings.join('\0')}\0`);
-    const header = Buffer.alloc(24);
-    header.writeUInt16LE(0xeb9f, 0);
-    header.writeUInt8(1, 2);
-    header.writeUInt32LE(24, 4);
-    header.writeUInt32LE(0, 8);
-    header.writeUInt32LE(4, 12);
-    header.writeUInt32LE(4, 16);
-    header.writeUInt32LE(section.length, 20);
-    return Buffer.concat([header, Buffer.alloc(4), section]);
-  }
-
   test('whole names of the string section only; an unreadable or foreign file has none', (t) => {
     const dir = mkdtempSync(`${tmpdir()}/tcpstates-btf-`);
     t.after(() => rmSync(dir, { recursive: true, force: true }));

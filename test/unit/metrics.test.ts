@@ -158,6 +158,23 @@ describe('tcplife metrics', () => {
     assert.ok(metrics.render('openmetrics').endsWith('\n# EOF\n'));
   });
 
+  test('tcplife: the session RTT histogram and retransmitted segments, from the tcp_info of the close records', () => {
+    const metrics = new TcplifeMetrics();
+    const base = { family: 2, flags: 0, txBytes: 0, rxBytes: 0, deltaNs: 1_000_000, oldState: 1, skErr: 0 };
+    const info = { srttUs: 80, totalRetrans: 0, segsIn: 5, segsOut: 6, totalRto: 0 };
+    metrics.add({ ...base, tcpInfo: info });
+    metrics.add({ ...base, tcpInfo: { ...info, srttUs: 2000, totalRetrans: 3 } });
+    metrics.add({ ...base, tcpInfo: { ...info, srttUs: 0 } }); // no RTT sample (a refused connect)
+    metrics.add(base); // no tcp_info at all
+    const text = metrics.render('prometheus');
+    const sample = (name: string) => Number(/ (\S+)$/.exec(text.split('\n').find((line) => line.startsWith(`${name} `)) ?? '')?.[1]);
+    assert.equal(sample('tcplife_session_rtt_seconds_count{family="ipv4",role="client"}'), 2);
+    assert.equal(sample('tcplife_session_rtt_seconds_bucket{family="ipv4",role="client",le="0.0001"}'), 1);
+    assert.equal(sample('tcplife_session_rtt_seconds_bucket{family="ipv4",role="client",le="0.005"}'), 2);
+    assert.equal(sample('tcplife_retransmitted_segments_total{family="ipv4",role="client"}'), 3);
+    assert.match(text, /^# TYPE tcplife_session_rtt_seconds histogram$/m);
+  });
+
   test('labels', () => {
     assert.equal(roleLabel(0), 'client');
     assert.equal(roleLabel(1), 'server');

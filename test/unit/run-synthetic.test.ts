@@ -64,7 +64,10 @@ class SyntheticLibbpf implements Libbpf {
     return BigInt(100 + MAP_NAMES.indexOf(name));
   }
   findProgram(_object: Pointer, name: string): Pointer {
-    return BigInt(200 + PROGRAM_NAMES.indexOf(name));
+    const index = PROGRAM_NAMES.indexOf(name);
+    // As libbpf: a program the object lacks is not found (the iterators here).
+    if (index < 0) throw new Error(`no program ${name}`);
+    return BigInt(200 + index);
   }
   programs(): Pointer[] {
     return PROGRAM_NAMES.map((_name, index) => BigInt(200 + index));
@@ -100,6 +103,14 @@ class SyntheticLibbpf implements Libbpf {
   }
   destroyLink(): void {
     this.links--;
+  }
+  setMaxEntries(): void {}
+  /** No iterator is asked for here: none may be attached. */
+  attachIterator(): Pointer {
+    throw new Error('no iterator expected');
+  }
+  createIterator(): number {
+    throw new Error('no iterator expected');
   }
   openPerfRings(mapFd: number, pageCount: number): PerfRings {
     assert.equal(mapFd, 100 + MAP_NAMES.indexOf(MAP_EVENTS));
