@@ -141,7 +141,7 @@ static __always_inline void add_transition(int oldstate, int newstate, __u16 fam
 }
 
 static __always_inline void add_session(__u16 family, __u8 flags, __u64 tx_bytes, __u64 rx_bytes, __u64 delta_ns, int oldstate,
-					__u16 sk_err, __u32 writer)
+					__u16 sk_err, const struct session_tcp_info *info, __u32 writer)
 {
 	bool passive = flags & TCP_EVENT_F_PASSIVE;
 	__u32 index = writer * AGG_SESSION_CELLS + (family == AF_INET6 ? 2 : 0) + (passive ? 1 : 0);
@@ -153,6 +153,14 @@ static __always_inline void add_session(__u16 family, __u8 flags, __u64 tx_bytes
 		cell->received_bytes += rx_bytes;
 		cell->buckets[duration_bucket(delta_ns)] += 1;
 		cell->sum_ns += delta_ns;
+		cell->retransmitted_segments += info->total_retrans;
+		/* srtt 0: no RTT sample, left out as TcplifeMetrics.add leaves it. */
+		if (info->srtt_us) {
+			__u64 rtt_ns = (__u64)info->srtt_us * 1000;
+
+			cell->rtt_buckets[duration_bucket(rtt_ns)] += 1;
+			cell->rtt_sum_ns += rtt_ns;
+		}
 	}
 	/* A connect that never got an answer it could use: CLOSE straight from SYN_SENT. */
 	if (passive || oldstate != TCP_SYN_SENT)
@@ -195,8 +203,12 @@ static __always_inline bool aggregate_session(const struct transition *t, __u64 
 {
 	if (!cfg.aggregate)
 		return true;
+	struct session_tcp_info info;
+
+	/* The same reading as the record's (fill_tcp_info), so the sums match it. */
+	fill_tcp_info(&info, t->tp);
 	add_session(t->family, t->info->flags, t->tp->bytes_acked, t->tp->bytes_received, delta_ns, t->oldstate, t->sk->sk_err,
-		    alone ? 0 : 1);
+		    &info, alone ? 0 : 1);
 	return !(cfg.aggregate & AGGREGATE_NO_RECORDS);
 }
 

@@ -18,7 +18,8 @@
  * run after the shared read_transition() and write through fill_event().
  * The nesting cover is in nesting.h, the owner tracking in owner.h.
  *
- * Needs Linux 5.11 (socket storage from tracing programs); the loader checks.
+ * Needs socket storage from tracing programs (mainline 5.11); a failed load
+ * is explained by the feature probes (probe.bpf.c, src/bpf/features.ts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +27,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "tcpstates.h"
+#include "tcp_info.h"
 
 /* from include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -59,6 +61,8 @@ struct sock_info {
 	__u8 iflags;    /* OWNER_* (owner.h) */
 	__u16 last_states; /* oldstate << 8 | newstate of the last transition applied */
 	char owner_comm[TASK_COMM_LEN]; /* sessions only: tcpstates shows no owner comm */
+	__u64 tx_reported; /* open-session passes: bytes_acked at the previous pass */
+	__u64 rx_reported; /* and bytes_received (open_sessions.h) */
 };
 
 struct {
@@ -316,6 +320,18 @@ static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 siz
 	return 0;
 }
 
+/* saddr and daddr: 16 bytes each (tcp_event, open_session). */
+static __always_inline void fill_addresses(__u8 *saddr, __u8 *daddr, __u16 family, struct sock *sk, struct tcp_sock *tp)
+{
+	if (family == AF_INET) {
+		*(__u32 *)saddr = tp->inet_conn.icsk_inet.inet_saddr;
+		*(__u32 *)daddr = sk->__sk_common.skc_daddr;
+	} else {
+		__builtin_memcpy(saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+}
+
 /* The common head of struct tcp_event (up to tx_bytes). */
 static __always_inline void fill_event(struct tcp_event *event, const struct transition *t, __u64 delta_ns)
 {
@@ -336,13 +352,7 @@ static __always_inline void fill_event(struct tcp_event *event, const struct tra
 	event->netns_ino = t->netns_ino;
 	event->cgroup_id = t->cgroup_id;
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
-	if (t->family == AF_INET) {
-		*(__u32 *)event->saddr = t->tp->inet_conn.icsk_inet.inet_saddr;
-		*(__u32 *)event->daddr = sk->__sk_common.skc_daddr;
-	} else {
-		__builtin_memcpy(event->saddr, &sk->__sk_common.skc_v6_rcv_saddr, sizeof(event->saddr));
-		__builtin_memcpy(event->daddr, &sk->__sk_common.skc_v6_daddr, sizeof(event->daddr));
-	}
+	fill_addresses(event->saddr, event->daddr, t->family, sk, t->tp);
 }
 
 /* In-kernel aggregation, where no row is printed: aggregate_transition() and
@@ -372,6 +382,8 @@ static __always_inline void tcpstates_body(void *ctx, struct transition *t, bool
 		fill_event(&event, t, delta_ns);
 		output_event(ctx, &event, TCP_EVENT_TRANSITION_SIZE, alone);
 	}
+	/* --existing: only a seeded socket's first transition counts from the seed. */
+	info->flags &= ~TCP_EVENT_F_SEEDED;
 	settle(t);
 }
 
@@ -395,6 +407,8 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 		note_listener(t->sk, t->netns_ino, t->sport, t->pid);
 
 	if (t->newstate == TCP_CLOSE && info->birth_ns) {
+		if (info->iflags & OWNER_OF_LISTENER)
+			adopt_listener_owner(info, t->netns_ino, t->sport);
 		__u32 owner_pid = info->owner_pid ? info->owner_pid : t->pid;
 
 		if (ports_pass(t->sport, t->dport) && pid_passes(owner_pid) && aggregate_session(t, delta_ns, alone)) {
@@ -404,6 +418,7 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 			__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
 			event.tx_bytes = t->tp->bytes_acked;
 			event.rx_bytes = t->tp->bytes_received;
+			fill_tcp_info(&event.info, t->tp);
 			output_event(ctx, &event, sizeof(event), alone);
 		}
 	}
@@ -480,5 +495,19 @@ int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 	claim(sk);
 	return 0;
 }
+
+/* tcplife: a listener's waiters (owner.h, learn_waiter). Runs whenever any
+ * socket has data to read (Linux 6.3 and later): only a TCP listener's, for a
+ * child queued on it, goes further. */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(handle_data_ready, const struct sock *sk)
+{
+	if (sk->__sk_common.skc_state != TCP_LISTEN || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	learn_waiter(sk);
+	return 0;
+}
+
+#include "open_sessions.h"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -15,6 +15,9 @@ import { aggregatedEvents, type Aggregates } from '../decode/aggregates.js';
 import { openAggregateMaps, sizeAggregateMaps } from './aggregate-maps.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
+import { KERNEL_FLOOR } from './features.js';
+import { resourceLimitHintHere } from '../sys/limits.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -23,6 +26,18 @@ export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
 /** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
 export const PROGRAM_SEND = 'handle_send';
 export const PROGRAM_RECV = 'handle_recv';
+/** tcplife only, when the kernel has sock:sk_data_ready (mainline 6.3): a
+ * listener's waiters, when a child is queued. */
+export const PROGRAM_DATA_READY = 'handle_data_ready';
+/** --existing: the seed (bpf/open_sessions.h). */
+export const PROGRAM_SEED_FILES = 'seed_from_files';
+export const PROGRAM_SEED_TCP = 'seed_without_files';
+/** Open-session passes (tcplife --interval). */
+export const PROGRAM_DUMP = 'dump_open_sessions';
+/** The seed's socket -> owner notes (1 entry unless --existing). */
+export const MAP_FILE_OWNERS = 'file_owners';
+/** Sockets the seed can note the owner of: more are seeded without one (counted). */
+export const FILE_OWNERS_MAX = 1 << 19;
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -37,7 +52,7 @@ export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o'
  * that says why; the pages are not committed unless written. */
 export const VERIFIER_LOG_BYTES = 4 << 20;
 
-const { EACCES, EINVAL, ENOENT, EPERM, ESRCH } = constants.errno;
+const { EACCES, EINVAL, EMFILE, ENFILE, ENOENT, ENOMEM, EPERM, ESRCH } = constants.errno;
 
 /** The hints that turn an errno into something to do. */
 function hintFor(step: string, errno: number): string | undefined {
@@ -46,33 +61,54 @@ function hintFor(step: string, errno: number): string | undefined {
   if (step === 'create' && errno === EPERM) {
     return 'the perf rings need more locked memory than RLIMIT_MEMLOCK allows: lift it (ulimit -l unlimited, LimitMEMLOCK=infinity, docker run --ulimit memlock=-1), run as root, or use smaller rings (--buffer-pages)';
   }
+  if (errno === EMFILE || errno === ENFILE) {
+    return 'too many open files: raise the descriptor limit, e.g. ulimit -n 1024 (LimitNOFILE= in a systemd unit)';
+  }
+  if (errno === ENOMEM) {
+    return 'out of memory: check the address-space limit (ulimit -v) and the memory limit of the service or container';
+  }
   if (errno === EPERM || errno === EACCES) {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
   if (step === 'attach' && errno === ENOENT) {
-    return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
+    return `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`;
   }
   // ESRCH: libbpf found no usable kernel BTF.
   if (step === 'load' && errno === ESRCH) {
     return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
   }
   if (step === 'load' && errno === EINVAL) {
-    return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
+    return `the kernel may lack what the tools need (${KERNEL_FLOOR}); rerun with --verbose for libbpf's log`;
   }
   return undefined;
 }
 
 function withHint(error: unknown): unknown {
   if (error instanceof BpfError && error.hint === undefined) {
-    const hint = hintFor(error.step, error.errno);
+    // Out of descriptors or address space, libbpf reports whatever errno its
+    // last step left: the limit is the cause to name.
+    const hint = resourceLimitHintHere() ?? hintFor(error.step, error.errno);
     if (hint !== undefined) return new BpfError(error.step, error.object, error.errno, { hint, cause: error });
   }
   return error;
 }
 
+/** The attached iterators of bpf/open_sessions.h (what OpenTraceOptions.iterators asked for). */
+export interface IteratorLinks {
+  /** iter/task_file: one instance notes which process holds which socket. */
+  readonly seedFiles: Pointer | null;
+  /** iter/tcp: one instance per network namespace (the creating thread's). */
+  readonly seedTcp: Pointer | null;
+  /** iter/tcp: one instance per network namespace per pass. */
+  readonly dump: Pointer | null;
+}
+
 export interface TraceSession {
   /** No rings when the program emits no record (in-kernel aggregation only). */
   readonly reader: PerfReader;
+  /** null (or absent) unless OpenTraceOptions.iterators asked for some.
+   * They stay attached after detach() (a last pass at exit), until close(). */
+  readonly iterators?: IteratorLinks | null;
   readCounters(): KernelCounters;
   /** The aggregate maps, summed; after close(), as they were at the close.
    * null (or omitted) when the program aggregates nothing. */
@@ -89,6 +125,14 @@ export interface OpenTraceOptions {
   /** Receives every libbpf message as it comes (for --verbose). The verifier
    * log is not among them: it comes whole in VerifierError.verifierLog. */
   readonly onLibbpfMessage?: (line: string) => void;
+  /** Load and attach the iterator programs: the seed (--existing), the
+   * open-session pass (--interval). Off by default: not even loaded. */
+  readonly iterators?: IteratorsWanted;
+}
+
+export interface IteratorsWanted {
+  readonly seed: boolean;
+  readonly dump: boolean;
 }
 
 /** What was created so far, released newest first: the links (detach),
@@ -132,6 +176,8 @@ interface ProgramSet {
   readonly stateChange: readonly NamedProgram[];
   /** tcplife's owner-by-use programs; none for tcpstates. */
   readonly owner: readonly NamedProgram[];
+  /** The iterators asked for (seed files, seed tcp, dump), null when not. */
+  readonly iterators: readonly [Pointer | null, Pointer | null, Pointer | null];
 }
 
 /** No sink, no printing: a load has some 400 messages, each a call into JS
@@ -163,7 +209,7 @@ function openObject(libbpf: Libbpf, objectPath: string): Pointer {
 
 /** Step 2: everything the verifier should see as constants (.rodata), and
  * which programs load. */
-function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): ProgramSet {
+function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wanted: IteratorsWanted): ProgramSet {
   const rodata = libbpf.findMap(object, MAP_RODATA);
   const encoded = encodeConfig(config);
   const rodataSize = libbpf.mapValueSize(rodata);
@@ -181,27 +227,41 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): P
     }
   };
   const nested = findOptional(PROGRAM_SET_STATE_NESTED);
-  // The owner-by-use programs run on all socket I/O: tcpstates does not
-  // need them, so they are neither loaded nor attached for it. Nor does
+  // The owner programs run on all socket I/O: tcpstates does not need
+  // them, so they are neither loaded nor attached for it. Nor does
   // tcplife counting in the kernel without -p: no record shows the owner,
   // and no filter asks for it (bpf/aggregate.h owners_needed).
   const noRecords = config.aggregate !== undefined && !config.aggregate.records;
   const owners = config.mode === 'sessions' && (!noRecords || config.pids !== null);
-  const owner = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
+  const owner = [PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY].flatMap((name) => {
     const program = findOptional(name);
     if (program === null) return [];
-    libbpf.setAutoload(program, owners);
-    return owners ? [{ name, program }] : [];
+    const wanted = owners && (name !== PROGRAM_DATA_READY || kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE));
+    libbpf.setAutoload(program, wanted);
+    return wanted ? [{ name, program }] : [];
   });
   const stateChange = [{ name: PROGRAM_SET_STATE, program: setState }];
   if (nested !== null) stateChange.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
-  return { stateChange, owner };
+  // The iterators: loaded only when asked for, so a plain run loads as before.
+  const iterator = (name: string, on: boolean): Pointer | null => {
+    const program = findOptional(name);
+    if (program !== null) libbpf.setAutoload(program, on);
+    if (on && program === null) throw new BpfError('find', `program ${name} (rebuild the BPF object)`, ENOENT);
+    return on ? program : null;
+  };
+  const iterators = [iterator(PROGRAM_SEED_FILES, wanted.seed), iterator(PROGRAM_SEED_TCP, wanted.seed), iterator(PROGRAM_DUMP, wanted.dump)] as const;
+  if (wanted.seed) libbpf.setMaxEntries(libbpf.findMap(object, MAP_FILE_OWNERS), FILE_OWNERS_MAX);
+  return { stateChange, owner, iterators };
 }
 
 /** Step 3: load, turning a verifier rejection into a VerifierError with
  * the rejected program's log; then fill the filter maps. */
 function load(libbpf: Libbpf, object: Pointer, programs: ProgramSet, config: SizedTraceConfig): void {
-  const logBuffers = [...programs.stateChange, ...programs.owner].map(({ name, program }) => ({
+  const iterators = [PROGRAM_SEED_FILES, PROGRAM_SEED_TCP, PROGRAM_DUMP].flatMap((name, index) => {
+    const program = programs.iterators[index] ?? null;
+    return program === null ? [] : [{ name, program }];
+  });
+  const logBuffers = [...programs.stateChange, ...programs.owner, ...iterators].map(({ name, program }) => ({
     name,
     buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
   }));
@@ -249,6 +309,20 @@ function attach(libbpf: Libbpf, programs: readonly Pointer[], held: Held): void 
   }
 }
 
+/** Step 6: the iterators, after the tracepoints (a socket the seed finds is
+ * then either seeded or already seen by the tracepoint: none falls
+ * between). They produce no events: detach leaves them for a last pass. */
+function attachIterators(libbpf: Libbpf, programs: ProgramSet['iterators'], held: Held): IteratorLinks | null {
+  if (programs.every((program) => program === null)) return null;
+  const [seedFiles, seedTcp, dump] = programs.map((program) => {
+    if (program === null) return null;
+    const link = libbpf.attachIterator(program);
+    held.onClose(() => libbpf.destroyLink(link));
+    return link;
+  });
+  return { seedFiles: seedFiles ?? null, seedTcp: seedTcp ?? null, dump: dump ?? null };
+}
+
 /**
  * Loads and attaches the tracer. Throws PreflightError, BpfError or
  * VerifierError; on any failure nothing stays loaded or attached.
@@ -259,7 +333,7 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
   try {
     const object = openObject(libbpf, options.objectPath ?? BPF_OBJECT_PATH);
     held.onClose(() => libbpf.closeObject(object));
-    const programs = configure(libbpf, object, config);
+    const programs = configure(libbpf, object, config, options.iterators ?? { seed: false, dump: false });
     load(libbpf, object, programs, config);
     const reader = openRings(libbpf, object, config);
     const aggregateMaps = config.aggregate === undefined ? null : openAggregateMaps(libbpf, object, config.mode, config.aggregate);
@@ -268,12 +342,14 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     const countersFd = libbpf.mapFd(libbpf.findMap(object, MAP_COUNTERS));
     const counted = { fds: attached.map((program) => libbpf.programFd(program)), stateChange: programs.stateChange.length };
     attach(libbpf, attached, held);
+    const iterators = attachIterators(libbpf, programs.iterators, held);
     const readCounters = counterReader(libbpf, countersFd, counted, () => (aggregateMaps === null ? 0 : aggregatedEvents(aggregateMaps.read(false))));
     let closed = false;
     let lastAggregates: Aggregates | null = null;
     const readAggregates = (): Aggregates | null => (closed ? lastAggregates : (aggregateMaps?.read() ?? null));
     return {
       reader,
+      iterators,
       readCounters: () => (closed ? ZERO_COUNTERS : readCounters()),
       readAggregates,
       detach: () => held.detach(),

@@ -20,8 +20,17 @@ const { AGG_STATES, DURATION_BOUNDS } = AGGREGATE_LIMITS;
  * checked by test/build/layout.test.ts against the object's BTF. */
 export const AGG_TRANSITION_LAYOUT = { by_family: 0, first_seen: 16, buckets: 24, sum_ns: 152, min_us_plus1: 160, max_us: 168 } as const;
 export const AGG_TRANSITION_SIZE = 176;
-export const AGG_SESSION_LAYOUT = { sessions: 0, sent_bytes: 8, received_bytes: 16, buckets: 24, sum_ns: 152 } as const;
-export const AGG_SESSION_SIZE = 160;
+export const AGG_SESSION_LAYOUT = {
+  sessions: 0,
+  sent_bytes: 8,
+  received_bytes: 16,
+  buckets: 24,
+  sum_ns: 152,
+  retransmitted_segments: 160,
+  rtt_buckets: 168,
+  rtt_sum_ns: 296,
+} as const;
+export const AGG_SESSION_SIZE = 304;
 
 /** A duration histogram as the kernel keeps it: counts per bucket of the
  * metrics' bounds (not cumulative; the last is +Inf) and the sum in ns. */
@@ -52,6 +61,10 @@ export interface SessionTotals {
   readonly sentBytes: number;
   readonly receivedBytes: number;
   readonly durations: DurationTotals;
+  /** tcp_info's total_retrans at CLOSE, summed. */
+  readonly retransmittedSegments: number;
+  /** Smoothed RTTs at CLOSE (sessions without a sample left out). */
+  readonly rtts: DurationTotals;
 }
 
 /** Everything the maps hold, summed over CPUs and writers. */
@@ -134,6 +147,9 @@ export class SessionAccumulator {
   receivedBytes = 0n;
   readonly buckets: bigint[] = new Array<bigint>(DURATION_BOUNDS + 1).fill(0n);
   sumNs = 0n;
+  retransmittedSegments = 0n;
+  readonly rttBuckets: bigint[] = new Array<bigint>(DURATION_BOUNDS + 1).fill(0n);
+  rttSumNs = 0n;
 
   add(values: DataView, cpus: number): void {
     const stride = perCpuStride(AGG_SESSION_SIZE);
@@ -143,6 +159,9 @@ export class SessionAccumulator {
     this.receivedBytes += sumWord(values, cpus, stride, L.received_bytes);
     for (let i = 0; i <= DURATION_BOUNDS; i++) this.buckets[i]! += sumWord(values, cpus, stride, L.buckets + i * 8);
     this.sumNs += sumWord(values, cpus, stride, L.sum_ns);
+    this.retransmittedSegments += sumWord(values, cpus, stride, L.retransmitted_segments);
+    for (let i = 0; i <= DURATION_BOUNDS; i++) this.rttBuckets[i]! += sumWord(values, cpus, stride, L.rtt_buckets + i * 8);
+    this.rttSumNs += sumWord(values, cpus, stride, L.rtt_sum_ns);
   }
 
   /** `cell`: family * 2 + role, as bpf/aggregate.h indexes it. */
@@ -154,6 +173,8 @@ export class SessionAccumulator {
       sentBytes: Number(this.sentBytes),
       receivedBytes: Number(this.receivedBytes),
       durations: { buckets: this.buckets.map(Number), sumNs: this.sumNs },
+      retransmittedSegments: Number(this.retransmittedSegments),
+      rtts: { buckets: this.rttBuckets.map(Number), sumNs: this.rttSumNs },
     };
   }
 }

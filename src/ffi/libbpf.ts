@@ -7,6 +7,7 @@
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { BpfError, PreflightError } from '../errors.js';
+import { resourceLimitHintHere } from '../sys/limits.js';
 import { libc, systemPageSize } from './libc.js';
 
 /** An opaque libbpf pointer (struct bpf_object *, struct bpf_map *...). */
@@ -43,10 +44,18 @@ export interface Libbpf {
   closeObject(object: Pointer): void;
   findMap(object: Pointer, name: string): Pointer;
   findProgram(object: Pointer, name: string): Pointer;
+  /** Every program of the object, in its order. */
+  programs(object: Pointer): Pointer[];
+  /** Whether libbpf can load and parse the running kernel's BTF. */
+  kernelBtfLoads(): boolean;
   mapValueSize(map: Pointer): number;
   mapFd(map: Pointer): number;
   setInitialValue(map: Pointer, data: Uint8Array): void;
   setAutoload(program: Pointer, autoload: boolean): void;
+  /** Whether the load creates `map` (libbpf 1.0's bpf_map__set_autocreate). */
+  setAutocreate(map: Pointer, autocreate: boolean): void;
+  /** Before the load: the map's size (bpf_map__set_max_entries). */
+  setMaxEntries(map: Pointer, entries: number): void;
   /** Gives `program` its own verifier log buffer. libbpf fills it only when
    * the load fails (it then retries at log level 1) and no longer prints the
    * log itself, so the whole log is kept instead of one print buffer's worth. */
@@ -54,12 +63,16 @@ export interface Libbpf {
   loadObject(object: Pointer): void;
   programFd(program: Pointer): number;
   attach(program: Pointer, what: string): Pointer;
+  /** Attaches a BPF iterator program (bpf_program__attach_iter), with no
+   * options: iterators over tasks, files and sockets need none. */
+  attachIterator(program: Pointer): Pointer;
+  /** A new instance of an attached iterator (bpf_iter_create): an fd whose
+   * read()s run the program over the objects, until read() returns 0. */
+  createIterator(link: Pointer): number;
   destroyLink(link: Pointer): void;
   /** Per-CPU perf rings for a BPF_MAP_TYPE_PERF_EVENT_ARRAY, with a wakeup
    * watermark instead of libbpf's default of one wakeup per event. */
   openPerfRings(mapFd: number, pageCount: number, wakeupWatermarkBytes: number): PerfRings;
-  /** Sizes a map before the load (a map whose mode is off gets one cell). */
-  setMaxEntries(map: Pointer, maxEntries: number): void;
   lookup(mapFd: number, key: Uint8Array, value: Uint8Array): boolean;
   /** The first `count` elements of an array map, in one call: their values
    * (per-CPU maps: one copy per possible CPU each) into `values`. */
@@ -114,15 +127,28 @@ export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
 
 const bindings = new Map<string, Libbpf>();
 
+/** Why the dynamic loader could not load libbpf, from its message (dlerror):
+ * present but not mappable for want of address space or descriptors, or
+ * else missing (or no shared library: the same advice). */
+export function libraryLoadError(libraryPath: string, dlerror: string, cause?: unknown): PreflightError {
+  const reason = /Cannot allocate memory|failed to map segment/.test(dlerror)
+    ? 'ENOMEM (no address space to map it)'
+    : /Too many open files/.test(dlerror)
+      ? 'EMFILE (too many open files)'
+      : null;
+  if (reason !== null) return new PreflightError(`cannot load ${libraryPath}: ${reason}`, { hint: resourceLimitHintHere(), cause });
+  return new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
+    hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
+    cause,
+  });
+}
+
 function bind(libraryPath: string): Libbpf {
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(libraryPath);
   } catch (error) {
-    throw new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
-      hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
-      cause: error,
-    });
+    throw libraryLoadError(libraryPath, (error as Error).message, error);
   }
 
   koffi.opaque('bpf_object');
@@ -130,6 +156,7 @@ function bind(libraryPath: string): Libbpf {
   koffi.opaque('bpf_program');
   koffi.opaque('bpf_link');
   koffi.opaque('perf_buffer');
+  koffi.opaque('btf');
   const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
   const sampleFn = koffi.proto('void perf_buffer_event_fn(void *ctx, int cpu, void *event)');
 
@@ -139,14 +166,22 @@ function bind(libraryPath: string): Libbpf {
     close: lib.func('void bpf_object__close(bpf_object *obj)'),
     findMap: lib.func('bpf_map *bpf_object__find_map_by_name(const bpf_object *obj, const char *name)'),
     findProgram: lib.func('bpf_program *bpf_object__find_program_by_name(const bpf_object *obj, const char *name)'),
+    nextProgram: lib.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+    loadVmlinuxBtf: lib.func('btf *btf__load_vmlinux_btf()'),
+    freeBtf: lib.func('void btf__free(btf *btf)'),
     valueSize: lib.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
     mapFd: lib.func('int bpf_map__fd(const bpf_map *map)'),
     setInitialValue: lib.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
     setAutoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+    setAutocreate: lib.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
+    setMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
     setLogBuf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *log_buf, size_t log_size)'),
     load: lib.func('int bpf_object__load(bpf_object *obj)'),
     programFd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
     attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+    attachIter: lib.func('bpf_link *bpf_program__attach_iter(const bpf_program *prog, const void *opts)'),
+    linkFd: lib.func('int bpf_link__fd(const bpf_link *link)'),
+    iterCreate: lib.func('int bpf_iter_create(int link_fd)'),
     destroyLink: lib.func('int bpf_link__destroy(bpf_link *link)'),
     perfNewRaw: lib.func(
       'perf_buffer *perf_buffer__new_raw(int map_fd, size_t page_cnt, const void *attr, perf_buffer_event_fn *cb, void *ctx, const void *opts)',
@@ -155,7 +190,6 @@ function bind(libraryPath: string): Libbpf {
     perfBuffer: lib.func('int perf_buffer__buffer(perf_buffer *pb, int idx, _Out_ void **buf, _Out_ size_t *size)'),
     perfBufferFd: lib.func('int perf_buffer__buffer_fd(const perf_buffer *pb, size_t buf_idx)'),
     perfFree: lib.func('void perf_buffer__free(perf_buffer *pb)'),
-    setMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
     lookup: lib.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
     nextKey: lib.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
     lookupBatch: lib.func(
@@ -203,6 +237,19 @@ function bind(libraryPath: string): Libbpf {
     findProgram(object, name) {
       return (c.findProgram(object, name) as Pointer | null) ?? fail('find', `program ${name}`);
     },
+    programs(object) {
+      const programs: Pointer[] = [];
+      for (let program = c.nextProgram(object, null) as Pointer | null; program !== null; program = c.nextProgram(object, program) as Pointer | null) {
+        programs.push(program);
+      }
+      return programs;
+    },
+    kernelBtfLoads() {
+      const btf = c.loadVmlinuxBtf() as Pointer | null;
+      if (btf === null) return false;
+      c.freeBtf(btf);
+      return true;
+    },
     mapValueSize(map) {
       return c.valueSize(map) as number;
     },
@@ -217,6 +264,14 @@ function bind(libraryPath: string): Libbpf {
     setAutoload(program, autoload) {
       const rc = c.setAutoload(program, autoload) as number;
       if (rc < 0) fail('configure', 'program autoload', rc);
+    },
+    setAutocreate(map, autocreate) {
+      const rc = c.setAutocreate(map, autocreate) as number;
+      if (rc < 0) fail('configure', 'map autocreate', rc);
+    },
+    setMaxEntries(map, entries) {
+      const rc = c.setMaxEntries(map, entries) as number;
+      if (rc < 0) fail('configure', 'map size', rc);
     },
     setLogBuffer(program, sizeBytes) {
       const memory = koffi.alloc('uint8_t', sizeBytes);
@@ -251,6 +306,15 @@ function bind(libraryPath: string): Libbpf {
     },
     attach(program, what) {
       return (c.attach(program) as Pointer | null) ?? fail('attach', what);
+    },
+    attachIterator(program) {
+      return (c.attachIter(program, null) as Pointer | null) ?? fail('attach', 'iterator');
+    },
+    createIterator(link) {
+      const linkFd = c.linkFd(link) as number;
+      if (linkFd < 0) fail('get', 'iterator link fd', linkFd);
+      const fd = c.iterCreate(linkFd) as number;
+      return fd >= 0 ? fd : fail('create', 'iterator', fd);
     },
     destroyLink(link) {
       c.destroyLink(link);
@@ -289,10 +353,6 @@ function bind(libraryPath: string): Libbpf {
           koffi.unregister(unused);
         },
       };
-    },
-    setMaxEntries(map, maxEntries) {
-      const rc = c.setMaxEntries(map, maxEntries) as number;
-      if (rc < 0) fail('configure', 'map size', rc);
     },
     lookup(mapFd, key, value) {
       return (c.lookup(mapFd, key, value) as number) === 0;

@@ -281,7 +281,7 @@ export class Tracer {
       } finally {
         this.eventsRead += sink.count;
       }
-      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft());
+      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft(), final);
       first = false;
       this.losses.afterRead(sink);
       options.onCounts?.(this.eventsCounted, this.losses.lostForMetrics);
@@ -301,6 +301,7 @@ export class Tracer {
     const { session, output } = this.deps;
     this.losses.check(session.readCounters(), { events: this.eventsRead, sink: this.sink, backlogged: output.backlogged, final });
     this.options.onCounts?.(this.eventsCounted, this.losses.lostForMetrics);
+    this.options.onKernelCounters?.(this.losses.lastCounters, this.sink.undecodable);
   }
 
   /** Events read from the rings, or counted in the kernel's maps when it aggregates. */

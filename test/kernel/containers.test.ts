@@ -6,20 +6,24 @@
 // cgroups this test creates (and removes, pass or fail).
 
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
-import { createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
+import { containerIdOfPath } from '../../src/sys/container-id.js';
+import { cgroup2Mount, createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
 import { runLoad, type LoadRecord } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
 import { StateWitness, blindThreads } from '../../harness/state-witness.js';
 import { requireRoot, sleep } from '../../harness/system.js';
-import { TracerProcess } from '../../harness/tracer-process.js';
+import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 
 interface Row {
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
   readonly lport: number;
   readonly rport: number;
@@ -80,17 +84,20 @@ test('two namespaces with the same addresses: JSON netns, -N keeps exactly its r
   assert.equal(states.length, 3 * 10 + 2);
   for (const row of states) assert.equal(row.netns, b.ino);
 
-  // Text: bcc's row, then NETNS and CGROUP.
+  // Text: bcc's row, then NETNS, CONTAINER (none: the test's own cgroup) and CGROUP.
   const [header, ...rows] = textA.stdoutLines.filter((line) => line !== '');
-  assert.match(header!, /MS +NETNS +CGROUP$/);
+  assert.match(header!, /MS +NETNS +CONTAINER +CGROUP$/);
   assert.equal(rows.length, 5 * 10 + 2);
-  const suffix = ` ${a.ino} ${ownCgroup()}`;
+  assert.equal(containerIdOfPath(ownCgroup()), null, 'the test runs outside any container');
+  const suffix = ` ${a.ino} -            ${ownCgroup()}`;
   for (const row of rows) assert.ok(row.endsWith(suffix), `${JSON.stringify(row)} ends with ${JSON.stringify(suffix)}`);
 });
 
 test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its subtree only', async (t) => {
   const base = `/tcpstates-test-${process.pid}`;
-  const [parent, child, sibling] = createCgroups([base, `${base}/sub`, `${base}/other`]);
+  // The child is named as containerd names a Kubernetes container's cgroup.
+  const containerId = randomBytes(32).toString('hex');
+  const [parent, child, sibling] = createCgroups([base, `${base}/cri-containerd-${containerId}.scope`, `${base}/other`]);
   t.after(() => {
     child!.remove();
     sibling!.remove();
@@ -112,6 +119,7 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   assert.equal(rows.length, 8);
   for (const row of rows) {
     assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
     assert.ok(row.lport === port || row.rport === port, JSON.stringify(row));
   }
   assert.deepEqual(rows.filter((row) => row.rport === port).map((row) => row.lport).sort(), [...clientPorts!].sort());
@@ -121,7 +129,42 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
 
   const transitions = jsonRows<Row>(states.stdoutLines);
   assert.equal(transitions.length, 4 * 10 + 2);
-  for (const row of transitions) assert.equal(row.cgroup, child!.path);
+  for (const row of transitions) {
+    assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
+  }
+});
+
+test('--cgroup named through ".", "..", a symlink or the working directory keeps the same rows as its plain path', async (t) => {
+  const base = `/tcpstates-test-dots-${process.pid}`;
+  const [parent, child] = createCgroups([base, `${base}/sub`]);
+  const links = mkdtempSync(`${tmpdir()}/tcpstates-cgroup-link-`);
+  symlinkSync(child!.dir, `${links}/sub`);
+  t.after(() => {
+    rmSync(links, { recursive: true, force: true });
+    child!.remove();
+    parent!.remove();
+  });
+  const spellings: [string, string | undefined][] = [
+    [child!.dir, undefined],
+    [`${child!.dir}/.`, undefined],
+    [`${parent!.dir}/./sub/../sub/`, undefined],
+    [`${child!.path}/.`, undefined],
+    [`${links}/sub`, undefined],
+    ['.', child!.dir],
+  ];
+  const tools = await Promise.all(spellings.map(([spelling, cwd]) => TracerProcess.attach('tcplife', ['--json', '--cgroup', spelling], cwd === undefined ? {} : { cwd })));
+  await runLoad(['sessions', '4', '0', '100', '127.0.0.1'], { cgroupDir: child!.dir });
+  await stopAll(tools);
+  for (const [index, tool] of tools.entries()) {
+    const rows = jsonRows<Row>(tool.stdoutLines);
+    assert.equal(rows.length, 8, `--cgroup ${spellings[index]![0]}`);
+    for (const row of rows) assert.equal(row.cgroup, child!.path);
+  }
+  // Out of the cgroup2 mount: one line, exit 2.
+  const outside = await runTracerToExit(['--cgroup', `${cgroup2Mount()}/..`], process.env, 15_000, { tool: 'tcplife' });
+  assert.equal(outside.code, 2);
+  assert.match(outside.stderrText, /^tcplife: --cgroup: ".*\/\.\." is not a cgroup directory under .* \(the cgroup2 mount\): it resolves to a path outside it\n$/);
 });
 
 test('refused, timed-out and reset connections carry their error (tcplife rows, tcpstates CLOSE rows)', async (t) => {

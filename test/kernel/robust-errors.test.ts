@@ -8,6 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { constants } from 'node:os';
+import { explainLoadFailure, KERNEL_FEATURES, KERNEL_FLOOR, probeKernelFeatures } from '../../src/bpf/features.js';
 import { openTrace } from '../../src/bpf/loader.js';
 import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
@@ -22,7 +24,8 @@ import { TracerProcess, runTracerToExit, traceConnections } from '../../harness/
 requireRoot();
 
 /** test/fixtures/<name>.bpf.c, built by make: the real object with its
- * handle_set_state replaced, for the tests that feed the loader a
+ * handle_set_state replaced (or the probe object with probes no kernel
+ * has), for the tests that feed the loader a
  * deliberately broken program. */
 function fixtureObject(name: string): string {
   return make(`dist/test/fixtures/${name}.bpf.o`)[0]!;
@@ -137,6 +140,50 @@ for (const tool of TOOLS) {
   });
 }
 
+for (const tool of TOOLS) {
+  describe(`${tool.name}: start-up errors name their real cause, in one line`, () => {
+    test('as nobody with --metrics: "not permitted" and nothing served or printed before it, exit 1', async () => {
+      const result = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['--metrics', '0']);
+      assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
+    });
+
+    test('under ulimit -n 19: the descriptor limit, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', '--nofile=19'] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: too few file descriptors (ulimit -n 19): Node and the tracer need 48 or more: raise the limit, e.g. ulimit -n 1024\n`,
+      });
+    });
+
+    test('under ulimit -v 900000: the address-space limit, not "libbpf.so.1 is missing" nor BTF, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', `--as=${900_000 * 1024}`] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: the address-space limit (ulimit -v 900000 KiB) is below the 1 GiB that Node and libbpf need: lift it (ulimit -v unlimited)\n`,
+      });
+    });
+
+    test('-N: not a network namespace (by the kernel\'s type) or no live one: one line, exit 2; one this user may not open: exit 1', async () => {
+      for (const [args, code, line] of [
+        [['-N', '/proc/self/ns/uts'], 2, '-N/--netns: "/proc/self/ns/uts" is a uts namespace, not a network namespace'],
+        [['-N', String(process.pid)], 2, `-N/--netns: no network namespace has inode ${process.pid} (none of /proc/*/ns/net or /run/netns/* that this user can see)`],
+        [['-N', '/etc/hostname'], 2, '-N/--netns: "/etc/hostname" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
+        [['-N', `/x\n\x1b[2J${'y'.repeat(120_000)}`], 2, `-N/--netns: cannot open namespace "/x\\n\\u001b[2J${'y'.repeat(33)}..." (120007 characters): ENAMETOOLONG`],
+      ] as const) {
+        const result = await runTracerToExit(args, process.env, 20_000, { tool: tool.name });
+        assert.equal(result.code, code, result.stderrText);
+        assert.equal(result.stderrText.split('\n')[0], `${tool.name}: ${line}`);
+        assert.ok(result.stderrText.length < 400 && !/[\u0000-\u0009\u000b-\u001f]/.test(result.stderrText), result.stderrText.slice(0, 400));
+      }
+      const denied = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['-N', '/proc/1/ns/net']);
+      assert.equal(denied.status, 1, denied.stderr);
+      assert.match(denied.stderr, new RegExp(`^${tool.name}: -N/--netns: cannot open namespace "/proc/1/ns/net": EACCES\n`));
+    });
+  });
+}
+
 function spawnTracerAs(wrapper: readonly string[], tool: string, args: readonly string[]) {
   return TracerProcess.start(args, process.env, { tool, wrapper });
 }
@@ -204,9 +251,39 @@ describe('the loader on broken objects', () => {
         error instanceof BpfError &&
         !(error instanceof VerifierError) &&
         error.message === 'failed to attach raw tracepoint: ENOENT' &&
-        error.hint ===
-          'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y',
+        error.hint === `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`,
     );
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+  });
+
+  test('the kernel floor by feature: this kernel has every one, each probe loaded alone, nothing left loaded', () => {
+    const probes = probeKernelFeatures(bindLibbpf());
+    assert.deepEqual(
+      probes.map((probe) => [probe.feature.program, probe.errno]),
+      KERNEL_FEATURES.map((feature) => [feature.program, 0]),
+    );
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+    // The kernel has everything: a failed load is explained by its own error.
+    const failure = new BpfError('load', 'BPF object', constants.errno.EINVAL);
+    assert.equal(explainLoadFailure(failure, bindLibbpf()), failure);
+  });
+
+  test('a kernel without some features: a failed load names exactly those, with the floor', () => {
+    const objectPath = fixtureObject('missing-features');
+    const failure = new BpfError('load', 'BPF object', constants.errno.EINVAL);
+    const explained = explainLoadFailure(failure, bindLibbpf(), objectPath);
+    assert.ok(explained instanceof PreflightError);
+    assert.equal(
+      explained.message,
+      'this kernel lacks what the tools need: socket storage from tracing programs (bpf_sk_storage_get), mainline 5.11; the TCP socket iterator (iter/tcp), mainline 5.9',
+    );
+    assert.equal(explained.hint, `the tools need ${KERNEL_FLOOR}`);
+    assert.equal(explained.cause, failure);
+    // Privileges are not a feature: EPERM is left as it is.
+    const denied = new BpfError('load', 'BPF object', constants.errno.EPERM);
+    assert.equal(explainLoadFailure(denied, bindLibbpf(), objectPath), denied);
     const left = bpfObjectsOf(process.pid);
     assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
   });

@@ -15,6 +15,10 @@ import {
   TransitionAccumulator,
   type Aggregates,
 } from '../../src/decode/aggregates.js';
+import type { TcpInfo } from '../../src/decode/tcp-info.js';
+import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
+import { inKernel } from '../../src/cli/tool.js';
+import { MetricsAggregation } from '../../src/trace/consumers.js';
 import { FixedHistogram, BUCKET_BOUNDS_NS } from '../../src/metrics/exposition.js';
 import { TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { bucketIndex, TransitionSummary } from '../../src/track/summary.js';
@@ -47,8 +51,21 @@ test('a transition cell: counts summed over CPUs and writers, the least and grea
 test('a session cell sums over CPUs', () => {
   const L = AGG_SESSION_LAYOUT;
   const sum = new SessionAccumulator();
-  sum.add(perCpu(AGG_SESSION_SIZE, 3, { [L.sessions]: [1n, 2n, 3n], [L.sent_bytes]: [10n, 0n, 5n], [L.received_bytes]: [0n, 0n, 7n] }), 3);
-  assert.deepEqual({ ...sum.totals(3), durations: null }, { family: 'ipv6', passive: true, sessions: 6, sentBytes: 15, receivedBytes: 7, durations: null });
+  sum.add(
+    perCpu(AGG_SESSION_SIZE, 3, {
+      [L.sessions]: [1n, 2n, 3n],
+      [L.sent_bytes]: [10n, 0n, 5n],
+      [L.received_bytes]: [0n, 0n, 7n],
+      [L.retransmitted_segments]: [0n, 4n, 1n],
+      [L.rtt_buckets + 8]: [1n, 0n, 1n],
+      [L.rtt_sum_ns]: [3_000n, 0n, 2n ** 60n],
+    }),
+    3,
+  );
+  const totals = sum.totals(3);
+  assert.deepEqual({ ...totals, durations: null, rtts: null }, { family: 'ipv6', passive: true, sessions: 6, sentBytes: 15, receivedBytes: 7, retransmittedSegments: 5, durations: null, rtts: null });
+  assert.equal(totals.rtts.buckets[1], 2);
+  assert.equal(totals.rtts.sumNs, 2n ** 60n + 3_000n);
 });
 
 // Durations across the buckets, some past 2^53 ns summed (a double sum would round).
@@ -96,12 +113,13 @@ test('metrics and summary loaded from aggregates render what the same events ren
   assert.deepEqual(loadedSummary.byTransition(), summary.byTransition());
 });
 
-test('tcplife metrics loaded from aggregates: sessions, bytes, failures by errno', () => {
+test('tcplife metrics loaded from aggregates: sessions, bytes, retransmits, RTTs, failures by errno', () => {
+  const tcpInfo = (srttUs: number, totalRetrans: number): TcpInfo => ({ srttUs, totalRetrans, segsIn: 1, segsOut: 1, totalRto: null });
   const perEvent = new TcplifeMetrics();
   const events = [
-    { family: 2, flags: 0, txBytes: 100, rxBytes: 5, deltaNs: 2_000_000, oldState: 2, skErr: 111 },
-    { family: 2, flags: 0, txBytes: 0, rxBytes: 0, deltaNs: 3, oldState: 2, skErr: 0 },
-    { family: 10, flags: 1, txBytes: 7, rxBytes: 9, deltaNs: 2 ** 53 - 1, oldState: 9, skErr: 0 },
+    { family: 2, flags: 0, txBytes: 100, rxBytes: 5, deltaNs: 2_000_000, oldState: 2, skErr: 111, tcpInfo: tcpInfo(0, 3) },
+    { family: 2, flags: 0, txBytes: 0, rxBytes: 0, deltaNs: 3, oldState: 2, skErr: 0, tcpInfo: tcpInfo(0, 0) },
+    { family: 10, flags: 1, txBytes: 7, rxBytes: 9, deltaNs: 2 ** 53 - 1, oldState: 9, skErr: 0, tcpInfo: tcpInfo(41, 2) },
   ];
   for (const event of events) perEvent.add(event);
   const cell = (family: 'ipv4' | 'ipv6', passive: boolean, chosen: typeof events) => ({
@@ -111,6 +129,9 @@ test('tcplife metrics loaded from aggregates: sessions, bytes, failures by errno
     sentBytes: chosen.reduce((n, e) => n + e.txBytes, 0),
     receivedBytes: chosen.reduce((n, e) => n + e.rxBytes, 0),
     durations: kernelHistogram(chosen.map((e) => e.deltaNs)),
+    retransmittedSegments: chosen.reduce((n, e) => n + e.tcpInfo.totalRetrans, 0),
+    // As the kernel: sessions without an RTT sample (srtt 0) left out.
+    rtts: kernelHistogram(chosen.filter((e) => e.tcpInfo.srttUs > 0).map((e) => e.tcpInfo.srttUs * 1000)),
   });
   const loaded = new TcplifeMetrics();
   loaded.load({
@@ -119,4 +140,18 @@ test('tcplife metrics loaded from aggregates: sessions, bytes, failures by errno
     failures: new Map([[111, 1], [0, 1]]),
   });
   assert.equal(loaded.render('openmetrics'), perEvent.render('openmetrics'));
+});
+
+test('tcplife --metrics aggregates in the kernel only without --existing and --interval (their iterators and rows need the records)', () => {
+  const decide = (argv: readonly string[]) => {
+    const parsed = parseTcplifeArgs(argv);
+    assert.equal(parsed.kind, 'run', argv.join(' '));
+    if (parsed.kind !== 'run') return null;
+    const metrics = new MetricsAggregation(new TcplifeMetrics(), () => new TcplifeMetrics());
+    return inKernel(parsed.options, [metrics], metrics)?.aggregate ?? null;
+  };
+  assert.deepEqual(decide(['--metrics', '0']), { metrics: true, summary: false, records: false });
+  for (const argv of [['--metrics', '0', '--existing'], ['--metrics', '0', '--interval', '1'], ['--metrics', '0', '--count', '3']]) {
+    assert.equal(decide(argv), null, argv.join(' '));
+  }
 });

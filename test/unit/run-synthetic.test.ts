@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { AGGREGATE_BITS, CONFIG_LAYOUT, encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
-import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
+import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_DATA_READY, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
 import { main as tcplife } from '../../src/cli/tcplife.js';
 import { main as tcpstates } from '../../src/cli/tcpstates.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
@@ -30,7 +31,9 @@ import type { RunDeps } from '../../src/trace/run.js';
 import { decodeEvent } from '../../harness/decode-event.js';
 
 const EVENTS_PER_RING = 40;
-const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV];
+const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY];
+/** sk_data_ready's program loads only where the kernel has the tracepoint. */
+const DATA_READY_LOADS = kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE);
 const MAP_NAMES = [MAP_RODATA, MAP_EVENTS, MAP_COUNTERS, MAP_PIDS];
 
 /** libbpf over synthetic rings: records what the loader asks of it. */
@@ -61,8 +64,18 @@ class SyntheticLibbpf implements Libbpf {
     return BigInt(100 + MAP_NAMES.indexOf(name));
   }
   findProgram(_object: Pointer, name: string): Pointer {
-    return BigInt(200 + PROGRAM_NAMES.indexOf(name));
+    const index = PROGRAM_NAMES.indexOf(name);
+    // As libbpf: a program the object lacks is not found (the iterators here).
+    if (index < 0) throw new Error(`no program ${name}`);
+    return BigInt(200 + index);
   }
+  programs(): Pointer[] {
+    return PROGRAM_NAMES.map((_name, index) => BigInt(200 + index));
+  }
+  kernelBtfLoads(): boolean {
+    return true;
+  }
+  setAutocreate(): void {}
   mapValueSize(): number {
     return encodeConfig({ mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: null })
       .length;
@@ -90,6 +103,13 @@ class SyntheticLibbpf implements Libbpf {
   }
   destroyLink(): void {
     this.links--;
+  }
+  /** No iterator is asked for here: none may be attached. */
+  attachIterator(): Pointer {
+    throw new Error('no iterator expected');
+  }
+  createIterator(): number {
+    throw new Error('no iterator expected');
   }
   openPerfRings(mapFd: number, pageCount: number): PerfRings {
     assert.equal(mapFd, 100 + MAP_NAMES.indexOf(MAP_EVENTS));
@@ -177,7 +197,7 @@ test('tcpstates, the whole path over synthetic rings: header, every event a row 
   assert.deepEqual(libbpf.rodata, encodeConfig({ ...config, bufferPages: libbpf.ringPages }));
   assert.deepEqual(libbpf.pids, [181, 182]);
   assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED]);
-  assert.deepEqual([...libbpf.autoload], [[PROGRAM_SEND, false], [PROGRAM_RECV, false]]);
+  assert.deepEqual([...libbpf.autoload], [[PROGRAM_SEND, false], [PROGRAM_RECV, false], [PROGRAM_DATA_READY, false]]);
   assert.equal(libbpf.links, 0, 'every link destroyed');
   assert.ok(libbpf.objectClosed);
 });
@@ -189,7 +209,7 @@ test('tcplife, the whole path over synthetic rings: session rows with the owner 
   assert.equal(stdout.split('\n').length, 1 + libbpf.events + 1);
   assert.equal(stdout, `${renderer.header()}\n${expectedRows(EVENT_SIZE, renderer)}`);
   assert.deepEqual(stderr, [`tool: ${libbpf.events} events read, 0 lost`]);
-  assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV]);
+  assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, ...(DATA_READY_LOADS ? [PROGRAM_DATA_READY] : [])]);
   assert.equal(libbpf.links, 0);
   assert.ok(libbpf.objectClosed);
 });
@@ -225,5 +245,5 @@ test('no consumer needs the events: the kernel aggregates, no rings, no owner pr
     assert.ok(records.libbpf.ringPages > 0);
   }
   const lifeOwners = await run(tcplife, ['--metrics', '0', '-p', '181'], EVENT_SIZE);
-  assert.deepEqual(lifeOwners.libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV], '-p needs the owner');
+  assert.deepEqual(lifeOwners.libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, ...(DATA_READY_LOADS ? [PROGRAM_DATA_READY] : [])], '-p needs the owner');
 });
