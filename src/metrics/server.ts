@@ -142,43 +142,49 @@ interface Client {
   closing: boolean;
 }
 
-/** Listens; rejects with a TcpToolError (exit 1) when it cannot. */
-export function startMetricsServer(
-  address: MetricsAddress,
-  render: (format: ExpositionFormat) => string,
-  options: MetricsServerOptions = {},
-): Promise<MetricsServer> {
-  const { optionName = '--metrics', prefix = 'tcpstates', limits = ENDPOINT_LIMITS } = options;
-  const landing = options.landing === undefined ? null : Buffer.from(options.landing);
-  const maxConnections = connectionCap(limits, openFilesLimit());
-  const counts: EndpointCounts = { closed: { connection_limit: 0, pipelined: 0, timeout: 0, bad_request: 0 }, renders: 0 };
-  const cache = new Map<ExpositionFormat, { body: Buffer; atMs: number }>();
-  const bodyFor = (format: ExpositionFormat): Buffer => {
+/** The endpoint's state and its answers: the shared render, the clients
+ * held (insertion order is age), what the limits closed. */
+class Endpoint {
+  readonly counts: EndpointCounts = { closed: { connection_limit: 0, pipelined: 0, timeout: 0, bad_request: 0 }, renders: 0 };
+  /** Insertion order is age: the first one without a pending answer is the oldest. */
+  readonly clients = new Set<Client>();
+  private readonly cache = new Map<ExpositionFormat, { body: Buffer; atMs: number }>();
+  private readonly maxConnections: number;
+
+  constructor(
+    private readonly render: (format: ExpositionFormat) => string,
+    private readonly prefix: string,
+    private readonly limits: EndpointLimits,
+    private readonly landing: Buffer | null,
+  ) {
+    this.maxConnections = connectionCap(limits, openFilesLimit());
+  }
+
+  /** The exposition in `format`, rendered at most once per renderCacheMs. */
+  private bodyFor(format: ExpositionFormat): Buffer {
     const now = performance.now();
-    const cached = cache.get(format);
-    if (cached !== undefined && now - cached.atMs < limits.renderCacheMs) return cached.body;
-    counts.renders++;
-    const body = Buffer.from(withEndpointFamilies(render(format), format, prefix, counts));
-    cache.set(format, { body, atMs: now });
+    const cached = this.cache.get(format);
+    if (cached !== undefined && now - cached.atMs < this.limits.renderCacheMs) return cached.body;
+    this.counts.renders++;
+    const body = Buffer.from(withEndpointFamilies(this.render(format), format, this.prefix, this.counts));
+    this.cache.set(format, { body, atMs: now });
     return body;
-  };
+  }
 
-  // Insertion order is age: the first one without a pending answer is the oldest.
-  const clients = new Set<Client>();
-
-  const stopReading = (client: Client): void => {
+  private stopReading(client: Client): void {
     client.closing = true;
     client.pending = null;
     if (client.headTimer !== null) clearTimeout(client.headTimer);
     client.headTimer = null;
-  };
-  const drop = (client: Client): void => {
-    stopReading(client);
-    clients.delete(client);
-    client.socket.destroy();
-  };
+  }
 
-  const send = (client: Client, status: number, headers: Record<string, string | number>, body: Buffer | string | null, keepAlive: boolean): void => {
+  drop(client: Client): void {
+    this.stopReading(client);
+    this.clients.delete(client);
+    client.socket.destroy();
+  }
+
+  private send(client: Client, status: number, headers: Record<string, string | number>, body: Buffer | string | null, keepAlive: boolean): void {
     const { socket } = client;
     client.unflushed++;
     socket.cork();
@@ -187,21 +193,22 @@ export function startMetricsServer(
     socket.uncork();
     // Closed once the answer is out, whether or not the client closes its side.
     if (!keepAlive) socket.end(() => socket.destroy());
-  };
+  }
 
-  const refuse = (client: Client, status: number, reason: 'timeout' | 'bad_request'): void => {
-    counts.closed[reason]++;
-    stopReading(client);
-    send(client, status, { 'Content-Length': 0 }, null, false);
-  };
+  private refuse(client: Client, status: number, reason: 'timeout' | 'bad_request'): void {
+    this.counts.closed[reason]++;
+    this.stopReading(client);
+    this.send(client, status, { 'Content-Length': 0 }, null, false);
+  }
 
-  const answer = (client: Client, request: RequestHead): void => {
+  private answer(client: Client, request: RequestHead): void {
+    const keepAlive = request.keepAlive && !request.hasBody;
     const plain = (status: number, text: string, extra: Record<string, string> = {}): void =>
-      send(client, status, { ...extra, 'Content-Type': TEXT, 'Content-Length': Buffer.byteLength(text) }, text, request.keepAlive && !request.hasBody);
+      this.send(client, status, { ...extra, 'Content-Type': TEXT, 'Content-Length': Buffer.byteLength(text) }, text, keepAlive);
     const isRead = request.method === 'GET' || request.method === 'HEAD';
-    if (request.path === '/' && landing !== null && isRead) {
-      const headers = { 'Content-Type': HTML, 'Content-Length': landing.length };
-      return send(client, 200, headers, request.method === 'HEAD' ? null : landing, request.keepAlive && !request.hasBody);
+    if (request.path === '/' && this.landing !== null && isRead) {
+      const headers = { 'Content-Type': HTML, 'Content-Length': this.landing.length };
+      return this.send(client, 200, headers, request.method === 'HEAD' ? null : this.landing, keepAlive);
     }
     if (request.path !== '/metrics') return plain(404, 'not found: try /metrics\n');
     if (!isRead) return plain(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -209,71 +216,82 @@ export function startMetricsServer(
     const format = negotiateFormat(request.accept);
     let body: Buffer;
     try {
-      body = bodyFor(format);
+      body = this.bodyFor(format);
     } catch (error) {
       return plain(500, `${(error as Error).message}\n`);
     }
     const headers = { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': body.length };
-    send(client, 200, headers, request.method === 'HEAD' ? null : body, request.keepAlive);
-  };
+    this.send(client, 200, headers, request.method === 'HEAD' ? null : body, request.keepAlive);
+  }
 
   /** Answers every complete request head in what `client` sent. */
-  const onData = (client: Client, chunk: Buffer): void => {
+  private onData(client: Client, chunk: Buffer): void {
     if (client.closing) return;
     const data = client.pending === null ? chunk : Buffer.concat([client.pending, chunk]);
     let start = 0;
     for (;;) {
       const end = data.indexOf(HEAD_END, start);
-      if (end < 0 || end - start > limits.maxHeaderBytes) break;
-      if (client.unflushed >= limits.maxRequestsInFlight) {
-        counts.closed.pipelined++;
-        return drop(client);
+      if (end < 0 || end - start > this.limits.maxHeaderBytes) break;
+      if (client.unflushed >= this.limits.maxRequestsInFlight) {
+        this.counts.closed.pipelined++;
+        return this.drop(client);
       }
       const request = parseRequestHead(data.toString('latin1', start, end));
       start = end + HEAD_END.length;
-      if (request === null) return refuse(client, 400, 'bad_request');
-      answer(client, request);
-      if (!request.keepAlive || request.hasBody) return stopReading(client);
+      if (request === null) return this.refuse(client, 400, 'bad_request');
+      this.answer(client, request);
+      if (!request.keepAlive || request.hasBody) return this.stopReading(client);
     }
+    this.keepRest(client, data, start);
+  }
+
+  /** Holds an incomplete request head (timed), or refuses one too large. */
+  private keepRest(client: Client, data: Buffer, start: number): void {
     const rest = data.length - start;
-    if (rest > limits.maxHeaderBytes) return refuse(client, 431, 'bad_request');
+    if (rest > this.limits.maxHeaderBytes) return this.refuse(client, 431, 'bad_request');
     // A copy: the rest must not hold on to a whole chunk.
     client.pending = rest === 0 ? null : Buffer.from(data.subarray(start));
     if (client.pending === null && client.headTimer !== null) {
       clearTimeout(client.headTimer);
       client.headTimer = null;
     } else if (client.pending !== null && client.headTimer === null) {
-      client.headTimer = setTimeout(() => refuse(client, 408, 'timeout'), limits.headersTimeoutMs);
+      client.headTimer = setTimeout(() => this.refuse(client, 408, 'timeout'), this.limits.headersTimeoutMs);
     }
-  };
+  }
 
-  const server: Server = createServer((socket) => {
-    if (clients.size >= maxConnections) {
-      let oldest: Client | undefined;
-      for (const held of clients) {
-        if (held.unflushed === 0) {
-          oldest = held;
-          break;
-        }
-      }
-      counts.closed.connection_limit++;
+  /** A new connection: past the cap, the oldest one with no answer pending
+   * makes room (or, if every one has, the new one is closed). */
+  accept(socket: Socket): void {
+    if (this.clients.size >= this.maxConnections) {
+      this.counts.closed.connection_limit++;
+      const oldest = [...this.clients].find((held) => held.unflushed === 0);
       if (oldest === undefined) {
         socket.destroy();
         return;
       }
-      drop(oldest);
+      this.drop(oldest);
     }
     const client: Client = { socket, pending: null, unflushed: 0, headTimer: null, closing: false };
-    clients.add(client);
+    this.clients.add(client);
     socket.setNoDelay(true);
-    socket.setTimeout(limits.idleTimeoutMs, () => drop(client));
-    socket.on('data', (chunk: Buffer) => onData(client, chunk));
-    socket.on('error', () => drop(client));
-    socket.on('close', () => drop(client));
+    socket.setTimeout(this.limits.idleTimeoutMs, () => this.drop(client));
+    socket.on('data', (chunk: Buffer) => this.onData(client, chunk));
+    socket.on('error', () => this.drop(client));
+    socket.on('close', () => this.drop(client));
     // The client is done sending: node ends our side once the answers are out.
-    socket.on('end', () => stopReading(client));
-  });
+    socket.on('end', () => this.stopReading(client));
+  }
+}
 
+/** Listens; rejects with a TcpToolError (exit 1) when it cannot. */
+export function startMetricsServer(
+  address: MetricsAddress,
+  render: (format: ExpositionFormat) => string,
+  options: MetricsServerOptions = {},
+): Promise<MetricsServer> {
+  const { optionName = '--metrics', prefix = 'tcpstates', limits = ENDPOINT_LIMITS } = options;
+  const endpoint = new Endpoint(render, prefix, limits, options.landing === undefined ? null : Buffer.from(options.landing));
+  const server: Server = createServer((socket) => endpoint.accept(socket));
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const hostPort = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
@@ -289,13 +307,13 @@ export function startMetricsServer(
       resolve({
         port,
         url: `http://${host}:${port}/metrics`,
-        counts,
+        counts: endpoint.counts,
         get connections() {
-          return clients.size;
+          return endpoint.clients.size;
         },
         close: () =>
           new Promise<void>((done) => {
-            for (const client of [...clients]) drop(client);
+            for (const client of [...endpoint.clients]) endpoint.drop(client);
             server.close(() => done());
           }),
       });

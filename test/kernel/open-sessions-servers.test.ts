@@ -88,8 +88,8 @@ function clientPortOf(pid: number, port: number): number {
   throw new Error(`no connection of ${pid} to port ${port}: ${ss}`);
 }
 
-test('redis-server with a redis-cli session and redis-benchmark -k 1 connections open before tcplife --existing', async (t) => {
-  if (!existsSync('/usr/bin/redis-server')) return t.skip('redis-server is not installed (scripts/setup-tests installs it)');
+test('redis-server with a redis-cli session and redis-benchmark -k 1 connections open before tcplife --existing', async () => {
+  assert.ok(existsSync('/usr/bin/redis-server'), 'redis-server is not installed: npm test installs it (scripts/setup-tests)');
   const dir = mkdtempSync(join(tmpdir(), 'tcpstates-redis-'));
   const port = testPort(61);
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
@@ -137,8 +137,8 @@ function pgBin(name: string): string {
   return name;
 }
 
-test('PostgreSQL with a psql session open before tcplife --existing', async (t) => {
-  if (!existsSync(pgBin('initdb')) || !existsSync('/usr/bin/psql')) return t.skip('postgresql is not installed (scripts/setup-tests installs it)');
+test('PostgreSQL with a psql session open before tcplife --existing', async () => {
+  assert.ok(existsSync(pgBin('initdb')) && existsSync('/usr/bin/psql'), 'postgresql is not installed: npm test installs it (scripts/setup-tests)');
   const dir = mkdtempSync(join(tmpdir(), 'tcpstates-pg-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
