@@ -2,10 +2,12 @@
 // A full-screen terminal for tcplife --top: the alternate screen, a hidden
 // cursor, raw keys, redraws in place, resizes, and the restore that puts all
 // of it back. The restore is synchronous and idempotent, and also hooked to
-// the process's exit and to an uncaught exception (before Node prints it,
-// so the trace lands on the user's screen, not on the discarded alternate
-// one). Writes to a terminal are synchronous in Node on Linux, so what is
-// written here has reached the terminal when the call returns.
+// the process's exit and to uncaughtExceptionMonitor: an uncaught
+// exception's trace must land on the user's screen, not on the discarded
+// alternate one (Node 20 emits 'exit' before printing it; the monitor runs
+// earlier still, whatever the version). Writes to a terminal are synchronous
+// in Node on Linux, so what is written here has reached the terminal when
+// the call returns.
 
 import type { ScreenSize } from '../top/screen.js';
 
