@@ -20,17 +20,10 @@ export interface TopScreen {
   restore(): void;
 }
 
-export interface TopOptions {
+export interface TopOptions extends TopDisplayOptions {
   readonly source: SnapshotSource;
-  readonly intervalMs: number;
-  /** The full screen; null prints plain text through `writePlain`. */
-  readonly screen: TopScreen | null;
-  readonly writePlain: (text: string) => void;
-  readonly colorizer: Colorizer | null;
   /** Ends the loop (SIGINT, SIGTERM, SIGHUP). */
   readonly stop: AbortSignal;
-  /** Wall-clock time as shown in the summary line. */
-  readonly clock?: () => string;
 }
 
 /** Keys that quit: q, Q, and Ctrl-C (a byte, not a signal, in raw mode). */
@@ -50,6 +43,68 @@ interface Frame {
   readonly clock: string;
 }
 
+export interface TopDisplayOptions {
+  /** The full screen; null prints plain text through `writePlain`. */
+  readonly screen: TopScreen | null;
+  readonly writePlain: (text: string) => void;
+  readonly colorizer: Colorizer | null;
+  /** The interval the first snapshot's rates are taken over (no previous one to measure from). */
+  readonly intervalMs: number;
+  /** Wall-clock time as shown in the summary line. */
+  readonly clock?: () => string;
+}
+
+/**
+ * What is shown: each snapshot as it comes (pushed by a tool's interval, or
+ * pulled by runTop), in the sort the keys chose, redrawn at once on a key or
+ * a resize. A quit key aborts `quit`; the owner then calls close().
+ */
+export class TopDisplay {
+  private readonly quitController = new AbortController();
+  readonly quit: AbortSignal = this.quitController.signal;
+  private sortKey: SortKey = 'total';
+  private frame: Frame | null = null;
+  private previousAtNs: bigint | null = null;
+  private readonly clock: () => string;
+
+  constructor(private readonly options: TopDisplayOptions) {
+    this.clock = options.clock ?? localClock;
+    options.screen?.onKey((key) => this.key(key));
+    options.screen?.onResize(() => this.draw());
+  }
+
+  /** Draws `snapshot`; its rates are over the time since the previous one. */
+  show(snapshot: OpenSessionsSnapshot): void {
+    const previous = this.previousAtNs;
+    const intervalNs =
+      previous === null || snapshot.atNs <= previous ? BigInt(this.options.intervalMs) * NANOS_PER_MILLI : snapshot.atNs - previous;
+    this.previousAtNs = snapshot.atNs;
+    this.frame = { snapshot, intervalNs, clock: this.clock() };
+    this.draw();
+  }
+
+  /** Restores the terminal (idempotent). */
+  close(): void {
+    this.options.screen?.restore();
+  }
+
+  private key(key: string): void {
+    if (QUIT_KEYS.has(key)) return this.quitController.abort();
+    const chosen = SORT_KEYS[key];
+    if (chosen === undefined || chosen === this.sortKey) return;
+    this.sortKey = chosen;
+    this.draw();
+  }
+
+  private draw(): void {
+    const { frame, options } = this;
+    if (frame === null) return;
+    const view = { sortKey: this.sortKey, intervalNs: frame.intervalNs, clock: frame.clock, colorizer: options.colorizer };
+    if (options.screen === null) options.writePlain(`${renderTop(frame.snapshot, { ...view, size: null }).join('\n')}\n\n`);
+    else options.screen.draw(renderTop(frame.snapshot, { ...view, size: options.screen.size() }));
+  }
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -64,63 +119,49 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Runs until a quit key or `options.stop`; a source's error ends it and is
- * thrown after the terminal is restored. */
+/** Pulls a snapshot from the source every interval and shows it, until a
+ * quit key or `options.stop`; a source's error ends it and is thrown after
+ * the terminal is restored. */
 export async function runTop(options: TopOptions): Promise<void> {
-  const { screen, source, intervalMs } = options;
-  const clock = options.clock ?? localClock;
+  const { source, intervalMs } = options;
+  const display = new TopDisplay(options);
   // Ended by a quit key or by options.stop.
   const ended = new AbortController();
-  const onStop = () => ended.abort();
-  options.stop.addEventListener('abort', onStop);
+  const end = () => ended.abort();
+  options.stop.addEventListener('abort', end);
+  display.quit.addEventListener('abort', end);
   if (options.stop.aborted) ended.abort();
-  let sortKey: SortKey = 'total';
-  let frame: Frame | null = null;
-
-  const draw = () => {
-    if (frame === null) return;
-    const view = { sortKey, intervalNs: frame.intervalNs, clock: frame.clock, colorizer: options.colorizer };
-    if (screen === null) options.writePlain(`${renderTop(frame.snapshot, { ...view, size: null }).join('\n')}\n\n`);
-    else screen.draw(renderTop(frame.snapshot, { ...view, size: screen.size() }));
-  };
-  screen?.onKey((key) => {
-    if (QUIT_KEYS.has(key)) return ended.abort();
-    const chosen = SORT_KEYS[key];
-    if (chosen === undefined || chosen === sortKey) return;
-    sortKey = chosen;
-    draw();
-  });
-  screen?.onResize(draw);
-
   try {
-    let previousAtNs: bigint | null = null;
     let dueMs = performance.now();
     while (!ended.signal.aborted) {
       const snapshot = await source();
       if (ended.signal.aborted) break;
-      const intervalNs: bigint =
-        previousAtNs === null || snapshot.atNs <= previousAtNs ? BigInt(intervalMs) * NANOS_PER_MILLI : snapshot.atNs - previousAtNs;
-      previousAtNs = snapshot.atNs;
-      frame = { snapshot, intervalNs, clock: clock() };
-      draw();
+      display.show(snapshot);
       // On a fixed beat; a late pass (a slow source) starts the next at once.
       dueMs = Math.max(dueMs + intervalMs, performance.now());
       await sleep(dueMs - performance.now(), ended.signal);
     }
   } finally {
-    options.stop.removeEventListener('abort', onStop);
-    screen?.restore();
+    options.stop.removeEventListener('abort', end);
+    display.close();
   }
 }
 
 /**
- * runTop on this process's terminal: full-screen when stdout is a terminal
- * (keys when stdin is one too), else plain text on stdout; colour as
- * format/color.ts decides for stdout (NO_COLOR, FORCE_COLOR, TERM=dumb).
+ * A display on this process's terminal: full-screen when stdout is a
+ * terminal (keys when stdin is one too), else plain text on stdout; colour
+ * as format/color.ts decides for stdout (NO_COLOR, FORCE_COLOR, TERM=dumb).
+ * The full screen is entered here, and restored by the display's close() or
+ * by the process's exit, whichever comes first.
  */
-export async function runTopOnTerminal(source: SnapshotSource, intervalMs: number, stop: AbortSignal): Promise<void> {
+export async function terminalDisplayOptions(intervalMs: number): Promise<TopDisplayOptions> {
   const tty = process.stdout.isTTY === true;
   const colorizer = await colorizerFor(tty, process.env);
   const screen = tty ? FullScreen.enter(process.stdin, process.stdout, process) : null;
-  await runTop({ source, intervalMs, screen, colorizer, stop, writePlain: (text) => process.stdout.write(text) });
+  return { screen, colorizer, intervalMs, writePlain: (text) => process.stdout.write(text) };
+}
+
+/** runTop on this process's terminal (terminalDisplayOptions). */
+export async function runTopOnTerminal(source: SnapshotSource, intervalMs: number, stop: AbortSignal): Promise<void> {
+  await runTop({ ...(await terminalDisplayOptions(intervalMs)), source, stop });
 }

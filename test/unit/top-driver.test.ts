@@ -16,9 +16,9 @@ import {
   frameText,
   keysIn,
 } from '../../src/io/terminal.js';
-import { runTop, type TopScreen } from '../../src/top/driver.js';
+import { runTop, TopDisplay, type TopScreen } from '../../src/top/driver.js';
 import type { ScreenSize } from '../../src/top/screen.js';
-import { fakeSource } from '../support/fake-sessions.js';
+import { fakeSnapshot, fakeSource } from '../support/fake-sessions.js';
 
 class RecordingScreen implements TopScreen {
   readonly frames: (readonly string[])[] = [];
@@ -243,5 +243,24 @@ describe('terminal control', () => {
     assert.equal(frameText(['a', 'b']), '\x1b[Ha\x1b[K\r\nb\x1b[K\x1b[J');
     assert.deepEqual(keysIn('ab'), ['a', 'b']);
     assert.deepEqual(keysIn('\x1b'), []);
+  });
+});
+
+describe('top display, fed by a tool (pushed snapshots)', () => {
+  it('draws each snapshot as it comes, rates over the time between them; q aborts quit; close restores', async () => {
+    const screen = new RecordingScreen();
+    const display = new TopDisplay({ screen, writePlain: () => undefined, colorizer: null, intervalMs: 1000, clock: () => '12:00:00' });
+    display.show(fakeSnapshot(0, 1000));
+    display.show(fakeSnapshot(1, 1000));
+    display.show({ ...fakeSnapshot(2, 1000), atNs: fakeSnapshot(1, 1000).atNs + 2_000_000_000n });
+    assert.equal(screen.frames.length, 3);
+    assert.match(screen.frames[1]?.[0] ?? '', /TX 392K\/s RX 586K\/s$/);
+    assert.match(screen.frames[2]?.[0] ?? '', /TX 196K\/s RX 293K\/s$/, 'two seconds since the previous snapshot');
+    assert.equal(display.quit.aborted, false);
+    screen.press('q');
+    assert.equal(display.quit.aborted, true);
+    assert.equal(screen.restores, 0, 'the owner closes it');
+    display.close();
+    assert.equal(screen.restores, 1);
   });
 });
