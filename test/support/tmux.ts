@@ -58,6 +58,11 @@ export class Tmux {
     return this.tmux('capture-pane', '-p').replace(/\n$/, '').split('\n').map((line) => line.trimEnd());
   }
 
+  /** The visible screen with its escape sequences (colours, attributes). */
+  screenWithEscapes(): string {
+    return this.tmux('capture-pane', '-p', '-e');
+  }
+
   /** A tmux format of the pane, e.g. "#{alternate_on}". */
   format(format: string): string {
     return this.tmux('display-message', '-p', format).trim();

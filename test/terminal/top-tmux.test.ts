@@ -18,13 +18,15 @@ import { PROMPT, Tmux } from '../support/tmux.js';
 
 const HARNESS = fileURLToPath(new URL('../harness/top.js', import.meta.url));
 const INTERVAL_MS = 200;
+/** A colour or attribute (SGR) escape sequence. */
+const SGR = /\x1b\[[0-9;]*m/;
 
 /** Starts the harness in `tmux`'s shell; when it ends, the shell records its
  * exit status and the terminal's modes (stty -a) as it left them. */
-function startHarness(tmux: Tmux, args = ''): void {
+function startHarness(tmux: Tmux, args = '', env = ''): void {
   const status = join(tmux.dir, 'status');
   const stty = join(tmux.dir, 'stty');
-  tmux.typeLine(`${process.execPath} ${HARNESS} --interval ${INTERVAL_MS} ${args}; echo $? > ${status}; stty -a > ${stty}`);
+  tmux.typeLine(`${env} ${process.execPath} ${HARNESS} --interval ${INTERVAL_MS} ${args}; echo $? > ${status}; stty -a > ${stty}`);
 }
 
 /** The session rows on screen: the lines after the column heads, split in cells. */
@@ -106,14 +108,16 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
     assert.match(screen[2] ?? '', /^ PID COMM +REMOTE +(AGE )?TX\/s RX\/s +TX +RX$/);
     assert.ok(screen.every((line) => line.length <= 60));
     assert.deepEqual(rows(screen).map((row) => row[1]).sort(), ['curl', 'psql', 'redis-server', 'sshd']);
+    assert.match(tmux.screenWithEscapes(), SGR, 'coloured on a terminal');
     tmux.sendKeys('q');
     await assertRestored(tmux, 0);
   });
 
-  it('Ctrl-C quits and restores', async () => {
+  it('Ctrl-C quits and restores; NO_COLOR: no colour', async () => {
     const tmux = await openTerminal(100, 24);
-    startHarness(tmux);
+    startHarness(tmux, '', 'NO_COLOR=1');
     await tmux.waitForScreen('the first frame', drawing);
+    assert.doesNotMatch(tmux.screenWithEscapes(), SGR);
     tmux.sendKeys('C-c');
     const screen = await assertRestored(tmux, 0);
     assert.ok(screen.includes('top harness: stopped'), screen.join('\n'));
