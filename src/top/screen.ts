@@ -143,6 +143,29 @@ export function sortSessions(sessions: readonly OpenSession[], key: SortKey): Op
   return [...sessions].sort((a, b) => compare(a, b, key));
 }
 
+/** sortSessions(sessions, key).slice(0, count), without sorting them all:
+ * a screen shows a few dozen of what may be 100,000 open sessions (an
+ * insertion into the `count` best so far, skipped for most sessions). */
+export function topSessions(sessions: readonly OpenSession[], key: SortKey, count: number): OpenSession[] {
+  if (count >= sessions.length) return sortSessions(sessions, key);
+  const best: OpenSession[] = [];
+  if (count <= 0) return best;
+  for (const session of sessions) {
+    const worst = best[best.length - 1];
+    if (best.length === count && worst !== undefined && compare(session, worst, key) >= 0) continue;
+    let low = 0;
+    let high = best.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compare(session, best[middle] as OpenSession, key) < 0) high = middle;
+      else low = middle + 1;
+    }
+    best.splice(low, 0, session);
+    if (best.length > count) best.pop();
+  }
+  return best;
+}
+
 function cutText(text: string, width: number, cut: Cut): string {
   if (text.length <= width) return text;
   if (width <= 1) return text.slice(0, width);
@@ -292,10 +315,10 @@ function clip(text: string, width: number | null): string {
  */
 export function renderTop(snapshot: OpenSessionsSnapshot, view: TopView): string[] {
   const size = view.size;
-  const sessions = sortSessions(snapshot.sessions, view.sortKey);
+  const total = snapshot.sessions.length;
   const headerLines = size === null ? 2 : 3;
-  const shown = size === null ? sessions.length : Math.max(0, Math.min(sessions.length, size.rows - headerLines));
-  const visible = sessions.slice(0, shown);
+  const shown = size === null ? total : Math.max(0, Math.min(total, size.rows - headerLines));
+  const visible = topSessions(snapshot.sessions, view.sortKey, shown);
   const cells = visible.map((session) => {
     const rates = {
       txPerSecond: perSecond(session.txDeltaBytes, view.intervalNs),
@@ -306,14 +329,14 @@ export function renderTop(snapshot: OpenSessionsSnapshot, view: TopView): string
   const width = size === null ? null : size.columns;
   const layout = fitLayout(cells, width);
   const lines = [summaryLine(snapshot, view, width)];
-  if (size !== null) lines.push(helpLine(view.sortKey, shown, sessions.length, width));
+  if (size !== null) lines.push(helpLine(view.sortKey, shown, total, width));
   const heads = layout.columns.map((column, index) => pad(column.head, layout.widths[index] ?? 0, column.align));
   lines.push(clipStyled(decorateHead(layout, heads, view), heads.join(SEPARATOR), width));
   visible.forEach((session, index) => {
     const row = formatRow(layout, cells[index] ?? []);
     lines.push(clipStyled(decorateRow(layout, row, session, view.colorizer), row.join(SEPARATOR), width));
   });
-  if (sessions.length === 0 && (size === null || size.rows > lines.length)) lines.push(clip('(no open sessions)', width));
+  if (total === 0 && (size === null || size.rows > lines.length)) lines.push(clip('(no open sessions)', width));
   return size === null ? lines : lines.slice(0, Math.max(0, size.rows));
 }
 

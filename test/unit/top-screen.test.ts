@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { Chalk } from 'chalk';
 import type { OpenSession, OpenSessionsSnapshot } from '../../src/open/session.js';
-import { formatAge, humanBytes, perSecond, renderTop, sortSessions, type SortKey, type TopView } from '../../src/top/screen.js';
+import { formatAge, humanBytes, perSecond, renderTop, sortSessions, topSessions, type SortKey, type TopView } from '../../src/top/screen.js';
 import { fakeSnapshot } from '../support/fake-sessions.js';
 
 const SECOND_NS = 1_000_000_000n;
@@ -151,6 +151,21 @@ describe('top screen: formats', () => {
     assert.equal(perSecond(1500, SECOND_NS / 2n), 3000);
     assert.equal(perSecond(1000, 3n * SECOND_NS), 333);
     assert.equal(perSecond(1000, 0n), 0);
+  });
+
+  it('topSessions: the first rows of sortSessions, for every key and count', () => {
+    const sessions = fakeSnapshot(2, 1000, 200).sessions.map((session, index) => ({
+      ...session,
+      key: `k${(index * 37) % 211}`,
+      txDeltaBytes: (index * 7919) % 13,
+      rxDeltaBytes: (index * 104_729) % 7,
+      txBytes: (index * 31) % 5,
+      ageMs: (index * 17) % 11,
+    }));
+    for (const key of ['total', 'tx', 'rx', 'age'] as const) {
+      const sorted = sortSessions(sessions, key);
+      for (const count of [0, 1, 2, 27, 203, 204, 500]) assert.deepEqual(topSessions(sessions, key, count), sorted.slice(0, count), `${key} ${count}`);
+    }
   });
 
   it('sortSessions: ties by total bytes, then by key', () => {
