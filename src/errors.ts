@@ -87,3 +87,8 @@ export interface Problem {
 
 /** A checked value, or the problem that stopped it. */
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: Problem };
+
+/** A check's usage problem (exit 2 once the CLI maps it). */
+export function usageProblem(message: string, hint?: string): Checked<never> {
+  return { ok: false, problem: hint === undefined ? { kind: 'usage', message } : { kind: 'usage', message, hint } };
+}

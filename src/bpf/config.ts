@@ -20,7 +20,7 @@ export interface TraceConfig {
    * its depth below the cgroup2 root) or below it; null = all. */
   readonly cgroup: { readonly id: number; readonly level: number } | null;
   /** Pages per CPU ring (a power of two); null: sized to the machine
-   * (machineRingPages), which cli/run.ts resolves before the load. */
+   * (machineRingPages), which trace/run.ts resolves before the load. */
   readonly bufferPages: number | null;
 }
 

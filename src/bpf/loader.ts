@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The BPF object's lifecycle: open -> configure (.rodata, autoload, log
-// buffers) -> load -> fill filter maps -> create the perf rings -> attach
-// (the rings first, so that no event is emitted before they exist). Each step that
-// fails throws a BpfError naming the step, its errno and what to do;
-// whatever was already created is released in reverse order.
+// The BPF object's lifecycle, one function a step: open -> configure
+// (.rodata, autoload) -> load (with log buffers; then the filter maps) ->
+// create the perf rings -> attach (the rings first, so that no event is
+// emitted before they exist). Each step that fails throws a BpfError naming
+// the step, its errno and what to do; whatever was already created is
+// released in reverse order. The counters are read by bpf/counters.ts.
 
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { BpfError, PreflightError, VerifierError } from '../errors.js';
 import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
+import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -27,52 +29,6 @@ export const MAP_RODATA = '.rodata';
 /** The object ships inside the package (dist/bpf); it is never looked up in
  * the working directory or through the environment. */
 export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o', import.meta.url));
-
-/** Indexes of the `counters` map (enum counter_index in bpf/tcpstates.h),
- * checked by the constants test; COUNTER_MAX is the map's size. */
-export const COUNTER_INDEX = {
-  COUNTER_EMITTED: 0,
-  COUNTER_OUTPUT_FAILED: 1,
-  COUNTER_TRACKING_FAILED: 2,
-  COUNTER_LISTENER_FAILED: 3,
-  COUNTER_NESTED: 4,
-  COUNTER_EMITTED_NESTED: 5,
-  COUNTER_MAX: 6,
-} as const;
-const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED, COUNTER_EMITTED_NESTED } =
-  COUNTER_INDEX;
-
-// from include/uapi/linux/bpf.h: struct bpf_prog_info
-const PROG_INFO_SIZE = 232;
-const PROG_INFO_RECURSION_MISSES_OFFSET = 208;
-
-export interface KernelCounters {
-  /** Events the program wrote to the perf rings. */
-  readonly emitted: number;
-  /** Events the program could not write: the ring was full. */
-  readonly outputFailed: number;
-  /** Sockets whose storage could not be allocated (no memory). */
-  readonly trackingFailed: number;
-  /** Listening ports the listeners map refused (full). */
-  readonly listenerFailed: number;
-  /** Times a program did not run because it was already running on the CPU
-   * and no other program did its work (all programs). */
-  readonly recursionMisses: number;
-  /** Of those, state changes: transitions not seen. */
-  readonly transitionMisses: number;
-  /** State changes whose skipped run handle_set_state_nested made up for. */
-  readonly nestedCovered: number;
-}
-
-export const ZERO_COUNTERS: KernelCounters = {
-  emitted: 0,
-  outputFailed: 0,
-  trackingFailed: 0,
-  listenerFailed: 0,
-  recursionMisses: 0,
-  transitionMisses: 0,
-  nestedCovered: 0,
-};
 
 /** Per-program verifier log buffer, touched only when a load fails. Since
  * Linux 6.4 the kernel keeps the end of an overlong log, which is the part
@@ -129,25 +85,26 @@ export interface OpenTraceOptions {
   readonly onLibbpfMessage?: (line: string) => void;
 }
 
-/**
- * Loads and attaches the tracer. Throws PreflightError, BpfError or
- * VerifierError; on any failure nothing stays loaded or attached.
- */
-export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: OpenTraceOptions = {}): TraceSession {
-  const { onLibbpfMessage } = options;
-  // No sink, no printing: a load has some 400 messages, each a call into JS
-  // and a vsnprintf.
-  libbpf.setPrint(
-    onLibbpfMessage === undefined
-      ? null
-      : (_level, message) => {
-          for (const line of message.replace(/\n$/, '').split('\n')) onLibbpfMessage(line);
-        },
-  );
+/** What was created so far, released newest first: the links (detach),
+ * then everything else (close). */
+class Held {
+  private readonly cleanups: (() => void)[] = [];
+  private readonly links: (() => void)[] = [];
 
-  const cleanups: (() => void)[] = [];
-  const links: (() => void)[] = [];
-  const release = (list: (() => void)[]) => {
+  onClose(release: () => void): void {
+    this.cleanups.push(release);
+  }
+  onDetach(release: () => void): void {
+    this.links.push(release);
+  }
+  detach(): void {
+    Held.release(this.links);
+  }
+  close(): void {
+    this.detach();
+    Held.release(this.cleanups);
+  }
+  private static release(list: (() => void)[]): void {
     while (list.length > 0) {
       try {
         list.pop()?.();
@@ -155,156 +112,160 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
         // Keep releasing the rest: a failed free must not leave links attached.
       }
     }
-  };
-  const detachAll = () => release(links);
-  const closeAll = () => {
-    detachAll();
-    release(cleanups);
-  };
+  }
+}
 
+interface NamedProgram {
+  readonly name: string;
+  readonly program: Pointer;
+}
+
+/** The programs to load and attach, in attach order. */
+interface ProgramSet {
+  /** handle_set_state, then its nested cover if the object has it. */
+  readonly stateChange: readonly NamedProgram[];
+  /** tcplife's owner-by-use programs; none for tcpstates. */
+  readonly owner: readonly NamedProgram[];
+}
+
+/** No sink, no printing: a load has some 400 messages, each a call into JS
+ * and a vsnprintf. */
+function routeMessages(libbpf: Libbpf, onLibbpfMessage: ((line: string) => void) | undefined): void {
+  libbpf.setPrint(
+    onLibbpfMessage === undefined
+      ? null
+      : (_level, message) => {
+          for (const line of message.replace(/\n$/, '').split('\n')) onLibbpfMessage(line);
+        },
+  );
+}
+
+/** Step 1: open the object file. */
+function openObject(libbpf: Libbpf, objectPath: string): Pointer {
   try {
-    const objectPath = options.objectPath ?? BPF_OBJECT_PATH;
-    let object: Pointer;
+    return libbpf.openObject(objectPath);
+  } catch (error) {
+    if (error instanceof BpfError && error.errno === ENOENT) {
+      throw new PreflightError(`BPF object not found: ${objectPath}`, {
+        hint: 'build it first: npm run build (needs clang and bpftool)',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Step 2: everything the verifier should see as constants (.rodata), and
+ * which programs load. */
+function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): ProgramSet {
+  const rodata = libbpf.findMap(object, MAP_RODATA);
+  const encoded = encodeConfig(config);
+  const rodataSize = libbpf.mapValueSize(rodata);
+  if (rodataSize !== encoded.length) {
+    throw new BpfError('configure', `.rodata (object has ${rodataSize} bytes, expected ${encoded.length}: rebuild)`, EINVAL);
+  }
+  libbpf.setInitialValue(rodata, encoded);
+  const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
+  const findOptional = (name: string): Pointer | null => {
     try {
-      object = libbpf.openObject(objectPath);
-    } catch (error) {
-      if (error instanceof BpfError && error.errno === ENOENT) {
-        throw new PreflightError(`BPF object not found: ${objectPath}`, {
-          hint: 'build it first: npm run build (needs clang and bpftool)',
-          cause: error,
-        });
-      }
-      throw error;
+      return libbpf.findProgram(object, name);
+    } catch {
+      return null; // an object without it (test fixtures)
     }
-    cleanups.push(() => libbpf.closeObject(object));
+  };
+  const nested = findOptional(PROGRAM_SET_STATE_NESTED);
+  // The owner-by-use programs run on all socket I/O: tcpstates does not
+  // need them, so they are neither loaded nor attached for it.
+  const owner = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
+    const program = findOptional(name);
+    if (program === null) return [];
+    libbpf.setAutoload(program, config.mode === 'sessions');
+    return config.mode === 'sessions' ? [{ name, program }] : [];
+  });
+  const stateChange = [{ name: PROGRAM_SET_STATE, program: setState }];
+  if (nested !== null) stateChange.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
+  return { stateChange, owner };
+}
 
-    // configure: everything the verifier should see as constants.
-    const rodata = libbpf.findMap(object, MAP_RODATA);
-    const encoded = encodeConfig(config);
-    const rodataSize = libbpf.mapValueSize(rodata);
-    if (rodataSize !== encoded.length) {
-      throw new BpfError('configure', `.rodata (object has ${rodataSize} bytes, expected ${encoded.length}: rebuild)`, 22);
+/** Step 3: load, turning a verifier rejection into a VerifierError with
+ * the rejected program's log; then fill the filter maps. */
+function load(libbpf: Libbpf, object: Pointer, programs: ProgramSet, config: SizedTraceConfig): void {
+  const logBuffers = [...programs.stateChange, ...programs.owner].map(({ name, program }) => ({
+    name,
+    buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
+  }));
+  try {
+    libbpf.loadObject(object);
+  } catch (error) {
+    const rejected = error instanceof BpfError ? logBuffers.find(({ buffer }) => buffer.read().length > 0) : undefined;
+    if (error instanceof BpfError && rejected !== undefined) {
+      const verifierLog = rejected.buffer.read().replace(/\n+$/, '').split('\n');
+      throw new VerifierError(`BPF program ${rejected.name}`, error.errno, verifierLog, {
+        hint: 'the kernel verifier rejected the program; rerun with --verbose for the whole log',
+      });
     }
-    libbpf.setInitialValue(rodata, encoded);
-    const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
-    const findOptional = (name: string): Pointer | null => {
-      try {
-        return libbpf.findProgram(object, name);
-      } catch {
-        return null; // an object without it (test fixtures)
-      }
-    };
-    const nested = findOptional(PROGRAM_SET_STATE_NESTED);
-    // The owner-by-use programs run on all socket I/O: tcpstates does not
-    // need them, so they are neither loaded nor attached for it.
-    const ownerPrograms = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
-      const program = findOptional(name);
-      if (program === null) return [];
-      libbpf.setAutoload(program, config.mode === 'sessions');
-      return config.mode === 'sessions' ? [{ name, program }] : [];
-    });
+    throw error;
+  } finally {
+    // libbpf is done with the buffers once the load returns.
+    for (const { buffer } of logBuffers) buffer.free();
+  }
+  if (config.pids === null) return;
+  const pidsFd = libbpf.mapFd(libbpf.findMap(object, MAP_PIDS));
+  const key = new Uint8Array(4);
+  const one = new Uint8Array([1]);
+  for (const pid of config.pids) {
+    new DataView(key.buffer).setUint32(0, pid, true);
+    libbpf.update(pidsFd, key, one);
+  }
+}
 
-    const stateChangePrograms = [{ name: PROGRAM_SET_STATE, program: setState }];
-    if (nested !== null) stateChangePrograms.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
-    const logBuffers = [...stateChangePrograms, ...ownerPrograms].map(({ name, program }) => ({
-      name,
-      buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
-    }));
-    try {
-      libbpf.loadObject(object);
-    } catch (error) {
-      if (error instanceof BpfError) {
-        const rejected = logBuffers.find(({ buffer }) => buffer.read().length > 0);
-        if (rejected !== undefined) {
-          const verifierLog = rejected.buffer.read().replace(/\n+$/, '').split('\n');
-          throw new VerifierError(`BPF program ${rejected.name}`, error.errno, verifierLog, {
-            hint: 'the kernel verifier rejected the program; rerun with --verbose for the whole log',
-          });
-        }
-      }
-      throw error;
-    } finally {
-      // libbpf is done with the buffers once the load returns.
-      for (const { buffer } of logBuffers) buffer.free();
-    }
+/** Step 4: the perf rings. Rings are read on a timer, so a wakeup is
+ * useless work for the kernel: ask for one only when a ring is half full. */
+function openRings(libbpf: Libbpf, object: Pointer, bufferPages: number): PerfReader {
+  const eventsFd = libbpf.mapFd(libbpf.findMap(object, MAP_EVENTS));
+  return new PerfReader(libbpf.openPerfRings(eventsFd, bufferPages, (bufferPages * libbpf.pageSize()) / 2));
+}
 
-    if (config.pids !== null) {
-      const pidsFd = libbpf.mapFd(libbpf.findMap(object, MAP_PIDS));
-      const key = new Uint8Array(4);
-      const one = new Uint8Array([1]);
-      for (const pid of config.pids) {
-        new DataView(key.buffer).setUint32(0, pid, true);
-        libbpf.update(pidsFd, key, one);
-      }
-    }
+/** Step 5: attach, in this order: on one tracepoint, programs run in the
+ * order attached, and handle_set_state_nested must run after handle_set_state. */
+function attach(libbpf: Libbpf, programs: readonly Pointer[], held: Held): void {
+  for (const program of programs) {
+    const link = libbpf.attach(program, 'raw tracepoint');
+    held.onDetach(() => libbpf.destroyLink(link));
+  }
+}
 
-    const eventsFd = libbpf.mapFd(libbpf.findMap(object, MAP_EVENTS));
+/**
+ * Loads and attaches the tracer. Throws PreflightError, BpfError or
+ * VerifierError; on any failure nothing stays loaded or attached.
+ */
+export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: OpenTraceOptions = {}): TraceSession {
+  routeMessages(libbpf, options.onLibbpfMessage);
+  const held = new Held();
+  try {
+    const object = openObject(libbpf, options.objectPath ?? BPF_OBJECT_PATH);
+    held.onClose(() => libbpf.closeObject(object));
+    const programs = configure(libbpf, object, config);
+    load(libbpf, object, programs, config);
+    const reader = openRings(libbpf, object, config.bufferPages);
+    held.onClose(() => reader.close());
+    const attached = [...programs.stateChange, ...programs.owner].map(({ program }) => program);
     const countersFd = libbpf.mapFd(libbpf.findMap(object, MAP_COUNTERS));
-    const pageBytes = libbpf.pageSize();
-    // Rings are read on a timer, so a wakeup is useless work for the kernel:
-    // ask for one only when a ring is half full.
-    const rings = libbpf.openPerfRings(eventsFd, config.bufferPages, (config.bufferPages * pageBytes) / 2);
-    const reader = new PerfReader(rings);
-    cleanups.push(() => reader.close());
-
-    // In this order: on one tracepoint, programs run in the order attached,
-    // and handle_set_state_nested must run after handle_set_state.
-    const programs = [...stateChangePrograms, ...ownerPrograms].map(({ program }) => program);
-    const programFds = programs.map((program) => libbpf.programFd(program));
-    for (const program of programs) {
-      const link = libbpf.attach(program, 'raw tracepoint');
-      links.push(() => libbpf.destroyLink(link));
-    }
-
-    const cpus = libbpf.possibleCpus();
-    const perCpu = new Uint8Array(cpus * 8);
-    const perCpuView = new DataView(perCpu.buffer);
-    const key = new Uint8Array(4);
-    const sumCounter = (index: number): number => {
-      new DataView(key.buffer).setUint32(0, index, true);
-      if (!libbpf.lookup(countersFd, key, perCpu)) return 0;
-      let total = 0;
-      for (let cpu = 0; cpu < cpus; cpu++) total += Number(perCpuView.getBigUint64(cpu * 8, true));
-      return total;
-    };
-    const info = new Uint8Array(PROG_INFO_SIZE);
-    const infoView = new DataView(info.buffer);
-    const missesOf = (fd: number): number => {
-      info.fill(0);
-      const filled = libbpf.objectInfo(fd, info);
-      return filled > PROG_INFO_RECURSION_MISSES_OFFSET ? Number(infoView.getBigUint64(PROG_INFO_RECURSION_MISSES_OFFSET, true)) : 0;
-    };
-
+    const counted = { fds: attached.map((program) => libbpf.programFd(program)), stateChange: programs.stateChange.length };
+    attach(libbpf, attached, held);
+    const readCounters = counterReader(libbpf, countersFd, counted);
     let closed = false;
     return {
       reader,
-      readCounters: () => {
-        if (closed) return ZERO_COUNTERS;
-        const misses = programFds.map(missesOf);
-        const nestedCovered = sumCounter(COUNTER_NESTED);
-        // handle_set_state's skipped runs, less those made up for; the nested
-        // program's own skips are not losses (handle_set_state ran then).
-        const transitionMisses = Math.max(0, (misses[0] ?? 0) - nestedCovered);
-        const ownerMisses = misses.slice(stateChangePrograms.length).reduce((total, value) => total + value, 0);
-        return {
-          // Two counters: the first program's usual runs count without an atomic.
-          emitted: sumCounter(COUNTER_EMITTED) + sumCounter(COUNTER_EMITTED_NESTED),
-          outputFailed: sumCounter(COUNTER_OUTPUT_FAILED),
-          trackingFailed: sumCounter(COUNTER_TRACKING_FAILED),
-          listenerFailed: sumCounter(COUNTER_LISTENER_FAILED),
-          recursionMisses: transitionMisses + ownerMisses,
-          transitionMisses,
-          nestedCovered,
-        };
-      },
-      detach: detachAll,
+      readCounters: () => (closed ? ZERO_COUNTERS : readCounters()),
+      detach: () => held.detach(),
       close() {
         closed = true;
-        closeAll();
+        held.close();
       },
     };
   } catch (error) {
-    closeAll();
+    held.close();
     throw withHint(error);
   }
 }

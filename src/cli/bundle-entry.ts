@@ -12,6 +12,8 @@ import { EventBatch } from '../reader/batch.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { renderBatch } from '../reader/render.js';
 import { syntheticRings } from '../reader/synthetic.js';
+import { TextRows } from '../trace/consumers.js';
+import { Pipeline } from '../trace/pipeline.js';
 import { parseTcplifeArgs } from './tcplife.js';
 import { parseTcpstatesArgs } from './tcpstates.js';
 
@@ -20,7 +22,7 @@ export { main as tcpstates } from './tcpstates.js';
 export { main as tcplife } from './tcplife.js';
 
 /** Runs what a default start runs, without the kernel: option parsing and
- * a few rows through the read path. Prints nothing. */
+ * a few rows through the read path and the pipeline. Prints nothing. */
 export function prime(): void {
   parseTcpstatesArgs([]);
   parseTcplifeArgs([]);
@@ -29,7 +31,8 @@ export function prime(): void {
   tcpstates.header();
   tcplifeRenderer(layout).header();
   const rings = syntheticRings(2, 1 << 16, TRANSITION_EVENT_SIZE, 64);
-  renderBatch(new PerfReader(rings), new EventBatch(TRANSITION_EVENT_SIZE), new ByteOutput(1 << 16), new EventView(), (out, event) =>
-    tcpstates.writeLine(out, event),
-  Number.MAX_SAFE_INTEGER);
+  const pipeline = new Pipeline([new TextRows(tcpstates, null)]);
+  const out = new ByteOutput(1 << 16);
+  renderBatch(new PerfReader(rings), new EventBatch(TRANSITION_EVENT_SIZE), out, new EventView(), pipeline.writeRow, Number.MAX_SAFE_INTEGER);
+  pipeline.tick(out, Number.MAX_SAFE_INTEGER);
 }

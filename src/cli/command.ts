@@ -9,10 +9,10 @@ import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
-import { StdoutWriteError } from './output.js';
-import type { Diagnostics } from './diagnostics.js';
+import { StdoutWriteError } from '../io/output.js';
+import type { Diagnostics } from '../io/diagnostics.js';
 import { packageVersion } from './version.js';
-import { addFleetOptions, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
+import { addFleetOptions, ROW_LAYOUT_OPTIONS, validateFleet, type FleetOptions, type FleetRawOptions } from './fleet-options.js';
 
 export interface CommonOptions {
   readonly time: boolean;
@@ -84,12 +84,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .option('-w, --wide', 'wide column output (fits IPv6 addresses)')
     .option('-s, --csv', 'comma separated values output')
     .addOption(
-      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts([
-        'csv',
-        'wide',
-        'time',
-        'timestamp',
-      ]),
+      new Option('--json', 'one JSON object per line (NDJSON); notices on stderr as JSON too').conflicts(ROW_LAYOUT_OPTIONS),
     );
   command.option('-p, --pid <pids>', `${spec.pidHelp ?? 'comma-separated list of PIDs to trace'} (repeatable)`, collect);
   command
@@ -107,7 +102,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .allowExcessArguments(false)
     .exitOverride()
     // Errors are not printed here: parseArgs turns them into a UsageError,
-    // which cli/diagnostics.ts prints like every other error.
+    // which io/diagnostics.ts prints like every other error.
     .configureOutput({ writeOut: write.out, writeErr: write.err, outputError: () => {} });
   command.on('option:version', () => {
     const version = `${spec.name} ${packageVersion()}`;
@@ -186,7 +181,7 @@ function commanderMessage(error: CommanderError, command: Command): string {
 
 /**
  * Parses argv (without node and script). Help exits 0. Every invalid option,
- * value or argument throws UsageError (exit 2), printed by cli/diagnostics.ts
+ * value or argument throws UsageError (exit 2), printed by io/diagnostics.ts
  * as one "tool: message" line (a JSON object with --json). `diagnostics`, if
  * given, takes its mode (--json, --verbose) from what was parsed, even when
  * parsing fails. As GNU tools do, errors in the command line's shape
@@ -230,12 +225,18 @@ function diagnosticMode(raw: RawOptions): { json: boolean; verbose: boolean } {
   return { json: raw.json === true && !textLayout, verbose: raw.verbose === true };
 }
 
-/** What both tools' row renderers take from the options: the layout, and
- * colour only for text rows on a terminal. */
-export async function rowLayout(
-  options: CommonOptions,
-  wallClockOffsetMs: number,
-): Promise<{ wide: boolean; csv: boolean; time: boolean; timestamp: boolean; wallClockOffsetMs: number; colorizer: Colorizer | null }> {
+/** What both tools' row renderers take from the options. */
+export interface RowLayout {
+  readonly wide: boolean;
+  readonly csv: boolean;
+  readonly time: boolean;
+  readonly timestamp: boolean;
+  readonly wallClockOffsetMs: number;
+  readonly colorizer: Colorizer | null;
+}
+
+/** The layout from the options, with colour only for text rows on a terminal. */
+export async function rowLayout(options: CommonOptions, wallClockOffsetMs: number): Promise<RowLayout> {
   return {
     wide: options.wide,
     csv: options.csv,

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { parseMetricsAddress, type MetricsAddress } from '../metrics/server.js';
 import { resolveCgroupOption, type CgroupTarget } from '../sys/cgroup.js';
 import { resolveNetnsOption } from '../sys/netns.js';
+import { checkedValue } from './options.js';
 
 export interface FleetRawOptions {
   metrics?: string;
@@ -27,8 +28,8 @@ export interface FleetOptions {
   readonly container: boolean;
 }
 
-/** Row-layout options that mean nothing without rows. */
-const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
+/** Row-layout options that mean nothing without rows (or with --json). */
+export const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
 
 export function addFleetOptions(command: Command): Command {
   return command
@@ -43,12 +44,12 @@ export function addFleetOptions(command: Command): Command {
     .addOption(new Option('--container', 'add NETNS and CGROUP columns to text rows').conflicts('json'));
 }
 
-/** @throws UsageError */
+/** @throws UsageError (or EnvironmentError for a problem of the machine) */
 export function validateFleet(raw: FleetRawOptions): FleetOptions {
   return {
-    metrics: raw.metrics === undefined ? null : parseMetricsAddress(raw.metrics, '--metrics'),
-    netnsIno: raw.netns === undefined ? null : resolveNetnsOption(raw.netns, '-N/--netns'),
-    cgroup: raw.cgroup === undefined ? null : resolveCgroupOption(raw.cgroup, '--cgroup'),
+    metrics: raw.metrics === undefined ? null : checkedValue(parseMetricsAddress(raw.metrics, '--metrics')),
+    netnsIno: raw.netns === undefined ? null : checkedValue(resolveNetnsOption(raw.netns, '-N/--netns')),
+    cgroup: raw.cgroup === undefined ? null : checkedValue(resolveCgroupOption(raw.cgroup, '--cgroup')),
     container: raw.container === true,
   };
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The top of each tool: runs it and turns any error into its lines on
-// stderr (cli/diagnostics.ts, text or --json) and an exit code. A stack
+// stderr (io/diagnostics.ts, text or --json) and an exit code. A stack
 // trace is only shown with --verbose, and only for errors that are not ours
 // (a bug).
 
-import { Diagnostics } from './diagnostics.js';
+import { Diagnostics } from '../io/diagnostics.js';
 
-export { formatError } from './diagnostics.js';
+export { formatError } from '../io/diagnostics.js';
 
 /** A tool's main: parses `argv`, sets `diagnostics`'s mode from the options
  * (--json, --verbose) as soon as they are known, and runs. */

@@ -5,7 +5,7 @@
 
 import type { ExpositionFormat } from '../metrics/exposition.js';
 import { startMetricsServer, type MetricsAddress, type MetricsServer } from '../metrics/server.js';
-import type { Diagnostics } from './diagnostics.js';
+import type { Diagnostics } from '../io/diagnostics.js';
 
 export async function openMetricsEndpoint(
   address: MetricsAddress | null,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Option value parsing, pure: each parser returns the value or throws
-// UsageError with a message that names the offending text.
+// UsageError with a message that names the offending text. The checks of
+// sys/ and metrics/ return their problems as data (Checked), mapped here.
 
-import { UsageError } from '../errors.js';
+import { EnvironmentError, UsageError, type Checked } from '../errors.js';
 
 import { quoted, shown } from '../quote.js';
 
@@ -72,4 +73,12 @@ export function parseBufferPages(text: string, optionName: string): number {
     throw new UsageError(`${optionName}: page count ${shown(text.trim())} must be a power of two from 1 to 65536`);
   }
   return pages;
+}
+
+/** A check's result as the CLI takes it: its value, or its problem thrown
+ * as a UsageError (exit 2) or an EnvironmentError (exit 1). */
+export function checkedValue<T>(checked: Checked<T>): T {
+  if (checked.ok) return checked.value;
+  const { kind, message, hint } = checked.problem;
+  throw kind === 'usage' ? new UsageError(message, { hint }) : new EnvironmentError(message, { hint });
 }

@@ -2,18 +2,13 @@
 // tcplife: one row per closed TCP session, with its bytes, lifespan and owner.
 // Reimplements tcplife(8) from bcc (Brendan Gregg, 2016).
 
-import { sampleWallClockOffsetMs } from '../format/clock.js';
-import type { EventView } from '../decode/event.js';
-import type { ByteOutput } from '../format/output.js';
 import { tcplifeJson } from '../format/json.js';
 import { tcplifeRenderer } from '../format/tcplife.js';
-import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions } from './command.js';
-import { runTracer } from './run.js';
-import { Diagnostics } from './diagnostics.js';
-import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
+import { Diagnostics } from '../io/diagnostics.js';
 import { TcplifeMetrics } from '../metrics/tcp-metrics.js';
-import { CgroupPaths } from '../sys/cgroup.js';
-import { openMetricsEndpoint } from './metrics-endpoint.js';
+import type { RunDeps } from '../trace/run.js';
+import { buildCommand, parseArgs, validateCommon } from './command.js';
+import { runTool } from './tool.js';
 
 const EXAMPLES = `examples:
     tcplife           # trace all TCP connect()s
@@ -43,57 +38,8 @@ export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnost
   return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'), diagnostics);
 }
 
-export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcplife')): Promise<number> {
+export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcplife'), deps?: RunDeps): Promise<number> {
   const parsed = parseTcplifeArgs(argv, diagnostics);
   if (parsed.kind === 'exit') return parsed.code;
-  const options: CommonOptions = parsed.options;
-  const { fleet } = options;
-  const wallClockOffsetMs = sampleWallClockOffsetMs();
-  const layout = await rowLayout(options, wallClockOffsetMs);
-  const renderer = tcplifeRenderer(layout);
-  const metrics = fleet.metrics === null ? null : new TcplifeMetrics();
-  // With --metrics, rows only if --json asks for them.
-  const rows = metrics === null || options.json;
-  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
-  const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
-  // Where the row writer counts: into metrics of its own while the tracer
-  // warms it up (see TracerOptions.warming).
-  let counted = metrics;
-  /** `event` is a view into the ring, valid during the call only. */
-  const writeRow = (out: ByteOutput, event: EventView): void => {
-    if (counted !== null) counted.add(event);
-    if (!rows) return;
-    if (options.json) out.text(`${JSON.stringify(tcplifeJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
-    else {
-      renderer.writeLine(out, event);
-      if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
-    }
-  };
-  const warming = (on: boolean): void => {
-    counted = on && metrics !== null ? new TcplifeMetrics() : metrics;
-    if (!on) renderer.reset();
-  };
-
-  const server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
-  try {
-    return await runTracer({
-      config: options.trace,
-      header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
-      writeRow,
-      warming,
-      diagnostics,
-      maxRows: options.maxRows,
-      durationMs: options.durationMs,
-      ...(metrics !== null
-        ? {
-            onCounts: (events: number, lost: number) => {
-              metrics.counts.events = events;
-              metrics.counts.lost = lost;
-            },
-          }
-        : {}),
-    });
-  } finally {
-    await server?.close();
-  }
+  return runTool(parsed.options, diagnostics, { renderer: tcplifeRenderer, toJson: tcplifeJson, metrics: () => new TcplifeMetrics() }, deps);
 }

@@ -1,23 +1,21 @@
 // SPDX-License-Identifier: MIT
-// tcpstates: trace TCP session state changes and durations.
+// tcpstates: trace TCP session state changes and durations. The options,
+// the -Y and --summary consumers; the rest is cli/tool.ts.
 // Reimplements tcpstates(8) from bcc (Brendan Gregg, 2018).
 
 import { Option } from 'commander';
-import { sampleWallClockOffsetMs } from '../format/clock.js';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../format/journal.js';
 import { tcpstatesJson } from '../format/json.js';
 import { tcpstatesRenderer } from '../format/tcpstates.js';
-import { TransitionSummary } from '../track/summary.js';
-import { buildCommand, parseArgs, rowLayout, validateCommon, type CommonOptions, type RawOptions } from './command.js';
-import { JournalWriter, journalSocketPath } from './journal.js';
-import { runTracer } from './run.js';
-import { Diagnostics } from './diagnostics.js';
-import { appendContainerColumns, containerHeader } from '../format/container-columns.js';
+import { Diagnostics } from '../io/diagnostics.js';
+import { JournalWriter, journalSocketPath } from '../io/journal.js';
 import { TcpstatesMetrics } from '../metrics/tcp-metrics.js';
-import { CgroupPaths } from '../sys/cgroup.js';
-import { openMetricsEndpoint } from './metrics-endpoint.js';
-import type { EventView } from '../decode/event.js';
-import type { ByteOutput } from '../format/output.js';
+import { TransitionSummary } from '../track/summary.js';
+import { Aggregation, JournalEntries } from '../trace/consumers.js';
+import type { RunDeps } from '../trace/run.js';
+import { buildCommand, parseArgs, validateCommon, type CommonOptions, type RawOptions } from './command.js';
+import { ROW_LAYOUT_OPTIONS } from './fleet-options.js';
+import { runTool } from './tool.js';
 
 const EXAMPLES = `examples:
     tcpstates           # trace all TCP state changes
@@ -38,9 +36,6 @@ const EXAMPLES = `examples:
     tcpstates --metrics 9100                  # Prometheus metrics on 127.0.0.1:9100/metrics
     tcpstates -N /run/netns/blue --container  # one network namespace; NETNS, CGROUP columns
     tcpstates --cgroup /system.slice --json   # sockets of a cgroup subtree`;
-
-/** Row-layout options that mean nothing without rows. */
-const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
 
 /** Shown on stderr in --summary mode, where no header says tracing started. */
 export const SUMMARY_NOTICE = 'Tracing TCP state changes for the summary... Hit Ctrl-C to end.';
@@ -93,100 +88,44 @@ export function parseTcpstatesArgs(argv: readonly string[], diagnostics?: Diagno
   }, diagnostics);
 }
 
-export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcpstates')): Promise<number> {
+/** -Y: each event to the journal too. As bcc: journald adds OBJECT_COMM
+ * itself for root senders. */
+function journalEntries(diagnostics: Diagnostics): JournalEntries {
+  const writer = JournalWriter.open(journalSocketPath(process.env), (message, fields) => diagnostics.notice(message, fields));
+  const fieldOptions = { includeComm: process.getuid?.() !== 0 };
+  return new JournalEntries(writer, (event) => encodeJournalEntry(tcpstatesJournalFields(event, fieldOptions)), diagnostics);
+}
+
+/** --summary: the table (or JSON objects) at exit. Its format is loaded
+ * only then: cli-table3 alone costs ~15 ms of start-up. */
+async function summaryAggregation(options: TcpstatesOptions): Promise<Aggregation<TransitionSummary>> {
+  const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = await import('../format/summary.js');
+  const render = (summary: TransitionSummary): string => {
+    if (!options.json) {
+      return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
+    }
+    let text = '';
+    for (const stats of summary.byTransition()) text += `${JSON.stringify(transitionSummaryJson(stats))}\n`;
+    if (options.histogram) for (const state of summary.byOldState()) text += `${JSON.stringify(stateHistogramJson(state))}\n`;
+    return text;
+  };
+  return new Aggregation(new TransitionSummary(), () => new TransitionSummary(), render);
+}
+
+export async function main(argv: readonly string[], diagnostics = new Diagnostics('tcpstates'), deps?: RunDeps): Promise<number> {
   const parsed = parseTcpstatesArgs(argv, diagnostics);
   if (parsed.kind === 'exit') return parsed.code;
   const options = parsed.options;
-  const wallClockOffsetMs = sampleWallClockOffsetMs();
-
-  // Opened first: a missing journal fails before anything is loaded.
-  const journal = options.journal
-    ? JournalWriter.open(journalSocketPath(process.env), (message, fields) => diagnostics.notice(message, fields))
-    : null;
-  // As bcc: journald adds OBJECT_COMM itself for root senders.
-  const journalFieldOptions = { includeComm: process.getuid?.() !== 0 };
-
-  const summary = options.summary ? new TransitionSummary() : null;
-  const { fleet } = options;
-  const metrics = fleet.metrics === null ? null : new TcpstatesMetrics();
-  // Rows: not with --summary; with --metrics only if --json asks for them.
-  const rows = summary === null && (metrics === null || options.json);
-  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
-  const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
-  const layout = await rowLayout(options, wallClockOffsetMs);
-  const renderer = tcpstatesRenderer(layout);
-  // Where the row writer's side effects go: elsewhere while the tracer warms
-  // it up (see TracerOptions.warming).
-  let to = journal;
-  let into = summary;
-  let counted = metrics;
-  /** `event` is a view into the ring, valid during the call only. */
-  const writeRow = (out: ByteOutput, event: EventView): void => {
-    if (to !== null) to.send(encodeJournalEntry(tcpstatesJournalFields(event, journalFieldOptions)));
-    if (counted !== null) counted.add(event);
-    if (into !== null) into.add(event);
-    else if (!rows) return;
-    else if (options.json) out.text(`${JSON.stringify(tcpstatesJson(event, wallClockOffsetMs, cgroupPathOf))}\n`);
-    else {
-      renderer.writeLine(out, event);
-      if (fleet.container) appendContainerColumns(out, event.netnsIno, event.cgroupId, cgroupPathOf, options.csv);
-    }
-  };
-  const warming = (on: boolean): void => {
-    to = on ? null : journal;
-    into = on && summary !== null ? new TransitionSummary() : summary;
-    counted = on && metrics !== null ? new TcpstatesMetrics() : metrics;
-    if (!on) renderer.reset();
-  };
-
-  // Loaded only for --summary: cli-table3 alone costs ~15 ms of start-up.
-  const summaryFormat = summary === null ? null : await import('../format/summary.js');
-  const renderEnd = (): string => {
-    if (summary === null || summaryFormat === null) return '';
-    const { renderStateHistograms, renderSummaryTable, stateHistogramJson, transitionSummaryJson } = summaryFormat;
-    if (options.json) {
-      let text = '';
-      for (const stats of summary.byTransition()) text += `${JSON.stringify(transitionSummaryJson(stats))}\n`;
-      if (options.histogram) for (const state of summary.byOldState()) text += `${JSON.stringify(stateHistogramJson(state))}\n`;
-      return text;
-    }
-    return renderSummaryTable(summary.byTransition()) + (options.histogram ? renderStateHistograms(summary.byOldState()) : '');
-  };
-
-  let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
-  let exitCode: number;
-  try {
-    server = await openMetricsEndpoint(fleet.metrics, (format) => metrics!.render(format), diagnostics);
-    exitCode = await runTracer({
-      config: options.trace,
-      header: !rows || options.json || !options.header ? null : fleet.container ? containerHeader(renderer.header(), options.csv) : renderer.header(),
-      writeRow,
-      warming,
-      maxRows: options.maxRows,
-      durationMs: options.durationMs,
-      diagnostics,
-      ...(summary !== null ? { notice: SUMMARY_NOTICE, renderEnd } : {}),
-      ...(metrics !== null
-        ? {
-            onCounts: (events: number, lost: number) => {
-              metrics.counts.events = events;
-              metrics.counts.lost = lost;
-            },
-          }
-        : {}),
-    });
-  } catch (error) {
-    journal?.close(0);
-    await server?.close();
-    throw error;
-  }
-  await server?.close();
-  if (journal !== null) {
-    const stats = journal.close();
-    diagnostics.notice(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
-      journal_sent: stats.sent,
-      journal_not_delivered: stats.notDelivered,
-    });
-  }
-  return exitCode;
+  return runTool(options, diagnostics, {
+    renderer: tcpstatesRenderer,
+    toJson: tcpstatesJson,
+    metrics: () => new TcpstatesMetrics(),
+    // Opened first: a missing journal fails before anything is loaded.
+    consumers: async () => [
+      ...(options.journal ? [journalEntries(diagnostics)] : []),
+      ...(options.summary ? [await summaryAggregation(options)] : []),
+    ],
+    noRows: options.summary,
+    ...(options.summary ? { notice: SUMMARY_NOTICE } : {}),
+  }, deps);
 }

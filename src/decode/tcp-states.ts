@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // TCP state names, from include/net/tcp_states.h (as bcc's tcpstate2str).
 
-const STATE_NAMES: readonly string[] = [
+/** Index: the state's number; 0 is not a state. */
+export const STATE_NAMES: readonly string[] = [
   '', // 0 is not a state
   'ESTABLISHED',
   'SYN_SENT',

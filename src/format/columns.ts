@@ -12,11 +12,9 @@
 // that they do) and may decline, and then `value` is used.
 
 import { asciiBytes, ByteOutput } from './output.js';
-import { compileRawField, putRawField, rawFieldMaxBytes, type RawField, type RawPlan, type RawRecord } from './raw-fields.js';
-import { canCompile, compileRowWriter, type RowWriterFn } from './row-compiler.js';
+import { compileRawField, rawFieldMaxBytes, type RawField, type RawPlan, type RawRecord } from './raw-fields.js';
+import { compileRowWriter, type RowWriterFn } from './row-compiler.js';
 
-const NEWLINE = 0x0a;
-const SPACE = 0x20;
 /** "No maximum", as a small integer: with Infinity, positions computed from
  * it became doubles and cost the JIT a deoptimisation per warm-up. */
 const NO_MAX_CHARS = 0x3fff_ffff;
@@ -88,9 +86,8 @@ export class RowRenderer<Row, Raw extends Row = Row> {
   private readonly columns: readonly Column<Row, Raw>[];
   private readonly plans: readonly ColumnPlan<Row, Raw>[];
   private readonly separator: number;
-  /** writeLine compiled for this layout (row-compiler.ts), or null to
-   * interpret the plans. */
-  private readonly compiled: RowWriterFn<Raw> | null;
+  /** writeLine compiled for this layout (row-compiler.ts). */
+  private readonly compiled: RowWriterFn<Raw>;
 
   constructor(
     columns: readonly Column<Row, Raw>[],
@@ -118,12 +115,10 @@ export class RowRenderer<Row, Raw extends Row = Row> {
       };
     });
     const compiledColumns = this.plans.map((plan) => ({ ...plan, hasWrite: plan.write !== null }));
-    this.compiled = canCompile(compiledColumns)
-      ? compileRowWriter<Raw>(compiledColumns, this.separator, ROW_BYTES, {
-          write: (index, out, row) => (this.plans[index]?.write as (out: ByteOutput, row: Raw) => boolean)(out, row),
-          fallback: (index, out, row, start) => this.fallback(this.plans[index] as ColumnPlan<Row, Raw>, out, row, start),
-        })
-      : null;
+    this.compiled = compileRowWriter<Raw>(compiledColumns, this.separator, ROW_BYTES, {
+      write: (index, out, row) => (this.plans[index]?.write as (out: ByteOutput, row: Raw) => boolean)(out, row),
+      fallback: (index, out, row, start) => this.fallback(this.plans[index] as ColumnPlan<Row, Raw>, out, row, start),
+    });
   }
 
   /** A column's text through `value` (the raw field or writer declined),
@@ -170,86 +165,12 @@ export class RowRenderer<Row, Raw extends Row = Row> {
   }
 
   /**
-   * Appends `row(row)` and a newline to `out`, as UTF-8. The hot path: raw
-   * fields and literals are written straight into the buffer with the
-   * position kept in a local, and padding falls in space blanked ahead.
+   * Appends `row(row)` and a newline to `out`, as UTF-8. The hot path: a
+   * row writer compiled for this layout (format/row-compiler.ts) writes
+   * raw fields and literals straight into the buffer, and padding falls in
+   * space blanked ahead.
    */
   writeLine(out: ByteOutput, row: Raw): void {
-    if (this.compiled !== null) this.compiled(out, row);
-    else this.writeLineInterpreted(out, row);
-  }
-
-  /** writeLine by interpreting the column plans: the reference that the
-   * compiled writer must match (tests compare the two). */
-  writeLineInterpreted(out: ByteOutput, row: Raw): void {
-    const plans = this.plans;
-    const separator = this.separator;
-    // Only columns with `raw` read these, and `raw` requires a RawRecord.
-    const record = row as unknown as RawRecord;
-    out.blankAhead(ROW_BYTES);
-    let bytes = out.bytes;
-    let position = out.length;
-    // out's own blankEnd, re-read after any call that may move it.
-    let blankEnd = out.blankEnd;
-    for (let i = 0; i < plans.length; i++) {
-      const plan = plans[i] as ColumnPlan<Row, Raw>;
-      if (position + plan.room > bytes.length) {
-        out.length = position;
-        out.reserve(plan.room);
-        bytes = out.bytes;
-        blankEnd = out.blankEnd;
-      }
-      if (i > 0) {
-        // A space over blanked bytes needs no store.
-        if (separator !== SPACE || position >= blankEnd) bytes[position] = separator;
-        position++;
-      }
-      const literal = plan.literal;
-      if (literal !== null) {
-        for (let j = 0; j < literal.length; j++) bytes[position++] = literal[j] as number;
-        continue;
-      }
-      const start = position;
-      let end = -1;
-      if (plan.raw !== null) {
-        end = putRawField(bytes, position, plan.raw, record.view, record.offset);
-      } else if (plan.write !== null) {
-        out.length = position;
-        end = plan.write(out, row) ? out.length : -1;
-        if (end < 0) out.truncate(start);
-        bytes = out.bytes;
-        blankEnd = out.blankEnd;
-      }
-      if (end >= 0) {
-        position = end;
-        if (!plan.fixedWidth) continue;
-        if (position - start > plan.maxChars) {
-          out.length = position;
-          out.truncate(start + plan.maxChars);
-          position = out.length;
-          blankEnd = out.blankEnd;
-        }
-        const padded = start + plan.width;
-        if (position < padded) {
-          if (plan.align === 'left' && padded <= blankEnd) {
-            position = padded;
-          } else {
-            out.length = position;
-            out.pad(start, plan.width, plan.align);
-            bytes = out.bytes;
-            position = out.length;
-            blankEnd = out.blankEnd;
-          }
-        }
-        continue;
-      }
-      // The raw field or writer declined: format `value` as text.
-      this.fallback(plan, out, row, start);
-      bytes = out.bytes;
-      position = out.length;
-      blankEnd = out.blankEnd;
-    }
-    out.length = position;
-    out.byte(NEWLINE);
+    this.compiled(out, row);
   }
 }

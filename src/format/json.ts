@@ -202,7 +202,7 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPa
 }
 
 /**
- * The --json formatter of cli/diagnostics.ts: each stderr notice is one
+ * The --json formatter of io/diagnostics.ts: each stderr notice is one
  * object {"tool", "message", ...fields}, e.g.
  * {"tool":"tcpstates","message":"lost 3 events: ...","lost":3}.
  */

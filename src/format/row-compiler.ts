@@ -4,12 +4,14 @@
 // field, widths, padding and separators become constants in the code, so
 // the hot path no longer interprets the plans per field (a switch per field
 // and plan objects read per event cost more than the formatting itself).
-// The generated code does exactly what the interpreter (RowRenderer's
-// writeLineInterpreted) does, declines in the same cases to the same string
-// fallback, and the tests compare the two on random events. Pure.
+// Where a raw field cannot print what its column's `value` returns (a
+// non-ASCII name, an IPv6 address, an unknown state) the code declines to
+// the column's string fallback; the tests compare the rows with the string
+// renderer (RowRenderer.row) on random events. Pure.
 
 import type { ByteOutput } from './output.js';
 import { HEX_DIGITS, HEX_PAIRS, putLargeUint, putUint, putZeroPadded } from './output.js';
+import { AF_INET6 } from '../decode/addr.js';
 import { RAW_CODES, type RawPlan } from './raw-fields.js';
 
 /** What the compiler needs to know about one column (RowRenderer's plan). */
@@ -40,7 +42,6 @@ const NEWLINE = 0x0a;
 const SPACE = 0x20;
 const ZERO = 0x30;
 const DOT = 0x2e;
-const AF_INET6 = 10;
 
 /** Appends a byte value (0..255) in decimal. */
 function putByte(bytes: Uint8Array, position: number, value: number): number {
@@ -133,11 +134,6 @@ function rawCode(raw: RawPlan, index: number, maxChars: number): string {
     default:
       return 'p = -1;';
   }
-}
-
-/** Whether every raw field of `columns` is one the compiler knows. */
-export function canCompile(columns: readonly CompiledColumn[]): boolean {
-  return columns.every((column) => column.raw === null || Object.values(RAW_CODES).includes(column.raw.code as never));
 }
 
 /** The row writer for `columns`, separated by `separator` (a byte),

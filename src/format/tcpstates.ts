@@ -6,7 +6,7 @@
 // with "%-8s " (TIME, -T) and "%-9.6f " (TIME(s), -t) prefixes.
 
 import { EVENT_LAYOUT, type EventView, type TcpEvent } from '../decode/event.js';
-import { stateName } from '../decode/tcp-states.js';
+import { STATE_NAMES, stateName } from '../decode/tcp-states.js';
 import { RowRenderer, type Column } from './columns.js';
 import { microsAsMillis3 } from './numbers.js';
 import { colorState, type Colorizer } from './color.js';
@@ -23,8 +23,8 @@ export interface TcpstatesFormatOptions extends TimeOptions {
 type EventColumn = Column<TcpEvent, EventView>;
 
 const L = EVENT_LAYOUT;
-/** stateName for the states that have a name (others decline to it). */
-const STATE_NAMES = Array.from({ length: 13 }, (_, state) => (state > 0 ? stateName(state) : undefined));
+/** The raw field's names: the states that have one (others decline to stateName). */
+const RAW_STATE_NAMES = STATE_NAMES.map((name, state) => (state > 0 ? name : undefined));
 
 export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[] {
   const colorizer = options.colorizer;
@@ -33,7 +33,7 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
     width: 11,
     align: 'left',
     value: (event) => stateName(pick(event)),
-    raw: { kind: 'name', offset, bytes: 1, names: STATE_NAMES },
+    raw: { kind: 'name', offset, bytes: 1, names: RAW_STATE_NAMES },
     ...(colorizer ? { decorate: (padded: string, event: TcpEvent) => colorState(colorizer, pick(event), padded) } : {}),
   });
   return [

@@ -5,7 +5,7 @@
 // tracer's event loop, between ring reads: a scrape costs one render.
 
 import { createServer, type Server } from 'node:http';
-import { TcpToolError, UsageError } from '../errors.js';
+import { TcpToolError, usageProblem, type Checked } from '../errors.js';
 import { CONTENT_TYPES, negotiateFormat, type ExpositionFormat } from './exposition.js';
 
 export interface MetricsAddress {
@@ -16,15 +16,16 @@ export interface MetricsAddress {
 
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
-/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:9100). @throws UsageError */
-export function parseMetricsAddress(text: string, optionName: string): MetricsAddress {
+/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:9100); a
+ * bad one is a usage problem. */
+export function parseMetricsAddress(text: string, optionName: string): Checked<MetricsAddress> {
   const trimmed = text.trim();
   const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):)?(\d+)$/.exec(trimmed);
-  if (match === null) throw new UsageError(`${optionName}: invalid address "${text}": expected [HOST:]PORT`);
+  if (match === null) return usageProblem(`${optionName}: invalid address "${text}": expected [HOST:]PORT`);
   const port = Number(match[2]);
-  if (port > 65535) throw new UsageError(`${optionName}: port ${match[2]} is out of range 0-65535`);
+  if (port > 65535) return usageProblem(`${optionName}: port ${match[2]} is out of range 0-65535`);
   const host = match[1] === undefined ? DEFAULT_METRICS_HOST : match[1].replace(/^\[|\]$/g, '');
-  return { host, port };
+  return { ok: true, value: { host, port } };
 }
 
 export interface MetricsServer {

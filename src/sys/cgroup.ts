@@ -6,7 +6,7 @@
 // field. A cgroup's id is its directory's inode number on cgroup2.
 
 import { readdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { usageProblem, type Checked } from '../errors.js';
 
 /** statfs f_type of cgroup2 (CGROUP2_SUPER_MAGIC, include/uapi/linux/magic.h). */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -64,11 +64,11 @@ export interface CgroupTarget {
 /**
  * --cgroup PATH: a cgroup directory, given as a file system path
  * (/sys/fs/cgroup/system.slice) or as the path the JSON `cgroup` field shows
- * (/system.slice, relative to the cgroup2 mount). @throws UsageError
+ * (/system.slice, relative to the cgroup2 mount); or the usage problem.
  */
-export function resolveCgroupOption(text: string, optionName: string, mount: Cgroup2Mount | null = findCgroup2Mount()): CgroupTarget {
-  if (mount === null) throw new UsageError(`${optionName}: no cgroup2 file system is mounted (see /proc/self/mountinfo)`);
-  if (text.trim() === '') throw new UsageError(`${optionName}: empty cgroup path`);
+export function resolveCgroupOption(text: string, optionName: string, mount: Cgroup2Mount | null = findCgroup2Mount()): Checked<CgroupTarget> {
+  if (mount === null) return usageProblem(`${optionName}: no cgroup2 file system is mounted (see /proc/self/mountinfo)`);
+  if (text.trim() === '') return usageProblem(`${optionName}: empty cgroup path`);
   const base = mount.mountPoint.replace(/\/+$/, '');
   const candidates = text.startsWith(`${base}/`) || text === base ? [text] : [text, `${base}/${text.replace(/^\/+/, '')}`];
   for (const candidate of candidates) {
@@ -83,9 +83,9 @@ export function resolveCgroupOption(text: string, optionName: string, mount: Cgr
     const normalized = absolute.replace(/\/+/g, '/').replace(/\/$/, '');
     const relative = normalized === base ? '/' : normalized.slice(base.length);
     if (relative !== '/' && !relative.startsWith('/')) continue;
-    return { id: stats.ino, level: depth(mount.root) + depth(relative), path: relative };
+    return { ok: true, value: { id: stats.ino, level: depth(mount.root) + depth(relative), path: relative } };
   }
-  throw new UsageError(`${optionName}: "${text}" is not a cgroup directory under ${mount.mountPoint} (the cgroup2 mount)`);
+  return usageProblem(`${optionName}: "${text}" is not a cgroup directory under ${mount.mountPoint} (the cgroup2 mount)`);
 }
 
 /** Rescans of the cgroup tree on a miss are at most this often. */

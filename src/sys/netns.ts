@@ -4,7 +4,7 @@
 // what the kernel filter compares with the socket's namespace.
 
 import { readlinkSync, statSync, statfsSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { usageProblem, type Checked } from '../errors.js';
 
 /** statfs f_type of nsfs (NSFS_MAGIC, include/uapi/linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -12,24 +12,25 @@ const NSFS_MAGIC = 0x6e736673;
 /** Inode numbers are u32 in the kernel's struct ns_common. */
 const INO_MAX = 0xffff_ffff;
 
-/** @throws UsageError */
-export function resolveNetnsOption(text: string, optionName: string): number {
+/** The namespace's inode number, or the usage problem with `text`. */
+export function resolveNetnsOption(text: string, optionName: string): Checked<number> {
   const trimmed = text.trim();
   if (/^\d+$/.test(trimmed)) {
     const ino = Number(trimmed);
-    if (ino < 1 || ino > INO_MAX) throw new UsageError(`${optionName}: namespace inode ${trimmed} is out of range 1-${INO_MAX}`);
-    return ino;
+    if (ino < 1 || ino > INO_MAX) return usageProblem(`${optionName}: namespace inode ${trimmed} is out of range 1-${INO_MAX}`);
+    return { ok: true, value: ino };
   }
-  if (trimmed === '') throw new UsageError(`${optionName}: empty namespace`);
+  if (trimmed === '') return usageProblem(`${optionName}: empty namespace`);
   let ino: number;
+  let fsType: number;
   try {
     ino = statSync(text).ino;
-    if (statfsSync(text).type !== NSFS_MAGIC) throw new UsageError(`${optionName}: "${text}" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)`);
+    fsType = statfsSync(text).type;
   } catch (error) {
-    if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new UsageError(`${optionName}: cannot open namespace "${text}": ${code}`);
+    return usageProblem(`${optionName}: cannot open namespace "${text}": ${code}`);
   }
+  if (fsType !== NSFS_MAGIC) return usageProblem(`${optionName}: "${text}" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)`);
   // /proc/PID/ns/* are links named "TYPE:[INODE]": another type of
   // namespace would match no socket. (/run/netns/NAME is a bind mount: no link.)
   let link: string | null = null;
@@ -39,7 +40,7 @@ export function resolveNetnsOption(text: string, optionName: string): number {
     // not a link
   }
   if (link !== null && /^[a-z_]+:\[\d+\]$/.test(link) && !link.startsWith('net:')) {
-    throw new UsageError(`${optionName}: "${text}" is a ${link.slice(0, link.indexOf(':'))} namespace, not a network namespace`);
+    return usageProblem(`${optionName}: "${text}" is a ${link.slice(0, link.indexOf(':'))} namespace, not a network namespace`);
   }
-  return ino;
+  return { ok: true, value: ino };
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { procStatFields } from '../../bench/parse.js';
-import { READER_NICE } from '../../src/cli/run.js';
+import { READER_NICE } from '../../src/trace/run.js';
 import { requireRoot } from '../support/system.js';
 import { TracerProcess } from '../support/tracer-process.js';
 

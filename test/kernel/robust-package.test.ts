@@ -80,7 +80,7 @@ describe('npm pack, then npm install -g into a temporary prefix', () => {
   });
 
   test('the tarball holds the built object, the sources and the docs, and no build leftovers', () => {
-    for (const path of ['dist/bpf/tcpstates.bpf.o', 'bpf/tcpstates.bpf.c', 'bpf/tcpstates.h', 'README.md', 'LICENSE', 'package.json', 'dist/src/cli/main.js']) {
+    for (const path of ['dist/bpf/tcpstates.bpf.o', 'bpf/tcpstates.bpf.c', 'bpf/tcpstates.h', 'bpf/nesting.h', 'bpf/owner.h', 'README.md', 'LICENSE', 'package.json', 'dist/src/cli/main.js']) {
       assert.ok(packed.includes(path), `packs ${path}`);
     }
     for (const tool of TOOLS) assert.ok(packed.includes(`bin/${tool.name}`), `packs bin/${tool.name}`);

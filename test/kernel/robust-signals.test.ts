@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { EXIT_FLUSH_TIMEOUT_MS } from '../../src/cli/run.js';
+import { EXIT_FLUSH_TIMEOUT_MS } from '../../src/trace/run.js';
 import { TIMER_SLACK_MS, startServer, testAddress, testPort } from '../support/loopback.js';
 import { csvRows, TOOLS } from '../support/rows.js';
 import {

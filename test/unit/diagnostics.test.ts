@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// The one stderr path (cli/diagnostics.ts): text lines as the tests of the
+// The one stderr path (io/diagnostics.ts): text lines as the tests of the
 // tools pin them, one JSON object per line with --json (errors included),
 // --verbose from the parsed options (bundled short flags too), and the mode
 // set even by a command line that fails to parse.
 
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { Diagnostics } from '../../src/cli/diagnostics.js';
+import { Diagnostics } from '../../src/io/diagnostics.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { UsageError, VerifierError } from '../../src/errors.js';

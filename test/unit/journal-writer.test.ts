@@ -5,7 +5,7 @@
 
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { JOURNAL_BACKLOG_MAX, JOURNAL_SOCKET_ENV, JOURNAL_SOCKET_PATH, JournalWriter, journalSocketPath } from '../../src/cli/journal.js';
+import { JOURNAL_BACKLOG_MAX, JOURNAL_SOCKET_ENV, JOURNAL_SOCKET_PATH, JournalWriter, journalSocketPath } from '../../src/io/journal.js';
 import { PreflightError } from '../../src/errors.js';
 import type { UnixDatagramLibc } from '../../src/ffi/unix-dgram.js';
 

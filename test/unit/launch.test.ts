@@ -2,12 +2,12 @@
 // Start-up from the build's one-file bundle and its V8 code cache
 // (cli/launch.ts, scripts/bundle.mjs): the cache is accepted as built, a
 // bad one is rejected without changing anything but speed, and the bundle
-// holds working tools.
+// holds working tools; without a build, bin/* say so.
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,4 +63,21 @@ test('loadBundle: the bundle as the tools load it', () => {
   // the build); npm test builds everything, in order.
   assert.ok(bundle !== null, 'expected the bundle from npm run build');
   bundle.prime();
+});
+
+test('bin/* from a clone not built yet: one line saying to build, exit 1, no stack trace', () => {
+  const repo = join(DIST_CLI, '..', '..', '..');
+  const dir = mkdtempSync(join(tmpdir(), 'tcpstates-unbuilt-'));
+  try {
+    for (const tool of ['tcpstates', 'tcplife']) {
+      mkdirSync(join(dir, 'bin'), { recursive: true });
+      copyFileSync(join(repo, 'bin', tool), join(dir, 'bin', tool));
+      const run = spawnSync(process.execPath, [join(dir, 'bin', tool), '-h'], { encoding: 'utf8' });
+      assert.equal(run.status, 1, tool);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr, `${tool}: not built: run npm run build\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

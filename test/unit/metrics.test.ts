@@ -12,6 +12,7 @@ import { failureReason, roleLabel, stateLabel, TcplifeMetrics, TcpstatesMetrics 
 import { parseMetricsAddress, startMetricsServer } from '../../src/metrics/server.js';
 import { parseCgroup2Mount, CgroupPaths, findCgroup2Mount, resolveCgroupOption } from '../../src/sys/cgroup.js';
 import { resolveNetnsOption } from '../../src/sys/netns.js';
+import { checkedValue } from '../../src/cli/options.js';
 import { tcplifeJson, tcpstatesJson } from '../../src/format/json.js';
 import { appendContainerColumns, containerHeader } from '../../src/format/container-columns.js';
 import { ByteOutput } from '../../src/format/output.js';
@@ -164,11 +165,11 @@ describe('tcplife metrics', () => {
 
 describe('--metrics [HOST:]PORT', () => {
   test('valid addresses', () => {
-    assert.deepEqual(parseMetricsAddress('9100', '--metrics'), { host: '127.0.0.1', port: 9100 });
-    assert.deepEqual(parseMetricsAddress('0', '--metrics'), { host: '127.0.0.1', port: 0 });
-    assert.deepEqual(parseMetricsAddress('0.0.0.0:9100', '--metrics'), { host: '0.0.0.0', port: 9100 });
-    assert.deepEqual(parseMetricsAddress('[::1]:9100', '--metrics'), { host: '::1', port: 9100 });
-    assert.deepEqual(parseMetricsAddress('localhost:80', '--metrics'), { host: 'localhost', port: 80 });
+    assert.deepEqual(checkedValue(parseMetricsAddress('9100', '--metrics')), { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(checkedValue(parseMetricsAddress('0', '--metrics')), { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(checkedValue(parseMetricsAddress('0.0.0.0:9100', '--metrics')), { host: '0.0.0.0', port: 9100 });
+    assert.deepEqual(checkedValue(parseMetricsAddress('[::1]:9100', '--metrics')), { host: '::1', port: 9100 });
+    assert.deepEqual(checkedValue(parseMetricsAddress('localhost:80', '--metrics')), { host: 'localhost', port: 80 });
   });
 
   for (const [text, message] of [
@@ -179,7 +180,7 @@ describe('--metrics [HOST:]PORT', () => {
     ['65536', '--metrics: port 65536 is out of range 0-65535'],
   ] as const) {
     test(`rejects "${text}"`, () => {
-      assert.throws(() => parseMetricsAddress(text, '--metrics'), (error: unknown) => error instanceof UsageError && error.message === message);
+      assert.throws(() => checkedValue(parseMetricsAddress(text, '--metrics')), (error: unknown) => error instanceof UsageError && error.message === message);
     });
   }
 });
@@ -243,15 +244,15 @@ describe('containers: namespaces and cgroups', () => {
 
   test('--cgroup resolves a directory or a mount-relative path; the root is level 0', () => {
     const mount = { mountPoint: '/sys/fs/cgroup/unified', root: '/' };
-    const root = resolveCgroupOption('/', '--cgroup', mount);
+    const root = checkedValue(resolveCgroupOption('/', '--cgroup', mount));
     assert.deepEqual(root, { id: statSync('/sys/fs/cgroup/unified').ino, level: 0, path: '/' });
-    assert.deepEqual(resolveCgroupOption('/sys/fs/cgroup/unified/', '--cgroup', mount), root);
+    assert.deepEqual(checkedValue(resolveCgroupOption('/sys/fs/cgroup/unified/', '--cgroup', mount)), root);
     assert.throws(
-      () => resolveCgroupOption('/no/such', '--cgroup', mount),
+      () => checkedValue(resolveCgroupOption('/no/such', '--cgroup', mount)),
       (error: unknown) => error instanceof UsageError && error.message === '--cgroup: "/no/such" is not a cgroup directory under /sys/fs/cgroup/unified (the cgroup2 mount)',
     );
     assert.throws(
-      () => resolveCgroupOption('/x', '--cgroup', null),
+      () => checkedValue(resolveCgroupOption('/x', '--cgroup', null)),
       (error: unknown) => error instanceof UsageError && error.message === '--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)',
     );
   });
@@ -268,15 +269,15 @@ describe('containers: namespaces and cgroups', () => {
   });
 
   test('-N takes an inode number or a namespace file', () => {
-    assert.equal(resolveNetnsOption('4026531840', '-N/--netns'), 4026531840);
-    assert.equal(resolveNetnsOption('/proc/self/ns/net', '-N/--netns'), statSync('/proc/self/ns/net').ino);
+    assert.equal(checkedValue(resolveNetnsOption('4026531840', '-N/--netns')), 4026531840);
+    assert.equal(checkedValue(resolveNetnsOption('/proc/self/ns/net', '-N/--netns')), statSync('/proc/self/ns/net').ino);
     for (const [text, message] of [
       ['0', '-N/--netns: namespace inode 0 is out of range 1-4294967295'],
       ['/tmp', '-N/--netns: "/tmp" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
       ['/no/such', '-N/--netns: cannot open namespace "/no/such": ENOENT'],
       ['/proc/self/ns/mnt', '-N/--netns: "/proc/self/ns/mnt" is a mnt namespace, not a network namespace'],
     ] as const) {
-      assert.throws(() => resolveNetnsOption(text, '-N/--netns'), (error: unknown) => error instanceof UsageError && error.message === message);
+      assert.throws(() => checkedValue(resolveNetnsOption(text, '-N/--netns')), (error: unknown) => error instanceof UsageError && error.message === message);
     }
   });
 

@@ -29,14 +29,14 @@ test('no source spawns a process or a shell', () => {
 });
 
 test('the loader and the FFI read no environment and no working directory', () => {
-  for (const file of [`${ROOT}src/bpf/loader.ts`, `${ROOT}src/ffi/libbpf.ts`, `${ROOT}src/cli/run.ts`]) {
+  for (const file of [`${ROOT}src/bpf/loader.ts`, `${ROOT}src/bpf/counters.ts`, `${ROOT}src/ffi/libbpf.ts`, `${ROOT}src/trace/run.ts`]) {
     const text = readFileSync(file, 'utf8');
     assert.doesNotMatch(text, /process\.env|process\.cwd|process\.chdir/, file);
   }
 });
 
-test('the CLI never passes an object path to the loader', () => {
-  for (const file of sources(`${ROOT}src/cli`)) {
+test('the CLI and the tracer never pass an object path to the loader', () => {
+  for (const file of [...sources(`${ROOT}src/cli`), ...sources(`${ROOT}src/trace`)]) {
     assert.doesNotMatch(readFileSync(file, 'utf8'), /objectPath/, file);
   }
 });

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// src/cli/output.ts on a simulated fd: partial writes, EAGAIN (a reader that
+// src/io/output.ts on a simulated fd: partial writes, EAGAIN (a reader that
 // is slow or stopped), EPIPE (the reader left), the backlog bound and the
 // exit-time drain with its deadline.
 
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { Output, type WriteFn } from '../../src/cli/output.js';
+import { Output, type WriteFn } from '../../src/io/output.js';
 import { PROMPTLY_MS } from '../support/system.js';
 
 function errno(code: string): NodeJS.ErrnoException {

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The compiled row writers (format/row-compiler.ts) against the plan
-// interpreter they replace (RowRenderer.writeLineInterpreted) and the string
+// The compiled row writers (format/row-compiler.ts) against the string
 // path (RowRenderer.row): random events, including every case where a raw
 // field declines (non-ASCII names, IPv6, unknown states), in every layout of
 // both tools, byte for byte, many rows into one small buffer (so the
@@ -77,24 +76,19 @@ function randomEvents(count: number, seed: number): EventFields[] {
 interface AnyRenderer {
   row(row: never): string;
   writeLine(out: ByteOutput, row: EventView): void;
-  writeLineInterpreted(out: ByteOutput, row: EventView): void;
 }
 
 function compare(label: string, make: () => AnyRenderer, events: readonly EventFields[]): void {
   const byString = make();
   const compiled = make();
-  const interpreted = make();
   const compiledOut = new ByteOutput(16);
-  const interpretedOut = new ByteOutput(16);
   const cursor = new EventView();
   let expected = '';
   for (const fields of events) {
     const view = encodeEvent(fields, 8, 4);
     expected += `${byString.row(decodeEvent(view, 8, EVENT_SIZE + 4) as never)}\n`;
     compiled.writeLine(compiledOut, cursor.at(view, 8));
-    interpreted.writeLineInterpreted(interpretedOut, cursor.at(view, 8));
   }
-  assert.equal(interpretedOut.toString(), expected, `${label}: the interpreter differs from the string path`);
   assert.equal(compiledOut.toString(), expected, `${label}: the compiled writer differs from the string path`);
 }
 
@@ -104,14 +98,14 @@ const LAYOUTS = [false, true].flatMap((wide) =>
   ),
 );
 
-test('tcpstates: compiled rows equal interpreted and string rows, every layout, random events', () => {
+test('tcpstates: compiled rows equal the string rows, every layout, random events', () => {
   const events = randomEvents(3000, 13);
   for (const layout of LAYOUTS) {
     compare(`tcpstates ${JSON.stringify(layout)}`, () => tcpstatesRenderer({ ...layout, colorizer: null }), events);
   }
 });
 
-test('tcplife: compiled rows equal interpreted and string rows, every layout, random events', () => {
+test('tcplife: compiled rows equal the string rows, every layout, random events', () => {
   const events = randomEvents(3000, 77);
   for (const layout of LAYOUTS) {
     compare(`tcplife ${JSON.stringify(layout)}`, () => tcplifeRenderer({ ...layout, colorizer: null }), events);

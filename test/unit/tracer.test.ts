@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The tracing loop (cli/tracer.ts) without root: a session over synthetic
+// The tracing loop (trace/tracer.ts) without root: a session over synthetic
 // rings and FakeRing records, a manual clock, an output into memory and
 // diagnostics collected as lines. Rows, --count, --duration, loss reports,
 // the emitted-vs-read check, a backlogged stdout, JSON stderr and the
@@ -7,16 +7,17 @@
 
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { ZERO_COUNTERS, type KernelCounters, type TraceSession } from '../../src/bpf/loader.js';
+import type { TraceSession } from '../../src/bpf/loader.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../../src/bpf/counters.js';
 import { EVENT_SIZE, TRANSITION_EVENT_SIZE, type EventView } from '../../src/decode/event.js';
 import type { PerfRings, MappedRing } from '../../src/ffi/libbpf.js';
 import type { ByteOutput } from '../../src/format/output.js';
 import { PerfReader } from '../../src/reader/perf-reader.js';
 import { DATA_HEAD_OFFSET } from '../../src/reader/ring.js';
 import { syntheticRings } from '../../src/reader/synthetic.js';
-import { Diagnostics } from '../../src/cli/diagnostics.js';
-import { Output, type WriteFn } from '../../src/cli/output.js';
-import { COUNTER_CHECK_INTERVAL_MS, READ_INTERVAL_MS, Tracer, type TracerClock, type TracerOptions } from '../../src/cli/tracer.js';
+import { Diagnostics } from '../../src/io/diagnostics.js';
+import { Output, type WriteFn } from '../../src/io/output.js';
+import { COUNTER_CHECK_INTERVAL_MS, READ_INTERVAL_MS, Tracer, type TracerClock, type TracerOptions } from '../../src/trace/tracer.js';
 import { FakeRing } from '../support/rings.js';
 
 /** Timers run by hand: advance(ms) fires what falls due, in time order. */

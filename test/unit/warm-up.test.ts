@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The tracer's warm-up (cli/tracer.ts warmUp, TracerOptions.warming): the
+// The tracer's warm-up (trace/warm-up.ts, TracerOptions.warming): the
 // tool's own writeRow warms up, with its side effects
 // switched off around it and nothing of it in the output or the counts;
 // RowRenderer.reset (-t starts again from the first real row); and the
@@ -8,7 +8,8 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { ZERO_COUNTERS, type KernelCounters, type TraceSession } from '../../src/bpf/loader.js';
+import type { TraceSession } from '../../src/bpf/loader.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../../src/bpf/counters.js';
 import { EventView, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';
@@ -17,9 +18,9 @@ import { PerfReader } from '../../src/reader/perf-reader.js';
 import { renderBatch } from '../../src/reader/render.js';
 import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET } from '../../src/reader/ring.js';
 import { sampleRecordBytes, syntheticRings } from '../../src/reader/synthetic.js';
-import { Diagnostics } from '../../src/cli/diagnostics.js';
-import { Output } from '../../src/cli/output.js';
-import { Tracer, type TracerClock, type TracerOptions } from '../../src/cli/tracer.js';
+import { Diagnostics } from '../../src/io/diagnostics.js';
+import { Output } from '../../src/io/output.js';
+import { Tracer, type TracerClock, type TracerOptions } from '../../src/trace/tracer.js';
 import { encodeEvent } from '../support/events.js';
 
 /** Timers that never fire: the test reads through stop()'s last read. */

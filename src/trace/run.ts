@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: MIT
-// Starts the tracing loop (cli/tracer.ts) in this process: checks the
+// Starts the tracing loop (trace/tracer.ts) in this process: checks the
 // machine, loads and attaches the program, then hands the session, stdout
 // and the system clock to a Tracer and wires the process's signals to it:
 // SIGINT/SIGTERM/SIGHUP stop it cleanly, SIGURG (a ring past its wakeup
 // watermark) makes it read at once; and raises its priority (READER_NICE).
+// What touches the machine (preflight, libbpf, stdout, the native process
+// settings) comes in as RunDeps with the real ones as defaults, so that the
+// whole path runs over synthetic rings in a unit test.
 
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
 import { openTrace, type TraceSession } from '../bpf/loader.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
 import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
-import { bindLibbpf } from '../ffi/libbpf.js';
+import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
-import type { Diagnostics } from './diagnostics.js';
-import { Output } from './output.js';
-import { earlyStopSignal } from './signals.js';
-import { finalMessage, NOTHING_READ_FIELDS, SYSTEM_CLOCK, Tracer, type TracerOptions } from './tracer.js';
+import type { Diagnostics } from '../io/diagnostics.js';
+import { Output } from '../io/output.js';
+import { earlyStopSignal, STOP_SIGNALS } from './signals.js';
+import { finalMessage, NOTHING_READ_FIELDS, SYSTEM_CLOCK, Tracer, type TracerClock, type TracerOptions } from './tracer.js';
 
 export { EXIT_FLUSH_TIMEOUT_MS, READ_INTERVAL_MS } from './tracer.js';
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** The signal the kernel sends when a ring passes its wakeup watermark
  * (ffi/libc.ts signalOnWakeup). SIGURG because its default action is to
  * do nothing: one arriving while no handler is installed is harmless. */
@@ -75,6 +77,27 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly diagnostics: Diagnostics;
 }
 
+/** What runTracer takes from the machine; DEFAULT_RUN_DEPS are the real ones. */
+export interface RunDeps {
+  /** Checks the kernel and the privileges; throws PreflightError. */
+  readonly preflight: (tool: string) => void;
+  readonly libbpf: () => Libbpf;
+  /** Where the rows go. */
+  readonly output: () => Output;
+  readonly clock: TracerClock;
+  /** The native process settings around the load and the loop. */
+  readonly process: ProcessSettings;
+}
+
+export interface ProcessSettings {
+  /** Before the load (see ffi/libc.ts pinMallocThresholds). */
+  beforeLoad(): void;
+  /** Once attached: the wakeup signal on the rings' fds, the priority. */
+  afterAttach(fds: readonly number[]): void;
+  /** True when the reader of stdout has hung up; null: never asked. */
+  readonly stdoutHungUp: (() => boolean) | null;
+}
+
 /** True when fd 1 is a pipe or socket, whose reader can go away. */
 function stdoutCanHangUp(): boolean {
   try {
@@ -85,22 +108,69 @@ function stdoutCanHangUp(): boolean {
   }
 }
 
+const THIS_PROCESS: ProcessSettings = {
+  // Before the load, which would otherwise raise them for good (see there):
+  // the peak RSS is then the load's, not the JIT's scratch memory on top.
+  beforeLoad: () => void pinMallocThresholds(),
+  afterAttach(fds) {
+    try {
+      signalOnWakeup(fds, constants.signals[WAKEUP_SIGNAL]);
+    } catch {
+      // No wakeups: the timer alone reads the rings, as before.
+    }
+    raisePriority();
+  },
+  get stdoutHungUp() {
+    return stdoutCanHangUp() ? () => isHungUp(1) : null;
+  },
+};
+
+export const DEFAULT_RUN_DEPS: RunDeps = {
+  preflight(tool) {
+    checkKernel();
+    checkKernelVersion();
+    checkPrivileges(tool);
+  },
+  libbpf: () => bindLibbpf(),
+  // Creating process.stdout puts a pipe or socket on fd 1 in non-blocking
+  // mode (libuv does): a reader that stops reading then makes writes fail
+  // with EAGAIN instead of blocking the event loop, and with it the signals.
+  output: () => {
+    void process.stdout;
+    return new Output();
+  },
+  clock: SYSTEM_CLOCK,
+  process: THIS_PROCESS,
+};
+
+/** Checks the machine, then loads and attaches. */
+function load(options: RunOptions, deps: RunDeps): TraceSession {
+  const { diagnostics } = options;
+  deps.preflight(diagnostics.tool);
+  const libbpf = deps.libbpf();
+  deps.process.beforeLoad();
+  const config: SizedTraceConfig = { ...options.config, bufferPages: options.config.bufferPages ?? ringPagesHere(libbpf.pageSize()) };
+  return openTrace(libbpf, config, {
+    ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
+  });
+}
+
 /**
  * Runs until stopped; resolves with the exit code. Errors before the header
  * (preflight, load, attach) are thrown for the CLI to report.
  */
-export async function runTracer(options: RunOptions): Promise<number> {
+export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN_DEPS): Promise<number> {
   const { diagnostics } = options;
-
   // Taken first, so that a Ctrl-C during the (synchronous) load is handled
   // once it is done, as a clean stop, instead of killing the process.
   let tracer: Tracer | null = null;
   const onSignal = (): void => tracer?.stop(0);
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  const onWakeup = (): void => tracer?.wakeup();
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   const releaseSignals = (): void => {
-    for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+    for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
+    process.removeListener(WAKEUP_SIGNAL, onWakeup);
   };
-
   // Stopped while starting (Ctrl-C during module loading): end as any stop
   // does, without loading anything.
   if (earlyStopSignal() !== null) {
@@ -108,53 +178,22 @@ export async function runTracer(options: RunOptions): Promise<number> {
     diagnostics.notice(finalMessage(0, 0), NOTHING_READ_FIELDS);
     return 0;
   }
-
   let session: TraceSession;
   try {
-    checkKernel();
-    checkKernelVersion();
-    checkPrivileges(diagnostics.tool);
-    const libbpf = bindLibbpf();
-    // Before the load, which would otherwise raise them for good (see there):
-    // the peak RSS is then the load's, not the JIT's scratch memory on top.
-    pinMallocThresholds();
-    const config: SizedTraceConfig = { ...options.config, bufferPages: options.config.bufferPages ?? ringPagesHere(libbpf.pageSize()) };
-    session = openTrace(libbpf, config, {
-      ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
-    });
+    session = load(options, deps);
   } catch (error) {
     releaseSignals();
     throw error;
   }
-
-  // Creating process.stdout puts a pipe or socket on fd 1 in non-blocking
-  // mode (libuv does): a reader that stops reading then makes writes fail
-  // with EAGAIN instead of blocking the event loop, and with it the signals.
-  void process.stdout;
   const { config, diagnostics: _diagnostics, ...loop } = options;
-  const current = new Tracer(
+  const output = deps.output();
+  const stdoutHungUp = deps.process.stdoutHungUp;
+  tracer = new Tracer(
     { ...loop, mode: config.mode },
-    {
-      session,
-      output: new Output(),
-      diagnostics,
-      clock: SYSTEM_CLOCK,
-      ...(stdoutCanHangUp() ? { stdoutHungUp: () => isHungUp(1) } : {}),
-    },
+    { session, output, diagnostics, clock: deps.clock, ...(stdoutHungUp !== null ? { stdoutHungUp } : {}) },
   );
-  tracer = current;
-
-  const onWakeup = (): void => current.wakeup();
   process.on(WAKEUP_SIGNAL, onWakeup);
-  current.onStopped = () => {
-    releaseSignals();
-    process.removeListener(WAKEUP_SIGNAL, onWakeup);
-  };
-  try {
-    signalOnWakeup(session.reader.fds, constants.signals[WAKEUP_SIGNAL]);
-  } catch {
-    // No wakeups: the timer alone reads the rings, as before.
-  }
-  raisePriority();
-  return current.start();
+  tracer.onStopped = releaseSignals;
+  deps.process.afterAttach(session.reader.fds);
+  return tracer.start();
 }

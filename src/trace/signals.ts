@@ -9,8 +9,9 @@
 // module's scope, so that it is shared even when the bin script and the tool
 // get this module from two different files (a bundle).
 
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-export type StopSignal = (typeof SIGNALS)[number];
+/** The signals that stop a tool cleanly. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
 
 interface EarlyStop {
   signal: StopSignal | null;
@@ -33,7 +34,7 @@ export function catchStopSignalsEarly(): void {
     },
   };
   (process as unknown as Record<symbol, EarlyStop>)[KEY] = record;
-  for (const signal of SIGNALS) process.on(signal, record.handler);
+  for (const signal of STOP_SIGNALS) process.on(signal, record.handler);
 }
 
 /** The first stop signal received since catchStopSignalsEarly, or null. */

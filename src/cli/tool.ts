@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// What both tools do once their options are parsed, so that each tool is a
+// spec (ToolSpec): build the trace pipeline (the tool's own consumers, then
+// --metrics, then the rows), open the metrics endpoint, run the tracer, and
+// close everything in order, whatever happened.
+
+import { sampleWallClockOffsetMs } from '../format/clock.js';
+import type { EventView, TcpEvent } from '../decode/event.js';
+import type { RowRenderer } from '../format/columns.js';
+import { containerHeader } from '../format/container-columns.js';
+import type { CgroupPathOf } from '../format/json.js';
+import type { Diagnostics } from '../io/diagnostics.js';
+import type { ExpositionFormat } from '../metrics/exposition.js';
+import type { EventCounts } from '../metrics/tcp-metrics.js';
+import { CgroupPaths } from '../sys/cgroup.js';
+import { JsonRows, MetricsAggregation, TextRows, type Aggregate } from '../trace/consumers.js';
+import { Pipeline, type Consumer } from '../trace/pipeline.js';
+import { runTracer, type RunDeps } from '../trace/run.js';
+import { rowLayout, type CommonOptions, type RowLayout } from './command.js';
+import { openMetricsEndpoint } from './metrics-endpoint.js';
+
+/** The --metrics aggregate of a tool. */
+export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat): string };
+
+export interface ToolSpec {
+  readonly renderer: (layout: RowLayout) => RowRenderer<TcpEvent, EventView>;
+  readonly toJson: (event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf) => object;
+  readonly metrics: () => ToolMetrics;
+  /** The tool's own consumers, first in the pipeline; made before anything
+   * is loaded, so that a missing journal fails first. */
+  readonly consumers?: (wallClockOffsetMs: number) => Promise<readonly Consumer[]>;
+  /** Another consumer replaces the rows (--summary). */
+  readonly noRows?: boolean;
+  /** On stderr once attached when there is no header (--summary). */
+  readonly notice?: string;
+}
+
+/** The rows consumer and its header, or none. */
+function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<TcpEvent, EventView>, wallClockOffsetMs: number) {
+  const { fleet } = options;
+  // With --metrics (or --summary), rows only if --json asks for them.
+  if (spec.noRows === true || (fleet.metrics !== null && !options.json)) return { consumer: null, header: null };
+  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
+  const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
+  if (options.json) return { consumer: new JsonRows(spec.toJson, wallClockOffsetMs, cgroupPathOf), header: null };
+  const container = fleet.container ? { cgroupPathOf, csv: options.csv } : null;
+  const header = !options.header ? null : container !== null ? containerHeader(renderer.header(), options.csv) : renderer.header();
+  return { consumer: new TextRows(renderer, container), header };
+}
+
+/** Runs a tool with parsed options; resolves with the exit code. */
+export async function runTool(options: CommonOptions, diagnostics: Diagnostics, spec: ToolSpec, deps?: RunDeps): Promise<number> {
+  const wallClockOffsetMs = sampleWallClockOffsetMs();
+  const own = (await spec.consumers?.(wallClockOffsetMs)) ?? [];
+  const metrics = options.fleet.metrics === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics);
+  const renderer = spec.renderer(await rowLayout(options, wallClockOffsetMs));
+  const rows = rowsOf(options, spec, renderer, wallClockOffsetMs);
+  const pipeline = new Pipeline([...own, ...(metrics === null ? [] : [metrics]), ...(rows.consumer === null ? [] : [rows.consumer])]);
+  let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
+  let exitCode: number;
+  try {
+    server = await openMetricsEndpoint(options.fleet.metrics, (format) => metrics!.aggregate.render(format), diagnostics);
+    const { writeRow, warming, tick, renderEnd, onCounts } = pipeline;
+    const loop = { header: rows.header, maxRows: options.maxRows, durationMs: options.durationMs };
+    const hooks = { writeRow, warming, tick, renderEnd, onCounts, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
+    exitCode = await runTracer({ config: options.trace, diagnostics, ...loop, ...hooks }, deps);
+  } catch (error) {
+    pipeline.close(false);
+    await server?.close();
+    throw error;
+  }
+  await server?.close();
+  pipeline.close(true);
+  return exitCode;
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// The consumers of the trace pipeline (trace/pipeline.ts): rows (text/CSV
+// through the compiled row writer, or JSON), the systemd journal, the
+// --summary aggregation and the --metrics aggregation.
+
+import type { EventView, TcpEvent } from '../decode/event.js';
+import type { RowRenderer } from '../format/columns.js';
+import { appendContainerColumns } from '../format/container-columns.js';
+import type { CgroupPathOf } from '../format/json.js';
+import type { ByteOutput } from '../format/output.js';
+import type { Diagnostics } from '../io/diagnostics.js';
+import type { JournalWriter } from '../io/journal.js';
+import type { EventCounts } from '../metrics/tcp-metrics.js';
+import type { Consumer } from './pipeline.js';
+
+/** Text or CSV rows, bcc's byte for byte; with --container, NETNS and
+ * CGROUP after them. Its own warm-up twin: the tracer drops those rows. */
+export class TextRows implements Consumer {
+  constructor(
+    private readonly renderer: RowRenderer<TcpEvent, EventView>,
+    /** --container: the cgroup paths; null without it. */
+    private readonly container: { readonly cgroupPathOf: CgroupPathOf; readonly csv: boolean } | null,
+  ) {}
+
+  add(event: EventView, out: ByteOutput): void {
+    this.renderer.writeLine(out, event);
+    const container = this.container;
+    if (container !== null) appendContainerColumns(out, event.netnsIno, event.cgroupId, container.cgroupPathOf, container.csv);
+  }
+
+  warmUpTwin(): Consumer {
+    return this;
+  }
+
+  reset(): void {
+    this.renderer.reset();
+  }
+}
+
+/** --json rows: one object per line. */
+export class JsonRows implements Consumer {
+  constructor(
+    private readonly toJson: (event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf) => object,
+    private readonly wallClockOffsetMs: number,
+    private readonly cgroupPathOf: CgroupPathOf,
+  ) {}
+
+  add(event: EventView, out: ByteOutput): void {
+    out.text(`${JSON.stringify(this.toJson(event, this.wallClockOffsetMs, this.cgroupPathOf))}\n`);
+  }
+
+  warmUpTwin(): Consumer {
+    return this;
+  }
+}
+
+/** -Y: each event as a journal entry. Sits the warm-up out: sending is a
+ * system call per event, and nothing of it may reach journald. */
+export class JournalEntries implements Consumer {
+  constructor(
+    private readonly writer: JournalWriter,
+    private readonly encode: (event: EventView) => Uint8Array,
+    private readonly diagnostics: Diagnostics,
+  ) {}
+
+  add(event: EventView): void {
+    this.writer.send(this.encode(event));
+  }
+
+  warmUpTwin(): null {
+    return null;
+  }
+
+  /** Gives journald the backlog and, after a clean stop, says the totals. */
+  close(ok: boolean): void {
+    if (!ok) {
+      this.writer.close(0);
+      return;
+    }
+    const stats = this.writer.close();
+    this.diagnostics.notice(`journal: ${stats.sent} entries sent, ${stats.notDelivered} not delivered`, {
+      journal_sent: stats.sent,
+      journal_not_delivered: stats.notDelivered,
+    });
+  }
+}
+
+/** An aggregate of events (the --summary table, the --metrics families). */
+export interface Aggregate {
+  add(event: EventView): void;
+}
+
+/** Adds every event to an aggregate; its warm-up twin adds them to a fresh
+ * one of the same class, which is then dropped. `end` renders it at exit. */
+export class Aggregation<A extends Aggregate> implements Consumer {
+  constructor(
+    readonly aggregate: A,
+    private readonly fresh: () => A,
+    private readonly render?: (aggregate: A) => string,
+  ) {}
+
+  add(event: EventView): void {
+    this.aggregate.add(event);
+  }
+
+  warmUpTwin(): Consumer {
+    return new Aggregation(this.fresh(), this.fresh);
+  }
+
+  end(): string {
+    return this.render?.(this.aggregate) ?? '';
+  }
+}
+
+/** --metrics: the aggregate and the counts of events read and lost. */
+export class MetricsAggregation<A extends Aggregate & { readonly counts: EventCounts }> extends Aggregation<A> {
+  counts(events: number, lost: number): void {
+    this.aggregate.counts.events = events;
+    this.aggregate.counts.lost = lost;
+  }
+}
