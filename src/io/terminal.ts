@@ -73,6 +73,7 @@ export class FullScreen {
   };
   private readonly restoreHook = () => this.restore();
   private readonly resizeListeners: (() => void)[] = [];
+  private readonly restoreListeners: (() => void)[] = [];
   private readonly raw: boolean;
 
   private constructor(
@@ -121,6 +122,12 @@ export class FullScreen {
     this.output.on('resize', listener);
   }
 
+  /** Called once the terminal is restored, however that came (e.g. to
+   * write the stderr lines held while the screen was shown); synchronous. */
+  onRestore(listener: () => void): void {
+    this.restoreListeners.push(listener);
+  }
+
   /** Cursor shown, alternate screen off, raw mode off, input released;
    * idempotent, and safe from an exit handler (synchronous). */
   restore(): void {
@@ -135,5 +142,6 @@ export class FullScreen {
       this.input.setRawMode?.(false);
       this.input.pause();
     }
+    for (const listener of this.restoreListeners) listener();
   }
 }

@@ -18,6 +18,9 @@ import {
 } from '../../src/io/terminal.js';
 import { runTop, TopDisplay, type TopScreen } from '../../src/top/driver.js';
 import type { ScreenSize } from '../../src/top/screen.js';
+import { LiveView } from '../../src/top/live-view.js';
+import { ByteOutput } from '../../src/format/output.js';
+import type { OpenSessionsSnapshot } from '../../src/open/session.js';
 import { fakeSnapshot, fakeSource } from '../support/fake-sessions.js';
 
 class RecordingScreen implements TopScreen {
@@ -262,5 +265,66 @@ describe('top display, fed by a tool (pushed snapshots)', () => {
     assert.equal(screen.restores, 0, 'the owner closes it');
     display.close();
     assert.equal(screen.restores, 1);
+  });
+});
+
+describe('live view in the tracer (LiveView, a pipeline consumer)', () => {
+  class PushedSource {
+    private listener: ((snapshot: OpenSessionsSnapshot) => void) | null = null;
+    onSnapshot(listener: (snapshot: OpenSessionsSnapshot) => void): void {
+      this.listener = listener;
+    }
+    push(snapshot: OpenSessionsSnapshot): void {
+      this.listener?.(snapshot);
+    }
+  }
+
+  it('full screen entered at the first snapshot, not before; q aborts quit; close restores', () => {
+    const source = new PushedSource();
+    const screen = new RecordingScreen();
+    let entered = 0;
+    const view = new LiveView(source, { intervalMs: 1000, colorizer: null, enterScreen: () => (entered++, screen), clock: () => '12:00:00' });
+    assert.equal(entered, 0);
+    const out = new ByteOutput();
+    assert.equal(view.tick(out), 0);
+    source.push(fakeSnapshot(0, 1000));
+    source.push(fakeSnapshot(1, 1000));
+    assert.equal(entered, 1);
+    assert.equal(screen.frames.length, 2);
+    assert.equal(view.tick(out), 0);
+    assert.equal(out.toString(), '', 'nothing for stdout: the screen has it');
+    screen.press('q');
+    assert.equal(view.quit.aborted, true);
+    view.close();
+    assert.equal(screen.restores, 1);
+  });
+
+  it('plain text: each snapshot\'s table goes out with the next tick', () => {
+    const source = new PushedSource();
+    const view = new LiveView(source, { intervalMs: 1000, colorizer: null, enterScreen: null, clock: () => '12:00:00' });
+    source.push(fakeSnapshot(0, 1000));
+    source.push(fakeSnapshot(1, 1000));
+    const out = new ByteOutput();
+    view.tick(out);
+    const tables = out.toString().split('\n\n');
+    assert.deepEqual(tables.map((table) => table.split('\n')[0]), [
+      '12:00:00  sessions: 4 open, 0 opened, 0 closed; events lost: 0; TX 0/s RX 0/s',
+      '12:00:00  sessions: 4 open, 1 opened, 1 closed; events lost: 0; TX 392K/s RX 586K/s',
+      '',
+    ]);
+    out.clear();
+    view.tick(out);
+    assert.equal(out.toString(), '');
+    view.close();
+  });
+
+  it('FullScreen tells its onRestore listeners once, however it was restored', () => {
+    const hooks = new EventEmitter();
+    const screen = FullScreen.enter(new FakeInput(), new FakeOutput(), hooks);
+    let told = 0;
+    screen.onRestore(() => told++);
+    hooks.emit('exit');
+    screen.restore();
+    assert.equal(told, 1);
   });
 });

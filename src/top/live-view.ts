@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// tcplife --top inside the tracer: a pipeline consumer (trace/pipeline.ts)
+// that shows each snapshot of the open sessions as the interval's pass
+// makes it (open/session.ts OpenSessionsSource). On a terminal it draws
+// full-screen, entered at the first snapshot, so that anything said while
+// starting (an error, a notice) is on the main screen; otherwise its plain
+// text goes out with the tracer's next write (the tracer owns stdout: a
+// reader that goes away ends the trace as for rows).
+
+import type { Colorizer } from '../format/color.js';
+import type { ByteOutput } from '../format/output.js';
+import type { OpenSessionsSnapshot, OpenSessionsSource } from '../open/session.js';
+import type { Consumer } from '../trace/pipeline.js';
+import { TopDisplay, type TopScreen } from './driver.js';
+
+export interface LiveViewOptions {
+  readonly intervalMs: number;
+  readonly colorizer: Colorizer | null;
+  /** Enters the full screen; null: plain text. */
+  readonly enterScreen: (() => TopScreen) | null;
+  readonly clock?: () => string;
+}
+
+export class LiveView implements Consumer {
+  private display: TopDisplay | null = null;
+  private plain = '';
+  private readonly quitController = new AbortController();
+  /** Aborted by a quit key (q, Ctrl-C): the tool stops the trace. */
+  readonly quit: AbortSignal = this.quitController.signal;
+
+  constructor(
+    source: OpenSessionsSource,
+    private readonly options: LiveViewOptions,
+  ) {
+    source.onSnapshot((snapshot) => this.show(snapshot));
+  }
+
+  /** The view needs no event: the snapshots say it all. */
+  add(): void {}
+
+  /** Sits the warm-up out (no snapshot comes during it anyway). */
+  warmUpTwin(): null {
+    return null;
+  }
+
+  /** Plain text shown since the last read, for the tracer's write. */
+  tick(out: ByteOutput): number {
+    if (this.plain !== '') out.text(this.plain);
+    this.plain = '';
+    return 0;
+  }
+
+  /** After the trace: the terminal restored. */
+  close(): void {
+    this.display?.close();
+  }
+
+  private show(snapshot: OpenSessionsSnapshot): void {
+    this.display ??= this.open();
+    this.display.show(snapshot);
+  }
+
+  private open(): TopDisplay {
+    const { intervalMs, colorizer, enterScreen, clock } = this.options;
+    const screen = enterScreen?.() ?? null;
+    const display = new TopDisplay({
+      screen,
+      colorizer: screen === null ? null : colorizer,
+      intervalMs,
+      writePlain: (text) => {
+        this.plain += text;
+      },
+      ...(clock === undefined ? {} : { clock }),
+    });
+    display.quit.addEventListener('abort', () => this.quitController.abort());
+    return display;
+  }
+}
