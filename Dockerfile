@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # tcpstates and tcplife in a container, from the official Node image.
 # Build:  docker build -t tcpstates .
-# Run (see README, "Running on many machines"): only CAP_BPF and CAP_PERFMON,
+# Run (see docs/deploy.md): only CAP_BPF and CAP_PERFMON,
 # locked memory for the perf rings (no CAP_IPC_LOCK), the host's cgroup
 # namespace (for the `cgroup` paths), a read-only root:
 #   docker run -d --name tcpstates --cap-drop ALL --cap-add BPF --cap-add PERFMON \
@@ -16,12 +16,12 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends clang llvm libbpf-dev bpftool make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json Makefile ./
 RUN npm ci --no-audit --no-fund
 COPY bpf ./bpf
 COPY src ./src
 COPY bin ./bin
-RUN make -C bpf && npx tsc -p tsconfig.json
+RUN make bpf && npx tsc -p tsconfig.json
 
 # Run stage: Node, libbpf.so.1 and the runtime dependencies only; no compiler.
 FROM node:20-bookworm-slim

@@ -7,11 +7,11 @@
 // both. Each runs the warm trials' load, untraced alongside, in rotating
 // order, and the medians are put side by side.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { sleep } from '../test/support/system.js';
-import { expectedRows, fmt, markdownTable, median, rotated, type LoadgenResult } from './parse.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { REPO_ROOT, sleep } from '../harness/system.js';
+import { tryMake } from '../harness/build.js';
+import { expectedRows, fmt, median, rotated, type LoadgenResult } from './parse.js';
+import type { ResultTable } from './results.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
 export const FLOOR_MODES = { empty: 0, storage: 1, 'storage+output': 2, output: 3 } as const;
@@ -60,8 +60,6 @@ export interface FloorRun {
 }
 
 export interface FloorOptions {
-  readonly root: string;
-  readonly binDir: string;
   readonly rounds: number;
   readonly warmup: number;
   readonly connections: number;
@@ -80,50 +78,20 @@ export interface FloorOptions {
 
 export interface FloorResult {
   readonly runs: readonly FloorRun[];
-  readonly table: string;
+  readonly table: ResultTable;
 }
 
 const ATTACH_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
-const VMLINUX_H = join('dist', 'bpf', 'vmlinux.h');
-
-function newer(target: string, ...sources: string[]): boolean {
-  return existsSync(target) && sources.every((source) => statSync(target).mtimeMs >= statSync(source).mtimeMs);
-}
-
-/** Runs a build step; its first error line on failure, else null. */
-function build(command: string, args: readonly string[]): string | null {
-  const result = spawnSync(command, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (result.error) return `${command}: ${result.error.message}`;
-  if (result.status === 0) return null;
-  const lines = `${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
-  return lines.find((line) => /error/i.test(line)) ?? lines[0] ?? `${command} exited with ${result.status}`;
-}
-
 /**
- * Builds the program and its loader when missing or older than their
- * sources. Returns their paths, or why they could not be built (no clang, no
- * libbpf headers, no dist/bpf/vmlinux.h): the floor is then skipped.
+ * Builds the program and its loader (the Makefile's floor target) when
+ * missing or older than their sources. Returns their paths, or why they
+ * could not be built (no clang, no libbpf headers): the floor is then skipped.
  */
-export function buildFloor(root: string, binDir: string): { object: string; loader: string } | { skipped: string } {
-  mkdirSync(binDir, { recursive: true });
-  const source = join(root, 'bench', 'floor.bpf.c');
-  const object = join(binDir, 'floor.bpf.o');
-  const loaderSource = join(root, 'bench', 'floor.c');
-  const loader = join(binDir, 'floor');
-  const vmlinux = join(root, VMLINUX_H);
-  if (!existsSync(vmlinux)) return { skipped: `${VMLINUX_H} missing (make -C bpf makes it)` };
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
-  if (!newer(object, source, vmlinux)) {
-    // -g: the BTF that tp_btf and socket storage need comes with it.
-    const failed = build('clang', ['-g', '-O2', '-Wall', '-Werror', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I', join(root, 'dist', 'bpf'), '-c', source, '-o', object]);
-    if (failed !== null) return { skipped: `cannot build bench/floor.bpf.c: ${failed}` };
-  }
-  if (!newer(loader, loaderSource)) {
-    const failed = build('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', loader, loaderSource, '-lbpf']);
-    if (failed !== null) return { skipped: `cannot build bench/floor.c (libbpf headers: apt-get install libbpf-dev): ${failed}` };
-  }
-  return { object, loader };
+export function buildFloor(): { object: string; loader: string } | { skipped: string } {
+  const failed = tryMake(['floor']);
+  if (failed !== null) return { skipped: `cannot build the floor (make floor; libbpf headers: apt-get install libbpf-dev): ${failed}` };
+  return { object: `${REPO_ROOT}dist/bench/floor.bpf.o`, loader: `${REPO_ROOT}dist/bench/floor` };
 }
 
 interface Loader {
@@ -203,7 +171,7 @@ async function runFloor(setup: FloorSetup, round: number, built: { object: strin
 }
 
 export function describeFloorRun(run: FloorRun): string {
-  let text = `floor round ${run.round} ${run.setup.padEnd(14)} ${run.load.rate.toFixed(0).padStart(6)} conn/s (${run.load.connections} in ${run.load.seconds.toFixed(2)} s)`;
+  const text = `floor round ${run.round} ${run.setup.padEnd(14)} ${run.load.rate.toFixed(0).padStart(6)} conn/s (${run.load.connections} in ${run.load.seconds.toFixed(2)} s)`;
   if (run.counts === null) return text;
   const parts = OUTPUT_MODES.includes(run.setup)
     ? [`read ${run.counts.read}/${run.expected} expected`, `${run.counts.lost} lost`, `${run.counts.outputFailed} output failed`]
@@ -213,7 +181,7 @@ export function describeFloorRun(run: FloorRun): string {
 }
 
 /** The table: medians per setup, as columns. */
-export function summarizeFloor(runs: readonly FloorRun[]): string {
+export function summarizeFloor(runs: readonly FloorRun[]): ResultTable {
   const of = (setup: FloorSetup) => runs.filter((run) => run.setup === setup);
   const rate = (setup: FloorSetup) => median(of(setup).map((run) => run.load.rate));
   const untraced = rate('untraced');
@@ -234,7 +202,7 @@ export function summarizeFloor(runs: readonly FloorRun[]): string {
     ['output failed (all runs)', ...FLOOR_SETUPS.map(output(counted((line) => line.outputFailed)))],
     ['runs skipped, program already on the CPU (all runs)', ...FLOOR_SETUPS.map(traced(counted((line) => line.missed)))],
   ];
-  return markdownTable(['the floor: minimal programs on the same tracepoint, no tool', ...FLOOR_SETUPS], rows);
+  return { id: 'floor', title: 'The floor', columns: ['the floor: minimal programs on the same tracepoint, no tool', ...FLOOR_SETUPS], rows };
 }
 
 /**
@@ -243,7 +211,7 @@ export function summarizeFloor(runs: readonly FloorRun[]): string {
  * floor cannot be built here (said in one line on stderr).
  */
 export async function measureFloor(options: FloorOptions): Promise<FloorResult | null> {
-  const built = buildFloor(options.root, options.binDir);
+  const built = buildFloor();
   if ('skipped' in built) {
     process.stderr.write(`bench: floor skipped: ${built.skipped}\n`);
     return null;

@@ -9,7 +9,7 @@
 import { EVENT_SIZE, EventView } from '../src/decode/event.js';
 import { TcplifeMetrics, TcpstatesMetrics } from '../src/metrics/tcp-metrics.js';
 import { TransitionSummary } from '../src/track/summary.js';
-import { encodeEvent } from '../test/support/encode-event.js';
+import { encodeEvent } from '../harness/encode-event.js';
 
 /** The 10 transitions of a loopback connection (bench/loadgen.c), then 2 of a listener. */
 const TRANSITIONS: readonly [number, number][] = [

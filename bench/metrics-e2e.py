@@ -6,8 +6,8 @@
 # tcpstates --metrics (no rows), and tcpstates --metrics --json to /dev/null.
 # CPU: utime + stime of the whole process (all threads) from /proc/PID/stat,
 # from the start of the load to 0.5 s after it. As root, after npm run build:
-#   cc -O2 -o /tmp/loadgen bench/loadgen.c
-#   flock /tmp/kernel.lock python3 bench/metrics-e2e.py /tmp/loadgen 50000
+#   make dist/bench/loadgen
+#   flock /tmp/kernel.lock python3 bench/metrics-e2e.py dist/bench/loadgen 50000
 import os, re, signal, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -2,9 +2,9 @@
 // Pure helpers of the benchmark: reading the tools' output and summary
 // lines, counting rows, medians. Kept apart from the process juggling in
 // bench.ts so that they can be unit-tested. Rows are read with the tests'
-// parser (test/support/rows.ts).
+// parser (harness/rows.ts).
 
-import { parseTextRow, transition, type StateRow } from '../test/support/rows.js';
+import { parseTextRow, transition, type StateRow } from '../harness/rows.js';
 
 /** The generator's summary line:
  * "loadgen: connections=N failures=F seconds=S rate=R cpu_us=C". */

@@ -7,10 +7,10 @@
 // /usr/sbin/tcplife needs tracefs: mounted here while it attaches if absent, unmounted after.
 
 import { existsSync } from 'node:fs';
-import { runPeers, type CloseHow, type Closer, type Family, type PeerRun } from '../test/support/peers.js';
-import { parseLifeCsvRow, parseLifeTextRow } from '../test/support/rows.js';
-import { withTracefs } from '../test/support/system.js';
-import { TracerProcess } from '../test/support/tracer-process.js';
+import { runPeers, type CloseHow, type Closer, type Family, type PeerRun } from '../harness/peers.js';
+import { parseLifeCsvRow, parseLifeTextRow } from '../harness/rows.js';
+import { withTracefs } from '../harness/system.js';
+import { TracerProcess } from '../harness/tracer-process.js';
 
 const LIBBPF_TOOLS_TCPLIFE = '/usr/sbin/tcplife';
 

@@ -7,11 +7,13 @@
 // nanoseconds per operation to untraced.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, TRACEFS, tracefsMounted } from '../test/support/system.js';
-import { TracerProcess } from '../test/support/tracer-process.js';
+import { sleep, TRACEFS, tracefsMounted } from '../harness/system.js';
+import { TracerProcess } from '../harness/tracer-process.js';
+import { make } from '../harness/build.js';
 import { median } from './parse.js';
+import type { ResultTable } from './results.js';
 
 export type TaxTracer = 'untraced' | 'ours' | 'reference';
 export const TAX_WORKLOADS = [
@@ -22,7 +24,6 @@ export const TAX_WORKLOADS = [
 
 export interface TaxOptions {
   readonly root: string;
-  readonly binDir: string;
   readonly rounds: number;
   readonly reference: boolean;
   readonly log: (line: string) => void;
@@ -31,19 +32,14 @@ export interface TaxOptions {
 export interface TaxResult {
   /** Median ns per operation, by tracer then workload name. */
   readonly medianNs: Map<TaxTracer, Map<string, number>>;
-  readonly table: string;
+  readonly table: ResultTable;
 }
 
 const REFERENCE_TCPLIFE = '/usr/sbin/tcplife';
 const SETTLE_MS = 300;
 
-function buildWorkload(binDir: string, root: string): string {
-  const binary = join(binDir, 'syscalls');
-  const source = join(root, 'bench', 'syscalls.c');
-  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { stdio: 'inherit' });
-  }
-  return binary;
+function buildWorkload(): string {
+  return make('dist/bench/syscalls')[0]!;
 }
 
 /** Starts a tracer; resolves once its header is out (attached). */
@@ -64,7 +60,7 @@ function runWorkload(binary: string, args: readonly string[]): number {
 }
 
 export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> {
-  const binary = buildWorkload(options.binDir, options.root);
+  const binary = buildWorkload();
   let mountedTracefs = false;
   let reference = options.reference && existsSync(REFERENCE_TCPLIFE);
   if (reference && !tracefsMounted()) {
@@ -105,15 +101,14 @@ export async function measureTracerTax(options: TaxOptions): Promise<TaxResult> 
   const medianNs = new Map<TaxTracer, Map<string, number>>(
     [...samples].map(([tracer, byWorkload]) => [tracer, new Map([...byWorkload].map(([name, values]) => [name, median(values)]))]),
   );
-  const header = `| workload | untraced ns/op | ${tracers.slice(1).map((tracer) => `${tracer === 'ours' ? 'our tcplife' : 'libbpf-tools tcplife'} (ratio)`).join(' | ')} |`;
+  const columns = ['workload', 'untraced ns/op', ...tracers.slice(1).map((tracer) => `${tracer === 'ours' ? 'our tcplife' : 'libbpf-tools tcplife'} (ratio)`)];
   const rows = TAX_WORKLOADS.map(({ name }) => {
     const base = medianNs.get('untraced')!.get(name)!;
     const cells = tracers.slice(1).map((tracer) => {
       const ns = medianNs.get(tracer)!.get(name)!;
       return `${ns.toFixed(1)} (${(ns / base).toFixed(3)}x)`;
     });
-    return `| ${name} | ${base.toFixed(1)} | ${cells.join(' | ')} |`;
+    return [name, base.toFixed(1), ...cells];
   });
-  const table = [header, `|${' --- |'.repeat(tracers.length + 1)}`, ...rows].join('\n');
-  return { medianNs, table };
+  return { medianNs, table: { id: 'tax', title: "tcplife's tax on everything else", columns, rows } };
 }

@@ -94,7 +94,10 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
     .addOption(new Option('-6, --ipv6', 'trace IPv6 family only').conflicts('ipv4'))
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--count <rows>', 'stop after printing this many rows')
-    .option('--buffer-pages <pages>', 'perf ring size per CPU, in pages (power of two; default 4 MiB, or as root a share of 16 MiB up to 16 MiB)')
+    .option(
+      '--buffer-pages <pages>',
+      'perf ring size per CPU, in pages, a power of two (default: 4 MiB; 16 MiB shared by the CPUs, 4 to 16 MiB each, as root or with RLIMIT_MEMLOCK unlimited)',
+    )
     .option('--no-header', 'no header line (for appending to a file)')
     .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
   addFleetOptions(command)

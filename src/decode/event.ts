@@ -5,7 +5,7 @@
 // silently. EventView is a movable window onto the bytes in place (the perf
 // ring), read field by field on demand, so the hot path makes no object and
 // no string per event. (The tests keep an independent copying decoder as
-// their oracle: test/support/decode-event.ts.)
+// their oracle: harness/decode-event.ts.)
 
 import { AF_INET6, ipv4ToString, ipv6ToString } from './addr.js';
 

@@ -11,7 +11,7 @@
 // how to append it (`write`). Both must agree with `value` (the tests check
 // that they do) and may decline, and then `value` is used.
 
-import { asciiBytes, ByteOutput } from './output.js';
+import { asciiBytes, type ByteOutput } from './output.js';
 import { compileRawField, rawFieldMaxBytes, type RawField, type RawPlan, type RawRecord } from './raw-fields.js';
 import { compileRowWriter, type RowWriterFn } from './row-compiler.js';
 

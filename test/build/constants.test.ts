@@ -1,36 +1,24 @@
 // SPDX-License-Identifier: MIT
 // Every constant that crosses the kernel/user boundary, checked against the
-// C side: a small host program built with cc from bpf/tcpstates.h prints
+// C side: a small host program built from bpf/tcpstates.h (make probes) prints
 // the header's constants (filter bits, trace modes, counter indexes,
 // TASK_COMM_LEN, flag bits, sizes), and the compiled object's BTF gives the
 // map limits the TypeScript side relies on. The event and config offsets
-// are layout.test.ts's. A build test: it needs cc and bpftool, not root.
+// are layout.test.ts's. A build test: it needs make, cc and bpftool, not root.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
 import { CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
 import { EVENT_FLAG_PASSIVE, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { PID_LIST_MAX } from '../../src/cli/options.js';
-
-/** The repository root, from dist/test/build/. */
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { make } from '../../harness/build.js';
 
 function headerConstants(): Record<string, number> {
-  const dir = mkdtempSync(join(tmpdir(), 'tcpstates-constants-'));
-  try {
-    const binary = join(dir, 'header-constants');
-    execFileSync('cc', ['-Wall', '-Werror', '-I', join(ROOT, 'bpf'), join(ROOT, 'test/build/header-constants.c'), '-o', binary]);
-    return JSON.parse(execFileSync(binary, { encoding: 'utf8' })) as Record<string, number>;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const [probe] = make('dist/test/build/header-constants');
+  return JSON.parse(execFileSync(probe!, { encoding: 'utf8' })) as Record<string, number>;
 }
 
 const C = headerConstants();

@@ -9,10 +9,10 @@ import { once } from 'node:events';
 import { chmodSync, closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { clientSession, startServer, testAddress, testPort } from '../support/loopback.js';
-import { csvRows, TOOLS } from '../support/rows.js';
-import { binPath, requireRoot, waitFor } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { clientSession, startServer, testAddress, testPort } from '../../harness/loopback.js';
+import { csvRows, TOOLS } from '../../harness/rows.js';
+import { binPath, requireRoot, waitFor } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -8,12 +8,14 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { createCgroups, createNetns, dropSyns } from '../support/namespaces.js';
-import { runLoad, type LoadRecord } from '../support/peers.js';
-import { jsonRows } from '../support/rows.js';
-import { StateWitness, blindThreads } from '../support/state-witness.js';
-import { sleep } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
+import { runLoad, type LoadRecord } from '../../harness/peers.js';
+import { jsonRows } from '../../harness/rows.js';
+import { StateWitness, blindThreads } from '../../harness/state-witness.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 interface Row {
   readonly netns: number;
@@ -153,7 +155,7 @@ test('refused, timed-out and reset connections carry their error (tcplife rows, 
     jsonRows<Row>(candidate.states.stdoutLines).some((row) => row.newstate === 'CLOSE' && row.rport === DROPPED_PORT);
   // A transition of the load that the kernel ran where no BPF program runs
   // (on this machine: a softirq or timer on top of one of PID 1's threads;
-  // test/support/state-witness.ts) cannot be in any row. Only such a run is
+  // harness/state-witness.ts) cannot be in any row. Only such a run is
   // made again (at most twice, named); any other missing row fails.
   const ranUnseeable = (candidate: Awaited<ReturnType<typeof attempt>>): string[] => {
     const blind = blindThreads();

@@ -18,8 +18,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../support/system.js';
-import { runTracerToExit, type Finished } from '../support/tracer-process.js';
+import { REPO_ROOT, requireRoot } from '../../harness/system.js';
+import { runTracerToExit, type Finished } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 /**
  * How to start a process as the deployments do: with no limit on locked

@@ -12,10 +12,10 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TcpstatesJson } from '../../src/format/json.js';
-import { JournalReceiver } from '../support/journal-receiver.js';
-import { clientSession, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
-import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
-import { requireRoot } from '../support/system.js';
+import { JournalReceiver } from '../../harness/journal-receiver.js';
+import { clientSession, startServer, untilTraced, type LoopbackServer } from '../../harness/loopback.js';
+import { TracerProcess, runTracerToExit } from '../../harness/tracer-process.js';
+import { requireRoot } from '../../harness/system.js';
 
 requireRoot();
 

@@ -6,9 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { TCPSTATES_JSON_FIELDS, type TcpstatesJson } from '../../src/format/json.js';
-import { TIMER_SLACK_MS, clientSession, onLoopback, startServer, untilTraced, type LoopbackServer } from '../support/loopback.js';
-import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
-import { PROMPTLY_MS, requireRoot } from '../support/system.js';
+import { TIMER_SLACK_MS, clientSession, onLoopback, startServer, untilTraced, type LoopbackServer } from '../../harness/loopback.js';
+import { TracerProcess, runTracerToExit } from '../../harness/tracer-process.js';
+import { PROMPTLY_MS, requireRoot } from '../../harness/system.js';
 
 requireRoot();
 

@@ -4,9 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientSession, settle, startServer } from '../support/loopback.js';
-import { requireRoot } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { clientSession, settle, startServer } from '../../harness/loopback.js';
+import { requireRoot } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -12,11 +12,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
-import { createNetns } from '../support/namespaces.js';
-import { runLoad } from '../support/peers.js';
-import { jsonRows } from '../support/rows.js';
-import { sleep } from '../support/system.js';
-import { runTracerToExit, TracerProcess } from '../support/tracer-process.js';
+import { createNetns } from '../../harness/namespaces.js';
+import { runLoad } from '../../harness/peers.js';
+import { jsonRows } from '../../harness/rows.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -11,10 +11,10 @@ import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../support/loopback.js';
-import { parseTextRow, type StateRow } from '../support/rows.js';
-import { TracerProcess } from '../support/tracer-process.js';
-import { REALTIME_WRAPPER, TWO_PROGRAMS_TOLERANCE_MS, requireRoot } from '../support/system.js';
+import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../../harness/loopback.js';
+import { parseTextRow, type StateRow } from '../../harness/rows.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+import { REALTIME_WRAPPER, TWO_PROGRAMS_TOLERANCE_MS, requireRoot } from '../../harness/system.js';
 
 requireRoot();
 

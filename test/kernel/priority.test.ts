@@ -7,8 +7,8 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { procStatFields } from '../../bench/parse.js';
 import { READER_NICE } from '../../src/trace/run.js';
-import { requireRoot } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { requireRoot } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

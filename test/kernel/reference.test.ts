@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { clientSession, onLoopback, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../support/loopback.js';
-import { parseTextRow, transition, type StateRow } from '../support/rows.js';
-import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, atRealtimePriority, requireRoot, tracefsMounted, waitFor, withTracefs } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { clientSession, onLoopback, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../../harness/loopback.js';
+import { parseTextRow, transition, type StateRow } from '../../harness/rows.js';
+import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, atRealtimePriority, requireRoot, tracefsMounted, waitFor, withTracefs } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { machineRingPages } from '../../src/bpf/config.js';
 import { canLockMemory } from '../../src/bpf/preflight.js';
-import { requireRoot } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { requireRoot } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -7,74 +7,26 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { openTrace } from '../../src/bpf/loader.js';
 import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
 import { BpfError, PreflightError, VerifierError } from '../../src/errors.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
-import { testAddress, testPort } from '../support/loopback.js';
-import { TOOLS } from '../support/rows.js';
-import { REPO_ROOT, binPath, bpfObjectsOf, requireRoot } from '../support/system.js';
-import { TracerProcess, runTracerToExit, traceConnections } from '../support/tracer-process.js';
+import { testAddress, testPort } from '../../harness/loopback.js';
+import { TOOLS } from '../../harness/rows.js';
+import { make } from '../../harness/build.js';
+import { binPath, bpfObjectsOf, requireRoot } from '../../harness/system.js';
+import { TracerProcess, runTracerToExit, traceConnections } from '../../harness/tracer-process.js';
 
 requireRoot();
 
-/**
- * Compiles a small BPF C source with the project's own includes (vmlinux.h
- * from the build, bpf/tcpstates.h) into a temporary object, for the tests
- * that feed the loader a deliberately broken program.
- */
-function buildBpfObject(name: string, source: string): string {
-  const directory = mkdtempSync(`${tmpdir()}/robust-bpf-`);
-  writeFileSync(`${directory}/${name}.bpf.c`, source);
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x86';
-  const result = spawnSync(
-    'clang',
-    ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, `-I${REPO_ROOT}bpf`, `-I${REPO_ROOT}dist/bpf`, '-c', `${name}.bpf.c`, '-o', `${name}.bpf.o`],
-    { cwd: directory, encoding: 'utf8' },
-  );
-  if (result.status !== 0) throw new Error(`clang failed for ${name}: ${result.stderr}`);
-  // The object is read at open time; the directory goes when the test process exits.
-  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
-  return `${directory}/${name}.bpf.o`;
+/** test/fixtures/<name>.bpf.c, built by make: the real object with its
+ * handle_set_state replaced, for the tests that feed the loader a
+ * deliberately broken program. */
+function fixtureObject(name: string): string {
+  return make(`dist/test/fixtures/${name}.bpf.o`)[0]!;
 }
-
-/** The real object (bpf/tcpstates.bpf.c, included: its maps, config and
- * programs, not a copy of them), with its handle_set_state renamed out of
- * the way so that the fixture's own program takes the name the loader
- * looks for. */
-const FIXTURE_PRELUDE = `
-#define handle_set_state handle_set_state_real
-#include "tcpstates.bpf.c"
-#undef handle_set_state
-`;
-
-/** A program the verifier rejects after walking ~2800 instructions, so its
- * log (~170 KB) is far longer than one libbpf print buffer (8 KiB). */
-const VERIFIER_REJECTED_SOURCE = `${FIXTURE_PRELUDE}
-SEC("raw_tp/inet_sock_set_state")
-int handle_set_state(__u64 *ctx)
-{
-	volatile __u64 sum = 0;
-#pragma clang loop unroll(full)
-	for (int i = 0; i < 400; i++)
-		sum += cfg.mode + i;
-	/* The tracepoint has 3 arguments: the 1001st is out of the context. */
-	return ctx[1000] + sum;
-}
-`;
-
-/** A valid program on a tracepoint no kernel has: the attach fails. */
-const MISSING_TRACEPOINT_SOURCE = `${FIXTURE_PRELUDE}
-SEC("raw_tp/robust_test_no_such_tracepoint")
-int handle_set_state(__u64 *ctx)
-{
-	return cfg.mode;
-}
-`;
 
 /**
  * setpriv as an unprivileged user, like nobody but a uid of this run's own:
@@ -202,7 +154,7 @@ describe('the loader on broken objects', () => {
   });
 
   test('a verifier rejection: the last lines in the message, the whole log with --verbose, nothing left loaded', () => {
-    const objectPath = buildBpfObject('rejected', VERIFIER_REJECTED_SOURCE);
+    const objectPath = fixtureObject('verifier-rejected');
     const libbpfLines: string[] = [];
     let caught: unknown;
     try {
@@ -215,7 +167,7 @@ describe('the loader on broken objects', () => {
     const messageLines = error.message.split('\n');
     assert.equal(messageLines[0], 'failed to load BPF program handle_set_state: EACCES');
     assert.equal(messageLines.length, 4);
-    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ rejected\.bpf\.c:\d+$/);
+    assert.match(messageLines[1]!, /^ {2}verifier: ; return ctx\[1000\] \+ sum; @ verifier-rejected\.bpf\.c:\d+$/);
     assert.match(messageLines[2]!, /^ {2}verifier: \d+: \(79\) r\d = \*\(u64 \*\)\(r\d \+8000\)$/);
     assert.equal(messageLines[3], '  verifier: invalid bpf_context access off=8000 size=8');
     assert.equal(error.hint, 'the kernel verifier rejected the program; rerun with --verbose for the whole log');
@@ -245,7 +197,7 @@ describe('the loader on broken objects', () => {
   });
 
   test('a kernel without the tracepoint: the attach step names it and the kernel option, nothing left loaded', () => {
-    const objectPath = buildBpfObject('no_tracepoint', MISSING_TRACEPOINT_SOURCE);
+    const objectPath = fixtureObject('missing-tracepoint');
     assert.throws(
       () => openTrace(bindLibbpf(), TRANSITIONS, { objectPath }),
       (error: unknown) =>

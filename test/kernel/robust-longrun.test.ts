@@ -10,10 +10,10 @@ import { strict as assert } from 'node:assert';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { startServer, testAddress, testPort } from '../support/loopback.js';
-import { csvRows, TOOLS } from '../support/rows.js';
-import { bpfObjectsOf, mapName, requireRoot, rssKiB, sleep } from '../support/system.js';
-import { TracerProcess, type Exit } from '../support/tracer-process.js';
+import { startServer, testAddress, testPort } from '../../harness/loopback.js';
+import { csvRows, TOOLS } from '../../harness/rows.js';
+import { bpfObjectsOf, mapName, requireRoot, rssKiB, sleep } from '../../harness/system.js';
+import { TracerProcess, type Exit } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { testAddress, testPort } from '../support/loopback.js';
-import { csvRows, TOOLS } from '../support/rows.js';
-import { REPO_ROOT as ROOT, requireRoot } from '../support/system.js';
-import { TracerProcess, traceConnections } from '../support/tracer-process.js';
+import { testAddress, testPort } from '../../harness/loopback.js';
+import { csvRows, TOOLS } from '../../harness/rows.js';
+import { REPO_ROOT as ROOT, requireRoot } from '../../harness/system.js';
+import { TracerProcess, traceConnections } from '../../harness/tracer-process.js';
 
 requireRoot();
 
@@ -84,7 +84,7 @@ describe('npm pack, then npm install -g into a temporary prefix', () => {
       assert.ok(packed.includes(path), `packs ${path}`);
     }
     for (const tool of TOOLS) assert.ok(packed.includes(`bin/${tool.name}`), `packs bin/${tool.name}`);
-    const leftovers = packed.filter((path) => /^(dist\/test|dist\/bench|src\/|test\/|node_modules\/|scripts\/)|vmlinux\.h$|\.tgz$/.test(path));
+    const leftovers = packed.filter((path) => /^(dist\/test|dist\/bench|dist\/harness|src\/|test\/|harness\/|node_modules\/|scripts\/)|vmlinux\.h$|\.tgz$/.test(path));
     assert.deepEqual(leftovers, []);
   });
 

@@ -11,8 +11,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { EXIT_FLUSH_TIMEOUT_MS } from '../../src/trace/run.js';
-import { TIMER_SLACK_MS, startServer, testAddress, testPort } from '../support/loopback.js';
-import { csvRows, TOOLS } from '../support/rows.js';
+import { TIMER_SLACK_MS, startServer, testAddress, testPort } from '../../harness/loopback.js';
+import { csvRows, TOOLS } from '../../harness/rows.js';
 import {
   PROMPTLY_MS,
   binPath,
@@ -24,8 +24,8 @@ import {
   waitFor,
   waitForLinks,
   type BpfObjects,
-} from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+} from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

@@ -5,17 +5,19 @@
 // nothing lost; a first transition never shows a duration from an earlier
 // socket; more listening ports than the old listeners map held (4,096),
 // each child reset before accept() owned by its listening process.
-// Peers: test/fixtures/hold_many.py (the hard RLIMIT_NOFILE here is 20,000 per
+// Peers: harness/fixtures/hold_many.py (the hard RLIMIT_NOFILE here is 20,000 per
 // process, so the connections are spread over process pairs).
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { startFixture as python, type FixturePeer as Peer } from '../support/peers.js';
-import { parseLifeCsvRow as parseLifeRow } from '../support/rows.js';
-import { TracerProcess } from '../support/tracer-process.js';
-import { StateWitness, blindThreads, type WitnessedTransition } from '../support/state-witness.js';
-import { sleep } from '../support/system.js';
+import { startFixture as python, type FixturePeer as Peer } from '../../harness/peers.js';
+import { parseLifeCsvRow as parseLifeRow } from '../../harness/rows.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+import { StateWitness, blindThreads, type WitnessedTransition } from '../../harness/state-witness.js';
+import { requireRoot, sleep } from '../../harness/system.js';
+
+requireRoot();
 
 const PAIRS = 4;
 const CONNECTIONS_PER_PAIR = 10_000; // 4 x 10,000 connections = 80,000 sockets

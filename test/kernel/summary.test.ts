@@ -6,9 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { SUMMARY_NOTES } from '../../src/format/summary.js';
-import { TIMER_SLACK_MS, clientSession, startServer, type LoopbackServer } from '../support/loopback.js';
-import { TracerProcess, runTracerToExit } from '../support/tracer-process.js';
-import { PROMPTLY_MS, requireRoot } from '../support/system.js';
+import { TIMER_SLACK_MS, clientSession, startServer, type LoopbackServer } from '../../harness/loopback.js';
+import { TracerProcess, runTracerToExit } from '../../harness/tracer-process.js';
+import { PROMPTLY_MS, requireRoot } from '../../harness/system.js';
 
 requireRoot();
 

@@ -3,13 +3,16 @@
 // the owner of a session is the process that last used it (connect, send,
 // receive); a process that only drops the last reference does not replace
 // it; a child reset before accept() belongs to the process last seen
-// accepting on its listener. Peers: test/fixtures/owners.py.
+// accepting on its listener. Peers: harness/fixtures/owners.py.
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { startFixture, uniqueTitle } from '../support/peers.js';
-import { parseLifeCsvRow, type LifeRow } from '../support/rows.js';
-import { TracerProcess } from '../support/tracer-process.js';
+import { startFixture, uniqueTitle } from '../../harness/peers.js';
+import { parseLifeCsvRow, type LifeRow } from '../../harness/rows.js';
+import { requireRoot } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
 
 /** Waits for the tcplife row with these ports. */
 async function rowOf(tracer: TracerProcess, localPort: number, remotePort: number, what: string): Promise<LifeRow> {

@@ -8,11 +8,11 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type Family, type PeerPlan, type PeerRun } from '../support/peers.js';
-import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../support/rows.js';
-import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../support/system.js';
-import { TracerProcess as Tracer } from '../support/tracer-process.js';
-import { TIMER_SLACK_MS } from '../support/loopback.js';
+import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type Family, type PeerPlan, type PeerRun } from '../../harness/peers.js';
+import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../../harness/rows.js';
+import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../../harness/system.js';
+import { TracerProcess as Tracer } from '../../harness/tracer-process.js';
+import { TIMER_SLACK_MS } from '../../harness/loopback.js';
 
 requireRoot();
 

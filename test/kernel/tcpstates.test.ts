@@ -13,10 +13,10 @@ import {
   startServer,
   type Ending,
   type LoopbackHost as Host,
-} from '../support/loopback.js';
-import { bySocket, parseCsvRow, parseTextRow, transition, type StateRow } from '../support/rows.js';
-import { requireRoot } from '../support/system.js';
-import { TracerProcess } from '../support/tracer-process.js';
+} from '../../harness/loopback.js';
+import { bySocket, parseCsvRow, parseTextRow, transition, type StateRow } from '../../harness/rows.js';
+import { requireRoot } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 

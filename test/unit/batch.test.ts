@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { EVENT_SIZE } from '../../src/decode/event.js';
 import { EventBatch } from '../../src/reader/batch.js';
-import { encodeEvent } from '../support/encode-event.js';
+import { encodeEvent } from '../../harness/encode-event.js';
 
 function stableOrder(timestamps: readonly number[]): number[] {
   return timestamps.map((_, index) => index).sort((a, b) => (timestamps[a] as number) - (timestamps[b] as number));

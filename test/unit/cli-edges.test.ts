@@ -12,9 +12,9 @@ import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.j
 import { packageVersion } from '../../src/cli/version.js';
 import { UsageError } from '../../src/errors.js';
 import { colorizerFor, colorLevel } from '../../src/format/color.js';
-import { TOOLS } from '../support/rows.js';
-import { binPath, REPO_ROOT as ROOT } from '../support/system.js';
-import { runTracerToExit } from '../support/tracer-process.js';
+import { TOOLS } from '../../harness/rows.js';
+import { REPO_ROOT as ROOT } from '../../harness/system.js';
+import { runTracerToExit } from '../../harness/tracer-process.js';
 
 interface Result {
   status: number | null;

@@ -6,14 +6,12 @@
 // for tools that do not have it yet.
 
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { PID_LIST_MAX, parsePidList, parsePortList } from '../../src/cli/options.js';
 import { UsageError } from '../../src/errors.js';
-import { TOOLS } from '../support/rows.js';
-import { REPO_ROOT as ROOT } from '../support/system.js';
-import { runTracerToExit } from '../support/tracer-process.js';
+import { TOOLS } from '../../harness/rows.js';
+import { runTracerToExit } from '../../harness/tracer-process.js';
 
 interface Result {
   status: number | null;
@@ -119,21 +117,6 @@ for (const tool of TOOLS) {
     assert.ok(epilog.length > 0, 'has an examples epilog');
     const examples = epilog.split('\n').filter((line) => line.startsWith(`    ${tool.name}`));
     assert.ok(examples.length >= 5, `at least 5 examples, got ${examples.length}`);
-  });
-
-  test(`${tool.name}: README documents every option of -h`, async () => {
-    const help = (await run(tool.name, ['-h'])).stdout;
-    const readme = readFileSync(`${ROOT}README.md`, 'utf8');
-    const start = readme.indexOf('## Options');
-    assert.ok(start >= 0, 'README has an "## Options" section');
-    const next = readme.indexOf('\n## ', start + 1);
-    const options = readme.slice(start, next < 0 ? undefined : next);
-    const flags = [...help.matchAll(/^ {2}(?:(-\w), )?(--[\w-]+)/gm)];
-    assert.ok(flags.length >= 10, `parsed ${flags.length} options from -h`);
-    for (const [, short, long] of flags) {
-      assert.ok(options.includes(`\`${long}`) || options.includes(`${long}\``) || options.includes(` ${long}`), `README Options documents ${long}`);
-      if (short !== undefined) assert.ok(options.includes(`\`${short}`), `README Options documents ${short}`);
-    }
   });
 }
 

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { stateName } from '../../src/decode/tcp-states.js';
-import { encodeEvent } from '../support/events.js';
+import { encodeEvent } from '../../harness/events.js';
 
 test('decodes every field of an IPv4 event', () => {
   const view = encodeEvent({

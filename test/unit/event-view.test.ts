@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { EVENT_SIZE, EventView, type TcpEvent } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
-import { encodeEvent } from '../support/encode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
+import { encodeEvent } from '../../harness/encode-event.js';
 
 const FIELDS: (keyof TcpEvent)[] = [
   'tsNs', 'skaddr', 'deltaNs', 'txBytes', 'rxBytes', 'pid', 'comm', 'ownerPid', 'ownerComm',

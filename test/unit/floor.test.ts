@@ -37,12 +37,11 @@ test('the floor table: medians, ratios to untraced, events only for the output m
     run('output', 108_000, 1_000_126),
     run('storage+output', 96_000, 1_000_130),
   ]);
-  const lines = table.split('\n');
-  assert.match(lines[0] as string, /the floor: minimal programs on the same tracepoint, no tool/);
+  assert.match(table.columns[0]!, /the floor: minimal programs on the same tracepoint, no tool/);
   const cells = (label: string) => {
-    const line = lines.find((text) => text.startsWith(`| ${label}`));
-    assert.ok(line, label);
-    return line.split('|').slice(2, -1).map((cell) => cell.trim());
+    const row = table.rows.find((cells) => cells[0]!.startsWith(label));
+    assert.ok(row, label);
+    return row.slice(1);
   };
   // Columns: untraced, empty, storage, output, storage+output.
   assert.deepEqual(cells('workload conn/s'), ['120000', '118000', '102000', '108000', '96000']);

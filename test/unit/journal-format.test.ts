@@ -5,8 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { encodeJournalEntry, tcpstatesJournalFields } from '../../src/format/journal.js';
-import { sampleEvent } from '../support/events.js';
-import { decodeJournalDatagram } from '../support/journal-receiver.js';
+import { sampleEvent } from '../../harness/events.js';
+import { decodeJournalDatagram } from '../../harness/journal-receiver.js';
 
 describe('tcpstatesJournalFields', () => {
   it("sends bcc's fields; as root, without OBJECT_COMM (journald adds it)", () => {

@@ -12,7 +12,7 @@ import {
   tcplifeJson,
   tcpstatesJson,
 } from '../../src/format/json.js';
-import { sampleEvent } from '../support/events.js';
+import { sampleEvent } from '../../harness/events.js';
 
 /** 2023-11-14T22:13:20.000Z minus 5 s of CLOCK_MONOTONIC. */
 const OFFSET_MS = 1_700_000_000_000;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The man pages (man/tcpstates.8, man/tcplife.8): they render without a
 // groff warning, have bcc's sections, document every option of -h and every
-// output column, carry the package's version, quote the README's measured
-// overhead, ship in the npm package, and scripts/install-man makes
+// output column, carry the package's version, quote the bench's measured
+// overhead (bench/results/), ship in the npm package, and scripts/install-man makes
 // `man <tool>` find them.
 
 import { strict as assert } from 'node:assert';
@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { tcplifeRenderer } from '../../src/format/tcplife.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';
-import { TOOLS } from '../support/rows.js';
-import { binPath, REPO_ROOT as ROOT } from '../support/system.js';
+import { readResults } from '../../bench/results.js';
+import { TOOLS } from '../../harness/rows.js';
+import { binPath, REPO_ROOT as ROOT } from '../../harness/system.js';
 
 const PACKAGE = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as {
   version: string;
@@ -103,13 +104,15 @@ for (const tool of TOOLS) {
       assert.ok(section(text, 'OPTIONS').includes(`"${tool.name} ${PACKAGE.version}"`), '-V example output');
     });
 
-    test("OVERHEAD quotes the README's measured tracer CPU per event", () => {
-      const readme = readFileSync(`${ROOT}README.md`, 'utf8');
-      const row = /^\| tracer CPU µs per event[^|]*\|[^|]*\| ([\d.]+) \| ([\d.]+) \|$/m.exec(readme);
-      assert.ok(row, 'README Performance has the "tracer CPU µs per event" row');
+    test('OVERHEAD quotes the newest bench results: tracer CPU per event', () => {
+      const warm = readResults(`${ROOT}bench/results`).flatMap((file) => file.tables.filter((table) => table.id === 'warm'))[0];
+      assert.ok(warm, 'bench/results/ has a warm-runs table');
+      const row = warm.rows.find((cells) => /^tracer CPU (µs per event|us\/event)/.test(cells[0]!));
+      assert.ok(row, 'the warm-runs table has the tracer CPU per event row');
+      const [ours, reference] = [row[warm.columns.indexOf('ours')], row[warm.columns.indexOf('libbpf-tools')]];
       const overhead = section(text, 'OVERHEAD').replace(/\s+/g, ' ');
-      assert.ok(overhead.includes(`${row[1]} us`), `OVERHEAD quotes ours, ${row[1]} us (update man/${tool.name}.8 with the README)`);
-      if (tool.name === 'tcpstates') assert.ok(overhead.includes(`${row[2]} us`), `OVERHEAD quotes libbpf-tools', ${row[2]} us`);
+      assert.ok(overhead.includes(`${ours} us`), `OVERHEAD quotes ours, ${ours} us (update man/${tool.name}.8 with the results)`);
+      if (tool.name === 'tcpstates') assert.ok(overhead.includes(`${reference} us`), `OVERHEAD quotes libbpf-tools', ${reference} us`);
     });
   });
 }

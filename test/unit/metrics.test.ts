@@ -19,7 +19,7 @@ import { ByteOutput } from '../../src/format/output.js';
 import { UsageError } from '../../src/errors.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
-import { sampleEvent } from '../support/events.js';
+import { sampleEvent } from '../../harness/events.js';
 
 const ECONNREFUSED = 111;
 const ETIMEDOUT = 110;

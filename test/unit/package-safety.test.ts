@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { test } from 'node:test';
 import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
-import { REPO_ROOT as ROOT } from '../support/system.js';
+import { REPO_ROOT as ROOT } from '../../harness/system.js';
 
 function sources(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true, recursive: true })

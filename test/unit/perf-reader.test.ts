@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import type { PerfRings } from '../../src/ffi/libbpf.js';
 import { PerfReader } from '../../src/reader/perf-reader.js';
 import { DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, type RecordSink } from '../../src/reader/ring.js';
-import { FakeRing } from '../support/rings.js';
+import { FakeRing } from '../../harness/rings.js';
 
 const PAGE = 4096;
 const DATA = 1024;

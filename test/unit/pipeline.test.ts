@@ -12,7 +12,7 @@ import { EventView } from '../../src/decode/event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { Aggregation, MetricsAggregation } from '../../src/trace/consumers.js';
 import { Pipeline, type Consumer } from '../../src/trace/pipeline.js';
-import { encodeEvent } from '../support/events.js';
+import { encodeEvent } from '../../harness/events.js';
 
 class Count {
   added = 0;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RingData, type RecordSink } from '../../src/reader/ring.js';
-import { FakeRing } from '../support/rings.js';
+import { FakeRing } from '../../harness/rings.js';
 
 class Collect implements RecordSink {
   samples: number[][] = [];

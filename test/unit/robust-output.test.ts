@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { Output, type WriteFn } from '../../src/io/output.js';
-import { PROMPTLY_MS } from '../support/system.js';
+import { PROMPTLY_MS } from '../../harness/system.js';
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { colorizerFor } from '../../src/format/color.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcplifeRenderer } from '../../src/format/tcplife.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';
-import { encodeEvent, type EventFields } from '../support/encode-event.js';
+import { encodeEvent, type EventFields } from '../../harness/encode-event.js';
 
 /** A deterministic pseudo-random generator (xorshift32). */
 function randomSource(seed: number): (below: number) => number {

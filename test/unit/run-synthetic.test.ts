@@ -27,7 +27,7 @@ import { renderBatch } from '../../src/reader/render.js';
 import { syntheticRings } from '../../src/reader/synthetic.js';
 import { SYSTEM_CLOCK } from '../../src/trace/tracer.js';
 import type { RunDeps } from '../../src/trace/run.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 
 const EVENTS_PER_RING = 40;
 const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV];

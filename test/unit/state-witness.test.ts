@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The state witness's parser (test/support/state-witness.ts), on lines as
+// The state witness's parser (harness/state-witness.ts), on lines as
 // this kernel's trace buffer prints them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWitnessTrace } from '../support/state-witness.js';
+import { parseWitnessTrace } from '../../harness/state-witness.js';
 
 const TRACE = [
   '# tracer: nop',

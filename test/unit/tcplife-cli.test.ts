@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
-import { runTracerToExit } from '../support/tracer-process.js';
+import { runTracerToExit } from '../../harness/tracer-process.js';
 
 async function run(args: readonly string[]) {
   const result = await runTracerToExit(args, process.env, 15_000, { tool: 'tcplife' });

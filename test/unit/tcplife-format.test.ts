@@ -7,11 +7,11 @@ import { strict as assert } from 'node:assert';
 import type { TcpEvent } from '../../src/decode/event.js';
 import { bytesAsKib, sessionOwner, tcplifeRenderer, type TcplifeFormatOptions } from '../../src/format/tcplife.js';
 import { colorizerFor } from '../../src/format/color.js';
-import { bccFormat } from '../support/oracle.js';
+import { bccFormat } from '../../harness/oracle.js';
 import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
-import { encodeEvent, type EventFields } from '../support/encode-event.js';
+import { encodeEvent, type EventFields } from '../../harness/encode-event.js';
 
 function options(overrides: Partial<TcplifeFormatOptions> = {}): TcplifeFormatOptions {
   return { wide: false, csv: false, time: false, timestamp: false, wallClockOffsetMs: 0, colorizer: null, ...overrides };

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 // tcpstates output against bcc's own printf formats (applied by Python in
-// test/support/bcc_format.py) and against the pinned header lines.
+// harness/bcc_format.py) and against the pinned header lines.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { tcpstatesRenderer, type TcpstatesFormatOptions } from '../../src/format/tcpstates.js';
 import { colorizerFor } from '../../src/format/color.js';
-import { encodeEvent, type EventFields } from '../support/events.js';
-import { bccFormat, type OracleMode } from '../support/oracle.js';
+import { encodeEvent, type EventFields } from '../../harness/events.js';
+import { bccFormat, type OracleMode } from '../../harness/oracle.js';
 
 function options(overrides: Partial<TcpstatesFormatOptions> = {}): TcpstatesFormatOptions {
   return { wide: false, csv: false, time: false, timestamp: false, wallClockOffsetMs: 0, colorizer: null, ...overrides };

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { EVENT_SIZE, EventView } from '../../src/decode/event.js';
-import { decodeEvent } from '../support/decode-event.js';
+import { decodeEvent } from '../../harness/decode-event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcpstatesRenderer, type TcpstatesFormatOptions } from '../../src/format/tcpstates.js';
 import { colorizerFor } from '../../src/format/color.js';
-import { encodeEvent, type EventFields } from '../support/encode-event.js';
+import { encodeEvent, type EventFields } from '../../harness/encode-event.js';
 
 const CURL: EventFields = {
   skaddr: 0xffff9fd7e8192000n,

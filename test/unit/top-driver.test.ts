@@ -21,7 +21,7 @@ import type { ScreenSize } from '../../src/top/screen.js';
 import { LiveView } from '../../src/top/live-view.js';
 import { ByteOutput } from '../../src/format/output.js';
 import type { OpenSessionsSnapshot } from '../../src/open/session.js';
-import { fakeSnapshot, fakeSource } from '../support/fake-sessions.js';
+import { fakeSnapshot, fakeSource } from '../../harness/fake-sessions.js';
 
 class RecordingScreen implements TopScreen {
   readonly frames: (readonly string[])[] = [];
@@ -154,7 +154,7 @@ describe('top driver', () => {
       assert.ok(!block.includes('keys'));
     }
     // 20 ms intervals: 50 times the bytes per interval, per second.
-    assert.match(blocks[1] ?? '', /RX\n5151 psql .*  97K  23M 3.9K  20M\n/);
+    assert.match(blocks[1] ?? '', /RX\n5151 psql .* {2}97K {2}23M 3.9K {2}20M\n/);
   });
 });
 

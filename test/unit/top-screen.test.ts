@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Chalk } from 'chalk';
 import type { OpenSession, OpenSessionsSnapshot } from '../../src/open/session.js';
 import { formatAge, humanBytes, perSecond, renderTop, sortSessions, topSessions, type SortKey, type TopView } from '../../src/top/screen.js';
-import { fakeSnapshot } from '../support/fake-sessions.js';
+import { fakeSnapshot } from '../../harness/fake-sessions.js';
 
 const SECOND_NS = 1_000_000_000n;
 
@@ -99,7 +99,7 @@ describe('top screen: exact lines', () => {
   it('rates use the interval the deltas cover', () => {
     const lines = renderTop(fakeSnapshot(2, 1000), { ...view({ columns: 120, rows: 30 }), intervalNs: 2n * SECOND_NS });
     assert.match(lines[0] ?? '', /TX 196K\/s RX 293K\/s$/);
-    assert.match(lines[3] ?? '', /^5151 psql .* 1000 244K 5\.8K  20M$/);
+    assert.match(lines[3] ?? '', /^5151 psql .* 1000 244K 5\.8K {2}20M$/);
   });
 
   it('a COMM with control characters is shown with "?" in their place; an unknown owner as "-"', () => {
@@ -109,7 +109,7 @@ describe('top screen: exact lines', () => {
       comm: 'a\x1b[2Jb\x9bc',
     };
     const lines = renderTop({ ...fakeSnapshot(1, 1000), sessions: [session] }, view({ columns: 120, rows: 30 }));
-    assert.match(lines[3] ?? '', /^  - a\?\[2Jb\?c /);
+    assert.match(lines[3] ?? '', /^ {2}- a\?\[2Jb\?c /);
   });
 
   it('colour: the sorted column head inverse, states coloured, idle rows dim; widths unchanged', () => {

@@ -18,7 +18,7 @@ import { syntheticRings } from '../../src/reader/synthetic.js';
 import { Diagnostics } from '../../src/io/diagnostics.js';
 import { Output, type WriteFn } from '../../src/io/output.js';
 import { COUNTER_CHECK_INTERVAL_MS, READ_INTERVAL_MS, Tracer, type TracerClock, type TracerOptions } from '../../src/trace/tracer.js';
-import { FakeRing } from '../support/rings.js';
+import { FakeRing } from '../../harness/rings.js';
 
 /** Timers run by hand: advance(ms) fires what falls due, in time order. */
 class ManualClock implements TracerClock {
@@ -161,14 +161,14 @@ describe('Tracer', () => {
 
   test('without a header, the notice goes to stderr (a custom one when given)', async () => {
     const plain = harness({ header: null });
-    plain.tracer.start();
+    const plainDone = plain.tracer.start();
     plain.tracer.stop(0);
-    await plain.tracer.done;
+    await plainDone;
     assert.equal(plain.stderr[0], 'tcpstates: Tracing... Hit Ctrl-C to end.');
     const custom = harness({ header: null, notice: 'Tracing for the summary...' });
-    custom.tracer.start();
+    const customDone = custom.tracer.start();
     custom.tracer.stop(0);
-    await custom.tracer.done;
+    await customDone;
     assert.equal(custom.stderr[0], 'tcpstates: Tracing for the summary...');
   });
 

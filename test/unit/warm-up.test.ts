@@ -21,7 +21,7 @@ import { sampleRecordBytes, syntheticRings } from '../../src/reader/synthetic.js
 import { Diagnostics } from '../../src/io/diagnostics.js';
 import { Output } from '../../src/io/output.js';
 import { Tracer, type TracerClock, type TracerOptions } from '../../src/trace/tracer.js';
-import { encodeEvent } from '../support/events.js';
+import { encodeEvent } from '../../harness/events.js';
 
 /** Timers that never fire: the test reads through stop()'s last read. */
 const STILL_CLOCK: TracerClock = {

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Runs test/support/bcc_format.py: bcc's own printf formats, applied by
+// Runs harness/bcc_format.py: bcc's own printf formats, applied by
 // Python, as the reference our renderers must match byte for byte.
 
 import { execFileSync } from 'node:child_process';
-import type { TcpEvent } from '../../src/decode/event.js';
+import type { TcpEvent } from '../src/decode/event.js';
 import { REPO_ROOT } from './system.js';
 
-const SCRIPT = `${REPO_ROOT}test/support/bcc_format.py`;
+const SCRIPT = `${REPO_ROOT}harness/bcc_format.py`;
 
 export type OracleMode = 'default' | 'wide' | 'csv';
 

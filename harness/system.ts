@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root: this file runs as dist/test/support/system.js. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The repository root: this file runs as dist/harness/system.js. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** bin/<tool> of this repository (or of another root, e.g. an unpacked package). */
 export function binPath(tool: string, root = REPO_ROOT): string {

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Dev harness for tcplife --top: the real driver and terminal on this
 // process's stdin/stdout, fed by the synthetic source. Run it in a terminal:
-//   node dist/test/harness/top.js [--interval MS] [--idle N] [--crash-after N] [--fail-after N]
+//   node dist/harness/top-harness.js [--interval MS] [--idle N] [--crash-after N] [--fail-after N]
 // --crash-after N throws an uncaught exception after N snapshots (the
 // terminal must still be restored); --fail-after N makes the source reject.
 // It stops on q, Ctrl-C, SIGINT, SIGTERM and SIGHUP, as the tool does.
 
 import { parseArgs } from 'node:util';
-import { runTopOnTerminal } from '../../src/top/driver.js';
-import { fakeSource } from '../support/fake-sessions.js';
+import { runTopOnTerminal } from '../src/top/driver.js';
+import { fakeSource } from './fake-sessions.js';
 
 const { values } = parseArgs({
   options: {

@@ -2,7 +2,7 @@
 // Synthetic perf rings for the reader's unit tests: records written the way
 // the kernel writes them, so ring arithmetic can be tested without a kernel.
 
-import { PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from '../../src/reader/ring.js';
+import { PERF_RECORD_LOST, PERF_RECORD_SAMPLE } from '../src/reader/ring.js';
 
 /** Builds records into a ring the way the kernel does, from a free-running position. */
 export class FakeRing {

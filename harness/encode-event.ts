@@ -2,7 +2,7 @@
 // Builds the bytes of a struct tcp_event (bpf/tcpstates.h) for tests, the
 // inverse of decodeEvent: fields not given are zero.
 
-import { EVENT_LAYOUT, EVENT_SIZE } from '../../src/decode/event.js';
+import { EVENT_LAYOUT, EVENT_SIZE } from '../src/decode/event.js';
 
 export interface EventFields {
   tsNs?: bigint;

@@ -7,12 +7,9 @@
 //
 // Why: this CI machine's kernel (a Firecracker guest) runs no BPF program
 // while a thread of its init process (PID 1, the guest agent) is current,
-// including the softirqs that interrupt such a thread. Measured: over 4 s,
-// softirq_entry counted per thread by ftrace and by a BPF program agreed
-// for every thread but PID 1's (ftrace 6 and 3, BPF 0); and every session
-// missing from a scale-test run had its last transitions run in a softirq on
-// top of a PID 1 thread (README, "Blind spot"). No kernel counter reports
-// them: a tracer cannot know. The witness can.
+// including the softirqs that interrupt such a thread (test/README.md; the
+// measurement is in docs/performance.md). No kernel counter reports them: a
+// tracer cannot know. The witness can.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';

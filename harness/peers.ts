@@ -3,7 +3,7 @@
 // and client as separate node processes with their own process titles (so
 // their PID and COMM differ from the test runner's and from each other's);
 // python3 peers for what node cannot do (listen without accepting); the
-// process models of test/fixtures/*.py; and a python3 load (sessions,
+// process models of harness/fixtures/*.py; and a python3 load (sessions,
 // refused, timed-out and reset connects) run in a test's own network
 // namespace or cgroup. Driven only through argv/stdio. Traffic made in the
 // test process itself is in loopback.ts.
@@ -274,9 +274,9 @@ export async function runRstClient(family: Family, port: number, bytes: number, 
   return { pid: child.pid!, title, localPort: Number(out.lines[0]) };
 }
 
-// ---- test/fixtures/*.py ------------------------------------------------------
+// ---- harness/fixtures/*.py ------------------------------------------------------
 
-export const FIXTURES = `${REPO_ROOT}test/fixtures/`;
+export const FIXTURES = `${REPO_ROOT}harness/fixtures/`;
 
 /** A record a fixture prints: one JSON object a line. */
 export interface FixtureRecord {
@@ -328,7 +328,7 @@ export class FixturePeer {
   }
 }
 
-/** Runs test/fixtures/<script> with python3. */
+/** Runs harness/fixtures/<script> with python3. */
 export function startFixture(script: string, args: readonly (string | number)[]): FixturePeer {
   return new FixturePeer(spawn('python3', [`${FIXTURES}${script}`, ...args.map(String)], { stdio: ['pipe', 'pipe', 'inherit'] }));
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tcplife --top's driver and terminal control in a real terminal (tmux),
 // fed by the synthetic source through the dev harness
-// (test/harness/top.ts): what the screen shows, keys, resize, and that
+// (harness/top-harness.ts): what the screen shows, keys, resize, and that
 // every way out (q, Ctrl-C, SIGTERM, an uncaught exception, a failing
 // source) gives the shell its terminal back: main screen, cursor shown,
 // canonical mode with echo. Needs tmux (a test dependency); no BPF, no lock.
@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { humanBytes } from '../../src/top/screen.js';
-import { waitFor } from '../support/system.js';
-import { PROMPT, Tmux } from '../support/tmux.js';
+import { waitFor } from '../../harness/system.js';
+import { PROMPT, Tmux } from '../../harness/tmux.js';
 
-const HARNESS = fileURLToPath(new URL('../harness/top.js', import.meta.url));
+const HARNESS = fileURLToPath(new URL('../../harness/top-harness.js', import.meta.url));
 const INTERVAL_MS = 200;
 /** A colour or attribute (SGR) escape sequence. */
 const SGR = /\x1b\[[0-9;]*m/;

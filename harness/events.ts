@@ -2,7 +2,7 @@
 // Events for tests: encoded bytes with defaults (over encode-event.ts), and
 // decoded events for the pure formatters.
 
-import type { TcpEvent } from '../../src/decode/event.js';
+import type { TcpEvent } from '../src/decode/event.js';
 import { encodeEvent as encodeRawEvent, type EventFields } from './encode-event.js';
 
 export type { EventFields };

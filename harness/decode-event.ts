@@ -3,8 +3,8 @@
 // tcp_event that copies an event into a plain object (the tools read events
 // in place through EventView only).
 
-import { AF_INET6, ipv4ToString, ipv6ToString } from '../../src/decode/addr.js';
-import { EVENT_LAYOUT, EVENT_SIZE, hex64, readComm, readU64, TRANSITION_EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
+import { AF_INET6, ipv4ToString, ipv6ToString } from '../src/decode/addr.js';
+import { EVENT_LAYOUT, EVENT_SIZE, hex64, readComm, readU64, TRANSITION_EVENT_SIZE, type TcpEvent } from '../src/decode/event.js';
 
 export class DecodeError extends Error {
   override name = 'DecodeError' as const;
