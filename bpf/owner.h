@@ -4,9 +4,11 @@
  *
  * tcpstates: the caller of connect(), listen() or close() (transition_owner).
  * tcplife: the process that last *used* the session (claim(), from the send
- * and receive tracepoints); a listener's child starts owned by the listening
- * port's owner (the `listeners` map), which learn_accepter() keeps at the
- * process seen accepting on it.
+ * and receive tracepoints); a listener's child that no process used or
+ * closed is owned by the listening port's owner (the `listeners` map), a
+ * process holding the listener: the one found waiting on it when a child was
+ * queued (learn_waiter()), else the one seen serving a child
+ * (learn_accepter()), else the caller of listen().
  *
  * Part of tcpstates.bpf.c: included after its struct sock_info, its sk_info
  * map and count().
@@ -22,6 +24,7 @@
 
 /* sock_info.iflags: what we know about the owner. */
 #define OWNER_BY_USE (1u << 0) /* owner_pid connected, sent or received on it */
+#define OWNER_OF_LISTENER (1u << 1) /* owner_pid is the listening port's owner, as adopted */
 
 /* from include/linux/sched.h */
 #define PF_KTHREAD 0x00200000
@@ -56,6 +59,7 @@ struct {
 
 static __always_inline void remember_owner(struct sock_info *info, __u32 pid)
 {
+	info->iflags &= ~OWNER_OF_LISTENER;
 	info->owner_pid = pid;
 	bpf_get_current_comm(info->owner_comm, sizeof(info->owner_comm));
 }
@@ -117,17 +121,39 @@ static __always_inline void session_owner(struct sock_info *info, int newstate, 
 	}
 }
 
-/* A child of a listener: provisionally owned by whoever accepts on it (or
- * listens), until a process uses it. */
+/* A child of a listener: provisionally owned by the listening port's owner,
+ * until a process uses or closes it. Adopted when it is born, and again when
+ * it closes unused (the port's owner may have been learnt since: the child is
+ * born before the listener's waiters are woken for it, see learn_waiter). */
 static __always_inline void adopt_listener_owner(struct sock_info *info, __u32 netns_ino, __u16 port)
 {
 	struct listener_key key = listener_key_of(netns_ino, port);
 	struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 
+	info->iflags |= OWNER_OF_LISTENER;
 	if (listener) {
 		info->owner_pid = listener->pid;
 		__builtin_memcpy(info->owner_comm, listener->comm, TASK_COMM_LEN);
 	}
+}
+
+/* The port's owner becomes `learnt`; an entry made here is the listener's own. */
+static __always_inline void set_listener_owner(const struct sock *listener_sk, __u32 netns_ino, __u16 port, struct owner *learnt)
+{
+	struct listener_key key = listener_key_of(netns_ino, port);
+	struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
+
+	if (listener) {
+		/* In place: one entry per port, written by whoever serves it. */
+		if (listener->pid != learnt->pid) {
+			listener->pid = learnt->pid;
+			__builtin_memcpy(listener->comm, learnt->comm, TASK_COMM_LEN);
+		}
+		return;
+	}
+	learnt->listener_skaddr = (__u64)listener_sk;
+	if (bpf_map_update_elem(&listeners, &key, learnt, BPF_NOEXIST))
+		count(COUNTER_LISTENER_FAILED);
 }
 
 /* listen(): the caller owns the port until a process is seen accepting on it. */
@@ -168,8 +194,6 @@ static __always_inline void learn_accepter(struct sock *sk, struct tcp_sock *tp,
 	 * programs. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 netns_ino = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	struct listener_key key = listener_key_of(netns_ino, bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport));
-	struct owner *listener = bpf_map_lookup_elem(&listeners, &key);
 	struct owner learnt = {};
 
 	if (BPF_CORE_READ(task, group_leader, start_time) > info->birth_ns) {
@@ -181,15 +205,103 @@ static __always_inline void learn_accepter(struct sock *sk, struct tcp_sock *tp,
 		learnt.pid = pid;
 		__builtin_memcpy(learnt.comm, info->owner_comm, TASK_COMM_LEN);
 	}
-	if (listener) {
-		/* In place: one entry per port, written by whoever serves it. */
-		if (listener->pid != learnt.pid) {
-			listener->pid = learnt.pid;
-			__builtin_memcpy(listener->comm, learnt.comm, TASK_COMM_LEN);
+	/* Not the listener's own entry: it is not known from here. */
+	set_listener_owner(NULL, netns_ino, bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport), &learnt);
+}
+
+/* from include/linux/wait.h */
+#define WQ_FLAG_EXCLUSIVE 0x01
+/* Entries looked at on a listener's wait queue, and on an epoll set's. */
+#define WAITERS_MAX 4
+
+/* The entry of a wait queue whose list node is at `node`. */
+static __always_inline struct wait_queue_entry *wait_entry_of(struct list_head *node)
+{
+	return (void *)node - bpf_core_field_offset(struct wait_queue_entry, entry);
+}
+
+/* The address of a wait queue head's list: where its walk ends. */
+static __always_inline void *wait_list_of(void *head)
+{
+	return head + bpf_core_field_offset(struct wait_queue_head, head);
+}
+
+/* `task` read from a wait entry's private field, if it is a thread: a
+ * private that is not a task (poll's, io_uring's) fails the check that the
+ * task's group leader has its tgid. */
+static __always_inline bool waiter_task(struct task_struct *task, struct owner *found)
+{
+	if (!task)
+		return false;
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (!tgid || BPF_CORE_READ(task, group_leader, tgid) != tgid)
+		return false;
+	found->pid = tgid;
+	bpf_core_read(found->comm, TASK_COMM_LEN, &task->comm);
+	return true;
+}
+
+/* The first thread asleep in epoll_wait() on the epoll set whose entry on a
+ * listener's queue is `entry` (the listener's head is `listener_wait`). */
+static __always_inline bool epoll_waiter(struct wait_queue_entry *entry, void *listener_wait, struct owner *found)
+{
+	struct eppoll_entry *pwq = (void *)entry - bpf_core_field_offset(struct eppoll_entry, wait);
+
+	/* Another kind of entry with no private (aio's) fails this. */
+	if (BPF_CORE_READ(pwq, whead) != listener_wait)
+		return false;
+	struct eventpoll *ep = BPF_CORE_READ(pwq, base, ep);
+	void *end = wait_list_of((void *)ep + bpf_core_field_offset(struct eventpoll, wq));
+	struct list_head *node = BPF_CORE_READ(ep, wq.head.next);
+
+	/* epoll_wait() sleeps as an exclusive entry whose private is the task. */
+	return node && (void *)node != end && waiter_task(BPF_CORE_READ(wait_entry_of(node), private), found);
+}
+
+/* The thread the kernel is about to wake for a child queued on `listener_sk`:
+ * the first one asleep on its wait queue in accept() (an exclusive entry
+ * whose private is the task) or in epoll_wait() on a set that holds it. Read
+ * with probe reads: the queue is walked without its lock, and a waiter may be
+ * leaving it; what is read is checked before it is believed. */
+static __always_inline bool listener_waiter(const struct sock *listener_sk, struct owner *found)
+{
+	struct socket_wq *wq = BPF_CORE_READ(listener_sk, sk_wq);
+	if (!wq)
+		return false;
+	void *wait = (void *)wq + bpf_core_field_offset(struct socket_wq, wait);
+	void *end = wait_list_of(wait);
+	struct list_head *node = BPF_CORE_READ(wq, wait.head.next);
+
+	for (int i = 0; i < WAITERS_MAX && node && (void *)node != end; i++) {
+		struct wait_queue_entry *entry = wait_entry_of(node);
+		void *private = BPF_CORE_READ(entry, private);
+
+		if (private && (BPF_CORE_READ(entry, flags) & WQ_FLAG_EXCLUSIVE)) {
+			if (waiter_task(private, found))
+				return true;
+		} else if (!private && epoll_waiter(entry, wait, found)) {
+			return true;
 		}
-	} else if (bpf_map_update_elem(&listeners, &key, &learnt, BPF_NOEXIST)) {
-		count(COUNTER_LISTENER_FAILED);
+		node = BPF_CORE_READ(node, next);
 	}
+	return false;
+}
+
+/*
+ * A child was queued on a listener, which is about to wake its waiters: the
+ * thread it will wake holds the listening socket, and owns the port now. A
+ * process that called listen() and left the accepting to a child it forked
+ * (and closed its own copy) is so replaced by that child before any session
+ * of the port closes.
+ */
+static __always_inline void learn_waiter(const struct sock *listener_sk)
+{
+	struct owner found = {};
+
+	if (!listener_waiter(listener_sk, &found))
+		return;
+	set_listener_owner(listener_sk, BPF_CORE_READ(listener_sk, __sk_common.skc_net.net, ns.inum),
+			   BPF_CORE_READ(listener_sk, __sk_common.skc_num), &found);
 }
 
 /* Owner by use: the process sending or receiving on a session owns it.

@@ -385,6 +385,8 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 		note_listener(t->sk, t->netns_ino, t->sport, t->pid);
 
 	if (t->newstate == TCP_CLOSE && info->birth_ns) {
+		if (info->iflags & OWNER_OF_LISTENER)
+			adopt_listener_owner(info, t->netns_ino, t->sport);
 		__u32 owner_pid = info->owner_pid ? info->owner_pid : t->pid;
 
 		if (ports_pass(t->sport, t->dport) && pid_passes(owner_pid)) {
@@ -468,6 +470,18 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(handle_recv, struct sock *sk, int ret, int flags)
 {
 	claim(sk);
+	return 0;
+}
+
+/* tcplife: a listener's waiters (owner.h, learn_waiter). Runs whenever any
+ * socket has data to read (Linux 6.3 and later): only a TCP listener's, for a
+ * child queued on it, goes further. */
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(handle_data_ready, const struct sock *sk)
+{
+	if (sk->__sk_common.skc_state != TCP_LISTEN || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	learn_waiter(sk);
 	return 0;
 }
 

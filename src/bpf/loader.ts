@@ -13,6 +13,7 @@ import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
+import { DATA_READY_KERNEL, kernelAtLeast } from './preflight.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -21,6 +22,8 @@ export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
 /** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
 export const PROGRAM_SEND = 'handle_send';
 export const PROGRAM_RECV = 'handle_recv';
+/** tcplife only, from Linux 6.3: a listener's waiters, when a child is queued. */
+export const PROGRAM_DATA_READY = 'handle_data_ready';
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -174,13 +177,15 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): P
     }
   };
   const nested = findOptional(PROGRAM_SET_STATE_NESTED);
-  // The owner-by-use programs run on all socket I/O: tcpstates does not
-  // need them, so they are neither loaded nor attached for it.
-  const owner = [PROGRAM_SEND, PROGRAM_RECV].flatMap((name) => {
+  // The owner programs run on all socket I/O: tcpstates does not need
+  // them, so they are neither loaded nor attached for it.
+  const sessions = config.mode === 'sessions';
+  const owner = [PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY].flatMap((name) => {
     const program = findOptional(name);
     if (program === null) return [];
-    libbpf.setAutoload(program, config.mode === 'sessions');
-    return config.mode === 'sessions' ? [{ name, program }] : [];
+    const wanted = sessions && (name !== PROGRAM_DATA_READY || kernelAtLeast(DATA_READY_KERNEL));
+    libbpf.setAutoload(program, wanted);
+    return wanted ? [{ name, program }] : [];
   });
   const stateChange = [{ name: PROGRAM_SET_STATE, program: setState }];
   if (nested !== null) stateChange.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });

@@ -129,12 +129,21 @@ export function parseKernelRelease(release: string): [number, number] | null {
   return match ? [Number(match[1]), Number(match[2])] : null;
 }
 
+/** The kernel of the sock:sk_data_ready tracepoint, which tcplife's
+ * listener-waiter program needs (without it, that program is not loaded). */
+export const DATA_READY_KERNEL: readonly [number, number] = [6, 3];
+
+/** Whether the release is `minimum` or later; an unknown scheme counts as later. */
+export function kernelAtLeast(minimum: readonly [number, number], release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()): boolean {
+  const version = parseKernelRelease(release);
+  if (version === null) return true;
+  return version[0] > minimum[0] || (version[0] === minimum[0] && version[1] >= minimum[1]);
+}
+
 /** @throws PreflightError on a kernel older than MIN_KERNEL. */
 export function checkKernelVersion(release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()): void {
-  const version = parseKernelRelease(release);
-  if (version === null) return; // unknown scheme: let the load decide
-  const [major, minor] = version;
-  if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1])) {
+  // An unknown scheme passes: let the load decide.
+  if (!kernelAtLeast(MIN_KERNEL, release)) {
     throw new PreflightError(`kernel ${release} is too old: this tool needs Linux ${MIN_KERNEL.join('.')} or later (BTF-typed tracepoints with socket storage)`, {
       hint: 'run it on Linux 5.11 or later, or use bcc\'s tcpstates/tcplife on this kernel',
     });

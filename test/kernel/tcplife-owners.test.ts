@@ -2,14 +2,16 @@
 // tcplife owners in the process models of real servers (root, real kernel):
 // the owner of a session is the process that last used it (connect, send,
 // receive); a process that only drops the last reference does not replace
-// it; a child reset before accept() belongs to the process last seen
-// accepting on its listener. Peers: harness/fixtures/owners.py.
+// it; a child reset before accept() belongs to a process that holds its
+// listener: the one waiting on it when the child was queued, or the one last
+// seen accepting on it. Peers: harness/fixtures/owners.py.
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { startFixture, uniqueTitle } from '../../harness/peers.js';
 import { parseLifeCsvRow, type LifeRow } from '../../harness/rows.js';
-import { requireRoot } from '../../harness/system.js';
+import { StateWitness, blindThreads, type WitnessedTransition } from '../../harness/state-witness.js';
+import { requireRoot, sleep } from '../../harness/system.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
@@ -109,5 +111,90 @@ test('a master that listens and forks accepting workers: children reset before a
   } finally {
     await master.end();
     await stopCleanly(tracer);
+  }
+});
+
+/** Connections reset before accept(), per address family. */
+const RESETS = 300;
+
+test(`a server that listens, forks an accepting child and closes its own copy: ${RESETS} children reset before accept() belong to the child, never to the parent, and ${RESETS} client ends to the client (IPv4 and IPv6)`, async (t) => {
+  // The kernel's own record of every transition: a session may be missing
+  // only if the kernel ran one of its transitions where no BPF program runs.
+  const witness = StateWitness.start();
+  let witnessed: WitnessedTransition[] | null = null;
+  const tracer = await TracerProcess.attach('tcplife', ['-s']);
+  const parentTitle = uniqueTitle('tlfpar');
+  const childTitle = uniqueTitle('tlfchd');
+  const clientTitle = uniqueTitle('tlfcli');
+  const servers: ReturnType<typeof startFixture>[] = [];
+  /** Per family: the listening port, the accepting child, the resetting client and its ports. */
+  const runs: { family: 4 | 6; port: number; parent: number; child: number; client: number; localPorts: number[] }[] = [];
+  try {
+    for (const family of [4, 6] as const) {
+      const server = startFixture('owners.py', ['listen-fork-close', parentTitle, childTitle, family]);
+      servers.push(server);
+      // Once the child sleeps in accept() and the parent has closed its copy.
+      const listening = await server.record('listening');
+      const resetter = startFixture('owners.py', ['rst-at-once', clientTitle, family, listening.port as number, RESETS]);
+      const { localPorts } = (await resetter.record('reset', 60_000)) as unknown as { localPorts: number[] };
+      runs.push({ family, port: listening.port as number, parent: server.pid, child: listening.child as number, client: resetter.pid, localPorts });
+    }
+    const key = (family: number, localPort: number, remotePort: number): string => `${family} ${localPort}>${remotePort}`;
+    const expected = new Set(runs.flatMap((run) => run.localPorts.flatMap((localPort) => [key(run.family, run.port, localPort), key(run.family, localPort, run.port)])));
+    const printedKeys = (): Set<string> =>
+      new Set(tracer.stdoutLines.map(parseLifeCsvRow).flatMap((row) => (row === null ? [] : [key(row.ip, row.localPort, row.remotePort)])));
+    const deadline = Date.now() + 10_000;
+    while ([...expected].some((wanted) => !printedKeys().has(wanted)) && Date.now() < deadline) await sleep(100);
+    await stopCleanly(tracer);
+    witnessed = witness.stop();
+    const blind = blindThreads();
+
+    const history = new Map<string, WitnessedTransition[]>();
+    for (const transition of witnessed) {
+      const socket = key(transition.family, transition.sport, transition.dport);
+      if (expected.has(socket)) history.set(socket, [...(history.get(socket) ?? []), transition]);
+    }
+    const rows = new Map<string, LifeRow[]>();
+    for (const row of tracer.stdoutLines.map(parseLifeCsvRow)) {
+      if (row === null) continue;
+      const socket = key(row.ip, row.localPort, row.remotePort);
+      if (expected.has(socket)) rows.set(socket, [...(rows.get(socket) ?? []), row]);
+    }
+    for (const run of runs) {
+      const owners = { server: new Map<string, number>(), client: new Map<string, number>() };
+      const blindSessions = { server: 0, client: 0 };
+      for (const localPort of run.localPorts) {
+        for (const [side, socket] of [['server', key(run.family, run.port, localPort)], ['client', key(run.family, localPort, run.port)]] as const) {
+          const transitions = history.get(socket) ?? [];
+          assert.equal(transitions.filter((transition) => transition.newstate === 'CLOSE').length, 1, `the witness saw ${socket} close once`);
+          const printed = rows.get(socket) ?? [];
+          if (printed.length === 0 && transitions.some((transition) => blind.has(transition.tid))) {
+            blindSessions[side]++;
+            continue;
+          }
+          assert.equal(printed.length, 1, `${socket}: one row (its transitions ran where BPF runs)`);
+          const owner = `${printed[0]!.pid} ${printed[0]!.comm}`;
+          owners[side].set(owner, (owners[side].get(owner) ?? 0) + 1);
+        }
+      }
+      const unseen = blindSessions.server + blindSessions.client;
+      if (unseen > 0) t.diagnostic(`IPv${run.family}: ${unseen} sessions not printed: the kernel ran their transitions where BPF cannot run (PID 1's threads)`);
+      assert.deepEqual(
+        [...owners.server],
+        [[`${run.child} ${childTitle}`, RESETS - blindSessions.server]],
+        `IPv${run.family} server ends: the child asleep in accept(), never the parent ${run.parent}, which closed its copy`,
+      );
+      assert.deepEqual([...owners.client], [[`${run.client} ${clientTitle}`, RESETS - blindSessions.client]], `IPv${run.family} client ends: the client`);
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.end()));
+    await tracer.stop().catch(() => {});
+    if (witnessed === null) {
+      try {
+        witness.stop();
+      } catch {
+        // the test's own failure is the one to report
+      }
+    }
   }
 });

@@ -10,7 +10,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
-import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
+import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_DATA_READY, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
+import { DATA_READY_KERNEL, kernelAtLeast } from '../../src/bpf/preflight.js';
 import { main as tcplife } from '../../src/cli/tcplife.js';
 import { main as tcpstates } from '../../src/cli/tcpstates.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
@@ -30,7 +31,9 @@ import type { RunDeps } from '../../src/trace/run.js';
 import { decodeEvent } from '../../harness/decode-event.js';
 
 const EVENTS_PER_RING = 40;
-const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV];
+const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY];
+/** sk_data_ready's program loads only where the kernel has the tracepoint. */
+const DATA_READY_LOADS = kernelAtLeast(DATA_READY_KERNEL);
 const MAP_NAMES = [MAP_RODATA, MAP_EVENTS, MAP_COUNTERS, MAP_PIDS];
 
 /** libbpf over synthetic rings: records what the loader asks of it. */
@@ -164,7 +167,7 @@ test('tcpstates, the whole path over synthetic rings: header, every event a row 
   assert.deepEqual(libbpf.rodata, encodeConfig({ ...config, bufferPages: libbpf.ringPages }));
   assert.deepEqual(libbpf.pids, [181, 182]);
   assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED]);
-  assert.deepEqual([...libbpf.autoload], [[PROGRAM_SEND, false], [PROGRAM_RECV, false]]);
+  assert.deepEqual([...libbpf.autoload], [[PROGRAM_SEND, false], [PROGRAM_RECV, false], [PROGRAM_DATA_READY, false]]);
   assert.equal(libbpf.links, 0, 'every link destroyed');
   assert.ok(libbpf.objectClosed);
 });
@@ -176,7 +179,7 @@ test('tcplife, the whole path over synthetic rings: session rows with the owner 
   assert.equal(stdout.split('\n').length, 1 + libbpf.events + 1);
   assert.equal(stdout, `${renderer.header()}\n${expectedRows(EVENT_SIZE, renderer)}`);
   assert.deepEqual(stderr, [`tool: ${libbpf.events} events read, 0 lost`]);
-  assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV]);
+  assert.deepEqual(libbpf.attached, [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, ...(DATA_READY_LOADS ? [PROGRAM_DATA_READY] : [])]);
   assert.equal(libbpf.links, 0);
   assert.ok(libbpf.objectClosed);
 });
