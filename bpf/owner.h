@@ -214,16 +214,17 @@ static __always_inline void learn_accepter(struct sock *sk, struct tcp_sock *tp,
 /* Entries looked at on a listener's wait queue, and on an epoll set's. */
 #define WAITERS_MAX 4
 
+/*
+ * CO-RE relocates each field read against the running kernel's types, and
+ * libbpf searches the kernel BTF once for each type a read starts from: the
+ * reads below start from as few types as they can (socket_wq, eventpoll,
+ * wait_queue_entry, eppoll_entry, epitem), each search costing load time.
+ */
+
 /* The entry of a wait queue whose list node is at `node`. */
 static __always_inline struct wait_queue_entry *wait_entry_of(struct list_head *node)
 {
 	return (void *)node - bpf_core_field_offset(struct wait_queue_entry, entry);
-}
-
-/* The address of a wait queue head's list: where its walk ends. */
-static __always_inline void *wait_list_of(void *head)
-{
-	return head + bpf_core_field_offset(struct wait_queue_head, head);
 }
 
 /* `task` read from a wait entry's private field, if it is a thread: a
@@ -251,7 +252,7 @@ static __always_inline bool epoll_waiter(struct wait_queue_entry *entry, void *l
 	if (BPF_CORE_READ(pwq, whead) != listener_wait)
 		return false;
 	struct eventpoll *ep = BPF_CORE_READ(pwq, base, ep);
-	void *end = wait_list_of((void *)ep + bpf_core_field_offset(struct eventpoll, wq));
+	void *end = (void *)ep + bpf_core_field_offset(struct eventpoll, wq.head);
 	struct list_head *node = BPF_CORE_READ(ep, wq.head.next);
 
 	/* epoll_wait() sleeps as an exclusive entry whose private is the task. */
@@ -269,7 +270,7 @@ static __always_inline bool listener_waiter(const struct sock *listener_sk, stru
 	if (!wq)
 		return false;
 	void *wait = (void *)wq + bpf_core_field_offset(struct socket_wq, wait);
-	void *end = wait_list_of(wait);
+	void *end = (void *)wq + bpf_core_field_offset(struct socket_wq, wait.head);
 	struct list_head *node = BPF_CORE_READ(wq, wait.head.next);
 
 	for (int i = 0; i < WAITERS_MAX && node && (void *)node != end; i++) {
@@ -282,7 +283,7 @@ static __always_inline bool listener_waiter(const struct sock *listener_sk, stru
 		} else if (!private && epoll_waiter(entry, wait, found)) {
 			return true;
 		}
-		node = BPF_CORE_READ(node, next);
+		node = BPF_CORE_READ(entry, entry.next);
 	}
 	return false;
 }

@@ -92,3 +92,8 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; problem: Problem 
 export function usageProblem(message: string, hint?: string): Checked<never> {
   return { ok: false, problem: hint === undefined ? { kind: 'usage', message } : { kind: 'usage', message, hint } };
 }
+
+/** A check's environment problem: what the machine refused (exit 1 once the CLI maps it). */
+export function environmentProblem(message: string, hint?: string): Checked<never> {
+  return { ok: false, problem: hint === undefined ? { kind: 'environment', message } : { kind: 'environment', message, hint } };
+}

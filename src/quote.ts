@@ -30,3 +30,14 @@ export function quoted(text: string): string {
 function escapeText(text: string): string {
   return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** `text` (a process name in a row) with each control character, C0, DEL
+ * and C1, shown as "?", as ps(1) shows them: a name cannot break a row or
+ * reach the terminal as an escape sequence, and keeps its width. Ordinary
+ * names come back as they are, after one test. */
+export function printable(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, '?') : text;
+}

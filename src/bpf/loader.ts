@@ -14,6 +14,7 @@ import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
 import { DATA_READY_KERNEL, kernelAtLeast } from './preflight.js';
+import { resourceLimitHintHere } from '../sys/limits.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
 export const PROGRAM_SET_STATE = 'handle_set_state';
@@ -38,7 +39,7 @@ export const BPF_OBJECT_PATH = fileURLToPath(new URL('../../bpf/tcpstates.bpf.o'
  * that says why; the pages are not committed unless written. */
 export const VERIFIER_LOG_BYTES = 4 << 20;
 
-const { EACCES, EINVAL, ENOENT, EPERM, ESRCH } = constants.errno;
+const { EACCES, EINVAL, EMFILE, ENFILE, ENOENT, ENOMEM, EPERM, ESRCH } = constants.errno;
 
 /** The hints that turn an errno into something to do. */
 function hintFor(step: string, errno: number): string | undefined {
@@ -46,6 +47,12 @@ function hintFor(step: string, errno: number): string | undefined {
   // (without CAP_IPC_LOCK), and mmap says EPERM when they do not fit.
   if (step === 'create' && errno === EPERM) {
     return 'the perf rings need more locked memory than RLIMIT_MEMLOCK allows: lift it (ulimit -l unlimited, LimitMEMLOCK=infinity, docker run --ulimit memlock=-1), run as root, or use smaller rings (--buffer-pages)';
+  }
+  if (errno === EMFILE || errno === ENFILE) {
+    return 'too many open files: raise the descriptor limit, e.g. ulimit -n 1024 (LimitNOFILE= in a systemd unit)';
+  }
+  if (errno === ENOMEM) {
+    return 'out of memory: check the address-space limit (ulimit -v) and the memory limit of the service or container';
   }
   if (errno === EPERM || errno === EACCES) {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
@@ -65,7 +72,9 @@ function hintFor(step: string, errno: number): string | undefined {
 
 function withHint(error: unknown): unknown {
   if (error instanceof BpfError && error.hint === undefined) {
-    const hint = hintFor(error.step, error.errno);
+    // Out of descriptors or address space, libbpf reports whatever errno its
+    // last step left: the limit is the cause to name.
+    const hint = resourceLimitHintHere() ?? hintFor(error.step, error.errno);
     if (hint !== undefined) return new BpfError(error.step, error.object, error.errno, { hint, cause: error });
   }
   return error;

@@ -44,7 +44,7 @@ export function addFleetOptions(command: Command): Command {
     .addOption(new Option('--container', 'add NETNS and CGROUP columns to text rows').conflicts('json'));
 }
 
-/** @throws UsageError (or EnvironmentError for a problem of the machine) */
+/** @throws UsageError (bad input), EnvironmentError (what the machine refused) */
 export function validateFleet(raw: FleetRawOptions): FleetOptions {
   return {
     metrics: raw.metrics === undefined ? null : checkedValue(parseMetricsAddress(raw.metrics, '--metrics')),

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// --metrics in the CLI: start the endpoint before anything is loaded (a port
-// in use fails early, exit 1) and say where it listens on stderr (with port
-// 0, the port picked).
+// --metrics in the CLI: check the privileges, then start the endpoint before
+// anything is loaded (a port in use fails early, exit 1) and say where it
+// listens on stderr (with port 0, the port picked). What the endpoint's
+// limits closed is counted in its exposition.
 
+import { checkPrivileges } from '../bpf/preflight.js';
 import type { ExpositionFormat } from '../metrics/exposition.js';
 import { startMetricsServer, type MetricsAddress, type MetricsServer } from '../metrics/server.js';
 import type { Diagnostics } from '../io/diagnostics.js';
@@ -13,7 +15,9 @@ export async function openMetricsEndpoint(
   diagnostics: Diagnostics,
 ): Promise<MetricsServer | null> {
   if (address === null) return null;
-  const server = await startMetricsServer(address, render);
+  // Not "serving metrics" from a tool that cannot trace.
+  checkPrivileges(diagnostics.tool);
+  const server = await startMetricsServer(address, render, { prefix: diagnostics.tool });
   diagnostics.notice(`serving metrics on ${server.url}`, { metrics_port: server.port });
   return server;
 }

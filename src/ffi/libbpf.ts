@@ -7,6 +7,7 @@
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { BpfError, PreflightError } from '../errors.js';
+import { resourceLimitHintHere } from '../sys/limits.js';
 import { libc, systemPageSize } from './libc.js';
 
 /** An opaque libbpf pointer (struct bpf_object *, struct bpf_map *...). */
@@ -107,15 +108,28 @@ export function bindLibbpf(libraryPath = 'libbpf.so.1'): Libbpf {
 
 const bindings = new Map<string, Libbpf>();
 
+/** Why the dynamic loader could not load libbpf, from its message (dlerror):
+ * present but not mappable for want of address space or descriptors, or
+ * else missing (or no shared library: the same advice). */
+export function libraryLoadError(libraryPath: string, dlerror: string, cause?: unknown): PreflightError {
+  const reason = /Cannot allocate memory|failed to map segment/.test(dlerror)
+    ? 'ENOMEM (no address space to map it)'
+    : /Too many open files/.test(dlerror)
+      ? 'EMFILE (too many open files)'
+      : null;
+  if (reason !== null) return new PreflightError(`cannot load ${libraryPath}: ${reason}`, { hint: resourceLimitHintHere(), cause });
+  return new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
+    hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
+    cause,
+  });
+}
+
 function bind(libraryPath: string): Libbpf {
   let lib: ReturnType<typeof koffi.load>;
   try {
     lib = koffi.load(libraryPath);
   } catch (error) {
-    throw new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
-      hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
-      cause: error,
-    });
+    throw libraryLoadError(libraryPath, (error as Error).message, error);
   }
 
   koffi.opaque('bpf_object');

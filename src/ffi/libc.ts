@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The C library through koffi, bound once for the process: poll, fcntl,
-// vsnprintf, sysconf, mallopt and the socket calls (socket, connect, sendto,
-// close). libbpf.ts and unix-dgram.ts take their libc calls from here; the
-// helpers below (isHungUp, signalOnWakeup, systemPageSize,
-// pinMallocThresholds) are the few things the rest of the program asks of
+// vsnprintf, sysconf, mallopt, ioctl and the socket calls (socket, connect,
+// sendto, close). libbpf.ts and unix-dgram.ts take their libc calls from
+// here; the helpers below (isHungUp, signalOnWakeup, systemPageSize,
+// pinMallocThresholds, namespaceType) are the few things the rest of the program asks of
 // libc directly.
 
 import koffi from 'koffi';
@@ -20,6 +20,7 @@ export interface LibcCalls {
   readonly connect: CFunction;
   readonly sendto: CFunction;
   readonly close: CFunction;
+  readonly ioctl: CFunction;
 }
 
 let calls: LibcCalls | null = null;
@@ -38,6 +39,7 @@ export function libc(): LibcCalls {
     connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     close: lib.func('int close(int fd)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
   };
   return calls;
 }
@@ -128,4 +130,17 @@ export function pinMallocThresholds(): boolean {
   const mmapPinned = (mallopt(M_MMAP_THRESHOLD, MALLOC_THRESHOLD_BYTES) as number) === 1;
   const trimPinned = (mallopt(M_TRIM_THRESHOLD, MALLOC_THRESHOLD_BYTES) as number) === 1;
   return mmapPinned && trimPinned;
+}
+
+// from include/uapi/linux/nsfs.h: _IO(0xb7, 0x3)
+const NS_GET_NSTYPE = 0xb703;
+
+/**
+ * The type of the namespace that the open namespace file `fd` refers to, as
+ * the kernel says (a CLONE_NEW* flag: CLONE_NEWNET for a network namespace),
+ * or null when `fd` is no namespace file (ENOTTY) or the kernel refuses.
+ */
+export function namespaceType(fd: number): number | null {
+  const type = libc().ioctl(fd, NS_GET_NSTYPE) as number;
+  return type < 0 ? null : type;
 }

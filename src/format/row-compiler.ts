@@ -40,6 +40,7 @@ export interface RowCompilerHelpers<Raw> {
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
+const QUESTION_MARK = 0x3f;
 const ZERO = 0x30;
 const DOT = 0x2e;
 
@@ -98,7 +99,8 @@ function rawCode(raw: RawPlan, index: number, maxChars: number): string {
           const byte = view.getUint8(at);
           if (byte === 0) break;
           if (byte >= 0x80) { bytes.fill(${SPACE}, start, p); p = -1; break; }
-          bytes[p++] = byte;
+          // A control character shows as "?", as ps shows it (quote.ts printable).
+          bytes[p++] = byte < 0x20 || byte === 0x7f ? ${QUESTION_MARK} : byte;
         }
       }`;
     }

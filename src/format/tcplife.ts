@@ -12,6 +12,7 @@ import { microsAsMillis2 } from './numbers.js';
 import type { Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
+import { printable } from '../quote.js';
 
 export interface TcplifeFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -61,7 +62,7 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent, 
       width: commWidth,
       align: 'left',
       maxChars: commWidth,
-      value: (event) => sessionOwner(event).comm,
+      value: (event) => printable(sessionOwner(event).comm),
       ...ownerDecoration,
     },
     ...endpointColumns(options.wide),

@@ -12,6 +12,7 @@ import { microsAsMillis3 } from './numbers.js';
 import { colorState, type Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
+import { printable } from '../quote.js';
 
 export interface TcpstatesFormatOptions extends TimeOptions {
   readonly wide: boolean;
@@ -57,7 +58,7 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
       width: options.wide ? 16 : 10,
       align: 'left',
       maxChars: options.wide ? 16 : 10,
-      value: (event) => event.comm,
+      value: (event) => printable(event.comm),
       raw: { kind: 'text', offset: L.comm, maxBytes: 16 },
     },
     ...endpointColumns(options.wide),

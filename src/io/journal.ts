@@ -5,6 +5,7 @@
 // a few ms later; whatever is still not delivered at exit is counted and
 // reported, never dropped silently.
 
+import { quoted } from '../quote.js';
 import { constants } from 'node:os';
 import { errnoName, PreflightError } from '../errors.js';
 import { bindUnixDatagram, type UnixDatagramLibc } from '../ffi/unix-dgram.js';
@@ -42,10 +43,10 @@ function checkReachable(libc: UnixDatagramLibc, path: string): void {
   libc.close(fd);
   if (rc === 0) return;
   const errno = -rc;
-  if (errno === ENOENT) throw new PreflightError(`-Y/--journal: no systemd journal socket at ${path}`, { hint: HINT });
-  if (errno === ECONNREFUSED) throw new PreflightError(`-Y/--journal: nothing listens on the journal socket ${path}`, { hint: HINT });
-  if (errno === ENAMETOOLONG) throw new PreflightError(`-Y/--journal: socket path too long (at most 107 bytes): ${path}`);
-  throw new PreflightError(`-Y/--journal: cannot connect to the journal socket ${path}: ${errnoName(errno)}`);
+  if (errno === ENOENT) throw new PreflightError(`-Y/--journal: no systemd journal socket at ${quoted(path)}`, { hint: HINT });
+  if (errno === ECONNREFUSED) throw new PreflightError(`-Y/--journal: nothing listens on the journal socket ${quoted(path)}`, { hint: HINT });
+  if (errno === ENAMETOOLONG) throw new PreflightError(`-Y/--journal: socket path too long (at most 107 bytes): ${quoted(path)}`);
+  throw new PreflightError(`-Y/--journal: cannot connect to the journal socket ${quoted(path)}: ${errnoName(errno)}`);
 }
 
 export class JournalWriter {

@@ -5,8 +5,9 @@
 // directory for --cgroup, and the path of a cgroup id for the JSON `cgroup`
 // field. A cgroup's id is its directory's inode number on cgroup2.
 
-import { readdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
-import { usageProblem, type Checked } from '../errors.js';
+import { readdirSync, readFileSync, realpathSync, statSync, statfsSync } from 'node:fs';
+import { environmentProblem, usageProblem, type Checked } from '../errors.js';
+import { quoted } from '../quote.js';
 
 /** statfs f_type of cgroup2 (CGROUP2_SUPER_MAGIC, include/uapi/linux/magic.h). */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -61,31 +62,59 @@ export interface CgroupTarget {
   readonly path: string;
 }
 
+/** Why a --cgroup candidate is not a cgroup directory. */
+type CandidateProblem = 'missing' | 'denied' | 'outside' | 'not cgroup';
+
+/** `candidate` resolved (".", "..", symlinks) to its path relative to the
+ * cgroup2 mount's real path, with its inode; or why not. */
+function resolveCandidate(candidate: string, realBase: string): { relative: string; ino: number } | CandidateProblem {
+  let real: string;
+  try {
+    real = realpathSync(candidate);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'missing';
+  }
+  if (real !== realBase && !real.startsWith(`${realBase}/`)) return 'outside';
+  try {
+    const stats = statSync(real);
+    if (!stats.isDirectory() || statfsSync(real).type !== CGROUP2_SUPER_MAGIC) return 'not cgroup';
+    return { relative: real === realBase ? '/' : real.slice(realBase.length), ino: stats.ino };
+  } catch {
+    return 'denied';
+  }
+}
+
 /**
  * --cgroup PATH: a cgroup directory, given as a file system path
- * (/sys/fs/cgroup/system.slice) or as the path the JSON `cgroup` field shows
- * (/system.slice, relative to the cgroup2 mount); or the usage problem.
+ * (/sys/fs/cgroup/system.slice, or relative to the working directory) or as
+ * the path the JSON `cgroup` field shows (/system.slice, relative to the
+ * cgroup2 mount). Resolved to its real path, so that ".", ".." and symlinks
+ * give the level the kernel sees, or refused.
  */
 export function resolveCgroupOption(text: string, optionName: string, mount: Cgroup2Mount | null = findCgroup2Mount()): Checked<CgroupTarget> {
-  if (mount === null) return usageProblem(`${optionName}: no cgroup2 file system is mounted (see /proc/self/mountinfo)`);
+  if (mount === null) return environmentProblem(`${optionName}: no cgroup2 file system is mounted (see /proc/self/mountinfo)`, 'mount one: mount -t cgroup2 none /sys/fs/cgroup');
   if (text.trim() === '') return usageProblem(`${optionName}: empty cgroup path`);
+  let realBase: string;
+  try {
+    realBase = realpathSync(mount.mountPoint);
+  } catch (error) {
+    return environmentProblem(`${optionName}: cannot resolve the cgroup2 mount ${quoted(mount.mountPoint)}: ${(error as NodeJS.ErrnoException).code ?? 'an error'}`);
+  }
   const base = mount.mountPoint.replace(/\/+$/, '');
   const candidates = text.startsWith(`${base}/`) || text === base ? [text] : [text, `${base}/${text.replace(/^\/+/, '')}`];
+  const problems: CandidateProblem[] = [];
   for (const candidate of candidates) {
-    let stats;
-    try {
-      stats = statSync(candidate);
-      if (!stats.isDirectory() || statfsSync(candidate).type !== CGROUP2_SUPER_MAGIC) continue;
-    } catch {
+    const resolved = resolveCandidate(candidate, realBase);
+    if (typeof resolved === 'string') {
+      problems.push(resolved);
       continue;
     }
-    const absolute = candidate.startsWith('/') ? candidate : `${process.cwd()}/${candidate}`;
-    const normalized = absolute.replace(/\/+/g, '/').replace(/\/$/, '');
-    const relative = normalized === base ? '/' : normalized.slice(base.length);
-    if (relative !== '/' && !relative.startsWith('/')) continue;
-    return { ok: true, value: { id: stats.ino, level: depth(mount.root) + depth(relative), path: relative } };
+    return { ok: true, value: { id: resolved.ino, level: depth(mount.root) + depth(resolved.relative), path: resolved.relative } };
   }
-  return usageProblem(`${optionName}: "${text}" is not a cgroup directory under ${mount.mountPoint} (the cgroup2 mount)`);
+  const message = `${optionName}: ${quoted(text)} is not a cgroup directory under ${mount.mountPoint} (the cgroup2 mount)`;
+  if (problems.includes('denied')) return environmentProblem(`${optionName}: cannot read ${quoted(text)}: permission denied`, 'run it as root');
+  return usageProblem(problems.includes('outside') ? `${message}: it resolves to a path outside it` : message);
 }
 
 /** Rescans of the cgroup tree on a miss are at most this often. */

@@ -6,14 +6,15 @@
 // cgroups this test creates (and removes, pass or fail).
 
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
-import { createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
+import { cgroup2Mount, createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
 import { runLoad, type LoadRecord } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
 import { StateWitness, blindThreads } from '../../harness/state-witness.js';
 import { requireRoot, sleep } from '../../harness/system.js';
-import { TracerProcess } from '../../harness/tracer-process.js';
+import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 
@@ -122,6 +123,38 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   const transitions = jsonRows<Row>(states.stdoutLines);
   assert.equal(transitions.length, 4 * 10 + 2);
   for (const row of transitions) assert.equal(row.cgroup, child!.path);
+});
+
+test('--cgroup named through ".", "..", a symlink or the working directory keeps the same rows as its plain path', async (t) => {
+  const base = `/tcpstates-test-dots-${process.pid}`;
+  const [parent, child] = createCgroups([base, `${base}/sub`]);
+  const links = mkdtempSync(`${tmpdir()}/tcpstates-cgroup-link-`);
+  symlinkSync(child!.dir, `${links}/sub`);
+  t.after(() => {
+    rmSync(links, { recursive: true, force: true });
+    child!.remove();
+    parent!.remove();
+  });
+  const spellings: [string, string | undefined][] = [
+    [child!.dir, undefined],
+    [`${child!.dir}/.`, undefined],
+    [`${parent!.dir}/./sub/../sub/`, undefined],
+    [`${child!.path}/.`, undefined],
+    [`${links}/sub`, undefined],
+    ['.', child!.dir],
+  ];
+  const tools = await Promise.all(spellings.map(([spelling, cwd]) => TracerProcess.attach('tcplife', ['--json', '--cgroup', spelling], cwd === undefined ? {} : { cwd })));
+  await runLoad(['sessions', '4', '0', '100', '127.0.0.1'], { cgroupDir: child!.dir });
+  await stopAll(tools);
+  for (const [index, tool] of tools.entries()) {
+    const rows = jsonRows<Row>(tool.stdoutLines);
+    assert.equal(rows.length, 8, `--cgroup ${spellings[index]![0]}`);
+    for (const row of rows) assert.equal(row.cgroup, child!.path);
+  }
+  // Out of the cgroup2 mount: one line, exit 2.
+  const outside = await runTracerToExit(['--cgroup', `${cgroup2Mount()}/..`], process.env, 15_000, { tool: 'tcplife' });
+  assert.equal(outside.code, 2);
+  assert.match(outside.stderrText, /^tcplife: --cgroup: ".*\/\.\." is not a cgroup directory under .* \(the cgroup2 mount\): it resolves to a path outside it\n$/);
 });
 
 test('refused, timed-out and reset connections carry their error (tcplife rows, tcpstates CLOSE rows)', async (t) => {

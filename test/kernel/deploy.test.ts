@@ -7,14 +7,14 @@
 //    installed packages instead of run), then its ENTRYPOINT runs with only
 //    the capabilities the documented `docker run` grants, and is scraped;
 //  - the systemd unit's user and capabilities are applied with setpriv (an
-//    unprivileged uid with exactly its AmbientCapabilities), and the tool
-//    serves metrics that way.
+//    unprivileged uid with exactly its AmbientCapabilities) to a copy of the
+//    package where that user can read it, and the tool serves metrics.
 // A runtime that can build (docker/podman with registry access) would run
 // the same Dockerfile for real; the steps here are the same commands.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -44,12 +44,35 @@ function memlockPrefix(): { argv: string[]; toolArgs: string[] } {
  * does: under `setpriv` with these options, with the memlock limit lifted
  * when it can be, serving metrics on loopback for 2 s and tracing nothing.
  */
-function runDeployed(setpriv: readonly string[], bin?: string): Promise<Finished> {
+function runDeployed(setpriv: readonly string[], bin?: string, node: string = process.execPath): Promise<Finished> {
   const memlock = memlockPrefix();
   return runTracerToExit(['--metrics', '127.0.0.1:0', '--duration', '2', '-L', '1', ...memlock.toolArgs], process.env, 30_000, {
     wrapper: [...memlock.argv, 'setpriv', ...setpriv],
-    ...(bin === undefined ? {} : { bin }),
+    ...(bin === undefined ? {} : { command: [node, bin] }),
   });
+}
+
+/**
+ * The tool as an installed package is (bin/, dist/src, the BPF object,
+ * package.json and the runtime dependencies), and node, copied to a
+ * directory every user can read: as a package installed under /usr, and
+ * unlike a clone, which may be in a private folder (/root is 0700 on
+ * Debian, so is `mktemp -d`) that the unit's unprivileged user cannot enter.
+ */
+function installedCopy(root: string): { bin: string; node: string } {
+  chmodSync(root, 0o755);
+  const runtime = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter((path) => path.startsWith(`${join(REPO_ROOT, 'node_modules')}/`));
+  for (const path of ['bin', 'dist/src', 'dist/bpf/tcpstates.bpf.o', 'package.json', ...runtime.map((dir) => dir.slice(REPO_ROOT.length))]) {
+    cpSync(join(REPO_ROOT, path), join(root, path), { recursive: true });
+  }
+  const node = join(root, 'node');
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  // Readable and searchable by all, as an installed package.
+  execFileSync('chmod', ['-R', 'a+rX', root]);
+  return { bin: join(root, 'bin', 'tcpstates'), node };
 }
 
 /** What a deployed tcpstates that served metrics and traced nothing says. */
@@ -156,7 +179,10 @@ test('the Dockerfile builds (its steps replayed) and its image runs with CAP_BPF
   assertServedMetrics(await runDeployed(['--bounding-set=-all,+bpf,+perfmon', '--inh-caps=-all'], entrypoint));
 });
 
-test('the systemd unit: an unprivileged user with its AmbientCapabilities serves metrics', async () => {
+test('the systemd unit: an unprivileged user with its AmbientCapabilities serves metrics', async (t) => {
+  const root = mkdtempSync(`${tmpdir()}/tcpstates-unit-`);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const installed = installedCopy(root);
   const unit = readFileSync(`${REPO_ROOT}deploy/tcpstates-metrics.service`, 'utf8');
   const setting = (key: string): string => {
     const match = new RegExp(`^${key}=(.*)$`, 'm').exec(unit);
@@ -181,6 +207,6 @@ test('the systemd unit: an unprivileged user with its AmbientCapabilities serves
       `--ambient-caps=-all,${caps}`,
       `--bounding-set=-all,${caps}`,
       '--no-new-privs',
-    ]),
+    ], installed.bin, installed.node),
   );
 });

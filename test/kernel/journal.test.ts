@@ -114,7 +114,7 @@ describe('tcpstates -Y (kernel)', () => {
     assert.equal(result.code, 1);
     assert.deepEqual(result.stdout, []);
     assert.deepEqual(result.stderr, [
-      `tcpstates: -Y/--journal: no systemd journal socket at ${path}`,
+      `tcpstates: -Y/--journal: no systemd journal socket at "${path}"`,
       'tcpstates: is systemd-journald running? (systemctl status systemd-journald.socket)',
     ]);
   });
@@ -126,7 +126,7 @@ describe('tcpstates -Y (kernel)', () => {
     const result = await runTracerToExit(['-Y'], { ...process.env, TCPSTATES_JOURNAL_SOCKET: path });
     assert.equal(result.code, 1);
     assert.deepEqual(result.stderr, [
-      `tcpstates: -Y/--journal: nothing listens on the journal socket ${path}`,
+      `tcpstates: -Y/--journal: nothing listens on the journal socket "${path}"`,
       'tcpstates: is systemd-journald running? (systemctl status systemd-journald.socket)',
     ]);
   });

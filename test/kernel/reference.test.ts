@@ -43,9 +43,18 @@ const key = (row: StateRow) => `${row.skaddr} ${row.pid} ${row.comm} ${row.laddr
  */
 const DURATION_TOLERANCE_MS = TWO_PROGRAMS_TOLERANCE_MS;
 
-test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations within ${DURATION_TOLERANCE_MS} ms`, async (t) => {
-  assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
-  await withTracefs(true, async () => {
+/** What one run of both tools on the load found; rows and keys are asserted
+ * inside, a duration beyond the tolerance is returned. */
+interface Comparison {
+  readonly compared: number;
+  readonly maxDifferenceMs: number;
+  readonly durationMismatch: string | null;
+  readonly note: string | null;
+}
+
+/** Both tools on the same mixed load: asserts the rows; returns the durations' comparison. */
+async function compareOnce(): Promise<Comparison> {
+  return withTracefs(true, async () => {
     // libbpf-tools block-buffers stdout on a pipe; stdbuf makes its header visible.
     const reference = await TracerProcess.attach('tcpstates', [], { command: ['stdbuf', '-oL', REFERENCE] });
     const ours = await TracerProcess.attach('tcpstates', []);
@@ -76,34 +85,81 @@ test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations 
     // Ours reads what is left in its rings when stopped; the reference, stopped
     // before it got a CPU to read them, may not. Wait for its rows instead of
     // pausing a fixed time (a busy machine can keep it waiting for longer).
-    await waitFor('the reference to print every transition', () => select(reference.stdout.lines).length >= expected, PROMPTLY_MS).catch(
-      async (error: unknown) => {
-        await Promise.all([reference.stop('SIGKILL'), ours.stop('SIGKILL')]); // a left tracer would keep the run alive
-        throw error;
+    // Its perf rings wake it per event, and on a busy machine they can fill:
+    // it then says "lost N events on CPU #C", once a later event on that CPU
+    // carries the ring's LOST record, which a few refused connects (outside
+    // the load's ports) bring about. Then the rows it printed are compared.
+    const referenceLost = () => /^lost \d+ events on CPU #\d+$/m.test(reference.stderr.text);
+    const waitStarted = Date.now();
+    let nudged = waitStarted;
+    await waitFor(
+      'the reference to print every transition or report lost events',
+      () => {
+        if (Date.now() - nudged > 500) {
+          nudged = Date.now();
+          for (let i = 0; i < 4; i++) void refusedConnection('127.0.0.1');
+        }
+        return select(reference.stdout.lines).length >= expected || referenceLost();
       },
-    );
+      PROMPTLY_MS,
+    ).catch(async (error: unknown) => {
+      await Promise.all([reference.stop('SIGKILL'), ours.stop('SIGKILL')]); // a left tracer would keep the run alive
+      throw error;
+    });
 
     const [referenceResult, oursResult] = await Promise.all([reference.finish(), ours.finish()]);
     assert.equal(oursResult.code, 0, oursResult.stderr.join('\n'));
-    assert.doesNotMatch(referenceResult.stderr.join('\n'), /lost/, 'the reference lost nothing either');
     const ourRows = select(oursResult.stdout);
     const referenceRows = select(referenceResult.stdout);
-
     assert.equal(ourRows.length, expected, 'every transition of the load');
-    assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
+    const lost = referenceLost();
+    const note = lost ? `the reference lost events (${referenceResult.stderr.filter((line) => line.startsWith('lost')).join('; ')}): compared its ${referenceRows.length} rows` : null;
+    if (lost) {
+      // What it printed, ours printed too.
+      const ours = ourRows.map(key);
+      for (const row of referenceRows) {
+        const at = ours.indexOf(key(row));
+        assert.ok(at >= 0, `the reference printed ${key(row)}, ours did not`);
+        ours.splice(at, 1);
+      }
+    } else {
+      assert.deepEqual(ourRows.map(key).sort(), referenceRows.map(key).sort());
+    }
 
     // Durations: pair the rows of each key in order.
     const referenceMs = new Map<string, number[]>();
     for (const row of referenceRows) referenceMs.set(key(row), [...(referenceMs.get(key(row)) ?? []), row.ms]);
     let compared = 0;
     let maxDifferenceMs = 0;
+    let durationMismatch: string | null = null;
     for (const row of ourRows) {
-      const theirs = referenceMs.get(key(row))!.shift()!;
-      assert.ok(Math.abs(row.ms - theirs) <= DURATION_TOLERANCE_MS, `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`);
+      const theirs = referenceMs.get(key(row))?.shift();
+      if (theirs === undefined && lost) continue;
+      assert.ok(theirs !== undefined, key(row));
+      if (Math.abs(row.ms - theirs) > DURATION_TOLERANCE_MS) durationMismatch ??= `${key(row)}: ours ${row.ms} ms, reference ${theirs} ms`;
       maxDifferenceMs = Math.max(maxDifferenceMs, Math.abs(row.ms - theirs));
       compared++;
     }
-    assert.equal(compared, expected);
-    t.diagnostic(`${compared} transitions equal; largest MS difference ${maxDifferenceMs.toFixed(3)} ms`);
+    assert.equal(compared, lost ? referenceRows.length : expected);
+    return { compared, maxDifferenceMs, durationMismatch, note };
   });
+}
+
+/** Runs of the load when durations differ beyond the tolerance: a program
+ * preempted between its stamps by something of a higher priority than the
+ * traffic's (an interrupt storm, another real-time task) shows as one
+ * transition off by a slice; a real difference shows every time. */
+const DURATION_ATTEMPTS = 3;
+
+test(`the same transitions as libbpf-tools tcpstates on a mixed load, durations within ${DURATION_TOLERANCE_MS} ms`, async (t) => {
+  assert.ok(existsSync(REFERENCE), `${REFERENCE} is installed (package libbpf-tools; scripts/setup installs it)`);
+  let result: Comparison | null = null;
+  for (let attempt = 1; attempt <= DURATION_ATTEMPTS; attempt++) {
+    result = await compareOnce();
+    if (result.note !== null) t.diagnostic(result.note);
+    if (result.durationMismatch === null) break;
+    t.diagnostic(`run ${attempt}: ${result.durationMismatch}`);
+  }
+  assert.equal(result?.durationMismatch, null, `durations differed beyond ${DURATION_TOLERANCE_MS} ms in ${DURATION_ATTEMPTS} runs`);
+  t.diagnostic(`${result!.compared} transitions equal; largest MS difference ${result!.maxDifferenceMs.toFixed(3)} ms`);
 });

@@ -137,6 +137,50 @@ for (const tool of TOOLS) {
   });
 }
 
+for (const tool of TOOLS) {
+  describe(`${tool.name}: start-up errors name their real cause, in one line`, () => {
+    test('as nobody with --metrics: "not permitted" and nothing served or printed before it, exit 1', async () => {
+      const result = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['--metrics', '0']);
+      assert.deepEqual(result, { status: 1, stdout: '', stderr: NOT_PERMITTED(tool.name) });
+    });
+
+    test('under ulimit -n 19: the descriptor limit, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', '--nofile=19'] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: too few file descriptors (ulimit -n 19): Node and the tracer need 48 or more: raise the limit, e.g. ulimit -n 1024\n`,
+      });
+    });
+
+    test('under ulimit -v 900000: the address-space limit, not "libbpf.so.1 is missing" nor BTF, exit 1', async () => {
+      const result = await runTracerToExit([], process.env, 20_000, { tool: tool.name, exec: true, wrapper: ['prlimit', `--as=${900_000 * 1024}`] });
+      assert.deepEqual({ code: result.code, stdout: result.stdoutText, stderr: result.stderrText }, {
+        code: 1,
+        stdout: '',
+        stderr: `${tool.name}: the address-space limit (ulimit -v 900000 KiB) is below the 1 GiB that Node and libbpf need: lift it (ulimit -v unlimited)\n`,
+      });
+    });
+
+    test('-N: not a network namespace (by the kernel\'s type) or no live one: one line, exit 2; one this user may not open: exit 1', async () => {
+      for (const [args, code, line] of [
+        [['-N', '/proc/self/ns/uts'], 2, '-N/--netns: "/proc/self/ns/uts" is a uts namespace, not a network namespace'],
+        [['-N', String(process.pid)], 2, `-N/--netns: no network namespace has inode ${process.pid} (none of /proc/*/ns/net or /run/netns/* that this user can see)`],
+        [['-N', '/etc/hostname'], 2, '-N/--netns: "/etc/hostname" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
+        [['-N', `/x\n\x1b[2J${'y'.repeat(120_000)}`], 2, `-N/--netns: cannot open namespace "/x\\n\\u001b[2J${'y'.repeat(33)}..." (120007 characters): ENAMETOOLONG`],
+      ] as const) {
+        const result = await runTracerToExit(args, process.env, 20_000, { tool: tool.name });
+        assert.equal(result.code, code, result.stderrText);
+        assert.equal(result.stderrText.split('\n')[0], `${tool.name}: ${line}`);
+        assert.ok(result.stderrText.length < 400 && !/[\u0000-\u0009\u000b-\u001f]/.test(result.stderrText), result.stderrText.slice(0, 400));
+      }
+      const denied = await runAs([...AS_NOBODY, ...readAnywhere()], tool.name, ['-N', '/proc/1/ns/net']);
+      assert.equal(denied.status, 1, denied.stderr);
+      assert.match(denied.stderr, new RegExp(`^${tool.name}: -N/--netns: cannot open namespace "/proc/1/ns/net": EACCES\n`));
+    });
+  });
+}
+
 function spawnTracerAs(wrapper: readonly string[], tool: string, args: readonly string[]) {
   return TracerProcess.start(args, process.env, { tool, wrapper });
 }

@@ -114,77 +114,100 @@ test('a master that listens and forks accepting workers: children reset before a
   }
 });
 
-/** Connections reset before accept(), per address family. */
+/** Connections reset before accept(), per case. */
 const RESETS = 300;
 
-test(`a server that listens, forks an accepting child and closes its own copy: ${RESETS} children reset before accept() belong to the child, never to the parent, and ${RESETS} client ends to the client (IPv4 and IPv6)`, async (t) => {
+/** One listen-then-fork-then-close case: the listening port, the parent that
+ * closed its copy, the accepting child, the resetting client and its ports. */
+interface ForkedListenerRun {
+  readonly name: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly parent: number;
+  readonly child: number;
+  readonly client: number;
+  readonly localPorts: readonly number[];
+}
+
+/** A socket, by family and its local and remote ports. */
+const socketKey = (family: number, localPort: number, remotePort: number): string => `${family} ${localPort}>${remotePort}`;
+
+/** The "PID COMM" of each side's rows of a run, counted, and the sessions
+ * missing because the witness saw one of their transitions run where BPF
+ * cannot (any other missing or doubled row fails). */
+function ownersOf(run: ForkedListenerRun, rows: Map<string, LifeRow[]>, history: Map<string, WitnessedTransition[]>, blind: ReadonlySet<number>) {
+  const owners = { server: new Map<string, number>(), client: new Map<string, number>() };
+  const blindSessions = { server: 0, client: 0 };
+  for (const localPort of run.localPorts) {
+    const sides = [['server', socketKey(run.family, run.port, localPort)], ['client', socketKey(run.family, localPort, run.port)]] as const;
+    for (const [side, socket] of sides) {
+      const transitions = history.get(socket) ?? [];
+      assert.equal(transitions.filter((transition) => transition.newstate === 'CLOSE').length, 1, `the witness saw ${socket} close once`);
+      const printed = rows.get(socket) ?? [];
+      if (printed.length === 0 && transitions.some((transition) => blind.has(transition.tid))) {
+        blindSessions[side]++;
+        continue;
+      }
+      assert.equal(printed.length, 1, `${socket}: one row (its transitions ran where BPF runs)`);
+      const owner = `${printed[0]!.pid} ${printed[0]!.comm}`;
+      owners[side].set(owner, (owners[side].get(owner) ?? 0) + 1);
+    }
+  }
+  return { owners, blindSessions };
+}
+
+/** Groups by socket what belongs to the expected sockets. */
+function bySocketKey<T>(items: readonly T[], keyOf: (item: T) => string, expected: ReadonlySet<string>): Map<string, T[]> {
+  const grouped = new Map<string, T[]>();
+  for (const item of items) {
+    const socket = keyOf(item);
+    if (expected.has(socket)) grouped.set(socket, [...(grouped.get(socket) ?? []), item]);
+  }
+  return grouped;
+}
+
+test(`a server that listens, forks an accepting child and closes its own copy: ${RESETS} children reset before accept() belong to the child, never to the parent, and ${RESETS} client ends to the client (the child in accept() or epoll_wait(); IPv4 and IPv6)`, async (t) => {
   // The kernel's own record of every transition: a session may be missing
   // only if the kernel ran one of its transitions where no BPF program runs.
   const witness = StateWitness.start();
   let witnessed: WitnessedTransition[] | null = null;
   const tracer = await TracerProcess.attach('tcplife', ['-s']);
-  const parentTitle = uniqueTitle('tlfpar');
-  const childTitle = uniqueTitle('tlfchd');
-  const clientTitle = uniqueTitle('tlfcli');
+  const [parentTitle, childTitle, clientTitle] = [uniqueTitle('tlfpar'), uniqueTitle('tlfchd'), uniqueTitle('tlfcli')];
   const servers: ReturnType<typeof startFixture>[] = [];
-  /** Per family: the listening port, the accepting child, the resetting client and its ports. */
-  const runs: { family: 4 | 6; port: number; parent: number; child: number; client: number; localPorts: number[] }[] = [];
+  const runs: ForkedListenerRun[] = [];
   try {
-    for (const family of [4, 6] as const) {
-      const server = startFixture('owners.py', ['listen-fork-close', parentTitle, childTitle, family]);
-      servers.push(server);
-      // Once the child sleeps in accept() and the parent has closed its copy.
-      const listening = await server.record('listening');
-      const resetter = startFixture('owners.py', ['rst-at-once', clientTitle, family, listening.port as number, RESETS]);
-      const { localPorts } = (await resetter.record('reset', 60_000)) as unknown as { localPorts: number[] };
-      runs.push({ family, port: listening.port as number, parent: server.pid, child: listening.child as number, client: resetter.pid, localPorts });
+    for (const waiter of ['accept', 'epoll'] as const) {
+      for (const family of [4, 6] as const) {
+        const server = startFixture('owners.py', ['listen-fork-close', parentTitle, childTitle, family, waiter]);
+        servers.push(server);
+        // Once the child sleeps in accept() or epoll_wait() and the parent has closed its copy.
+        const listening = await server.record('listening');
+        const port = listening.port as number;
+        const resetter = startFixture('owners.py', ['rst-at-once', clientTitle, family, port, RESETS]);
+        const { localPorts } = (await resetter.record('reset', 60_000)) as unknown as { localPorts: number[] };
+        runs.push({ name: `${waiter}, IPv${family}`, family, port, parent: server.pid, child: listening.child as number, client: resetter.pid, localPorts });
+      }
     }
-    const key = (family: number, localPort: number, remotePort: number): string => `${family} ${localPort}>${remotePort}`;
-    const expected = new Set(runs.flatMap((run) => run.localPorts.flatMap((localPort) => [key(run.family, run.port, localPort), key(run.family, localPort, run.port)])));
-    const printedKeys = (): Set<string> =>
-      new Set(tracer.stdoutLines.map(parseLifeCsvRow).flatMap((row) => (row === null ? [] : [key(row.ip, row.localPort, row.remotePort)])));
+    const expected = new Set(runs.flatMap((run) => run.localPorts.flatMap((localPort) => [socketKey(run.family, run.port, localPort), socketKey(run.family, localPort, run.port)])));
+    const printedRows = () => bySocketKey(tracer.stdoutLines.flatMap((line) => parseLifeCsvRow(line) ?? []), (row) => socketKey(row.ip, row.localPort, row.remotePort), expected);
     const deadline = Date.now() + 10_000;
-    while ([...expected].some((wanted) => !printedKeys().has(wanted)) && Date.now() < deadline) await sleep(100);
+    while (printedRows().size < expected.size && Date.now() < deadline) await sleep(100);
     await stopCleanly(tracer);
     witnessed = witness.stop();
+    const history = bySocketKey(witnessed, (transition) => socketKey(transition.family, transition.sport, transition.dport), expected);
+    const rows = printedRows();
     const blind = blindThreads();
 
-    const history = new Map<string, WitnessedTransition[]>();
-    for (const transition of witnessed) {
-      const socket = key(transition.family, transition.sport, transition.dport);
-      if (expected.has(socket)) history.set(socket, [...(history.get(socket) ?? []), transition]);
-    }
-    const rows = new Map<string, LifeRow[]>();
-    for (const row of tracer.stdoutLines.map(parseLifeCsvRow)) {
-      if (row === null) continue;
-      const socket = key(row.ip, row.localPort, row.remotePort);
-      if (expected.has(socket)) rows.set(socket, [...(rows.get(socket) ?? []), row]);
-    }
     for (const run of runs) {
-      const owners = { server: new Map<string, number>(), client: new Map<string, number>() };
-      const blindSessions = { server: 0, client: 0 };
-      for (const localPort of run.localPorts) {
-        for (const [side, socket] of [['server', key(run.family, run.port, localPort)], ['client', key(run.family, localPort, run.port)]] as const) {
-          const transitions = history.get(socket) ?? [];
-          assert.equal(transitions.filter((transition) => transition.newstate === 'CLOSE').length, 1, `the witness saw ${socket} close once`);
-          const printed = rows.get(socket) ?? [];
-          if (printed.length === 0 && transitions.some((transition) => blind.has(transition.tid))) {
-            blindSessions[side]++;
-            continue;
-          }
-          assert.equal(printed.length, 1, `${socket}: one row (its transitions ran where BPF runs)`);
-          const owner = `${printed[0]!.pid} ${printed[0]!.comm}`;
-          owners[side].set(owner, (owners[side].get(owner) ?? 0) + 1);
-        }
-      }
+      const { owners, blindSessions } = ownersOf(run, rows, history, blind);
       const unseen = blindSessions.server + blindSessions.client;
-      if (unseen > 0) t.diagnostic(`IPv${run.family}: ${unseen} sessions not printed: the kernel ran their transitions where BPF cannot run (PID 1's threads)`);
+      if (unseen > 0) t.diagnostic(`${run.name}: ${unseen} sessions not printed: the kernel ran their transitions where BPF cannot run (PID 1's threads)`);
       assert.deepEqual(
         [...owners.server],
         [[`${run.child} ${childTitle}`, RESETS - blindSessions.server]],
-        `IPv${run.family} server ends: the child asleep in accept(), never the parent ${run.parent}, which closed its copy`,
+        `${run.name}: server ends: the child, never the parent ${run.parent}, which closed its copy`,
       );
-      assert.deepEqual([...owners.client], [[`${run.client} ${clientTitle}`, RESETS - blindSessions.client]], `IPv${run.family} client ends: the client`);
+      assert.deepEqual([...owners.client], [[`${run.client} ${clientTitle}`, RESETS - blindSessions.client]], `${run.name}: client ends: the client`);
     }
   } finally {
     await Promise.all(servers.map((server) => server.end()));

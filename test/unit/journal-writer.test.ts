@@ -50,10 +50,10 @@ describe('journalSocketPath', () => {
 
 describe('JournalWriter.open', () => {
   const cases: [number, string, string | undefined][] = [
-    [-2, '-Y/--journal: no systemd journal socket at /x/socket', 'is systemd-journald running? (systemctl status systemd-journald.socket)'],
-    [-111, '-Y/--journal: nothing listens on the journal socket /x/socket', 'is systemd-journald running? (systemctl status systemd-journald.socket)'],
-    [-13, '-Y/--journal: cannot connect to the journal socket /x/socket: EACCES', undefined],
-    [-36, '-Y/--journal: socket path too long (at most 107 bytes): /x/socket', undefined],
+    [-2, '-Y/--journal: no systemd journal socket at "/x/socket"', 'is systemd-journald running? (systemctl status systemd-journald.socket)'],
+    [-111, '-Y/--journal: nothing listens on the journal socket "/x/socket"', 'is systemd-journald running? (systemctl status systemd-journald.socket)'],
+    [-13, '-Y/--journal: cannot connect to the journal socket "/x/socket": EACCES', undefined],
+    [-36, '-Y/--journal: socket path too long (at most 107 bytes): "/x/socket"', undefined],
   ];
   for (const [errno, message, hint] of cases) {
     it(`explains connect errno ${-errno}, leaving no socket open`, () => {

@@ -4,7 +4,9 @@
 // endpoint on loopback, and the container/error additions to rows.
 
 import { strict as assert } from 'node:assert';
-import { statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
 import { DURATION_BUCKETS_SECONDS, Exposition, FixedHistogram, negotiateFormat } from '../../src/metrics/exposition.js';
@@ -16,7 +18,7 @@ import { checkedValue } from '../../src/cli/options.js';
 import { tcplifeJson, tcpstatesJson } from '../../src/format/json.js';
 import { appendContainerColumns, containerHeader } from '../../src/format/container-columns.js';
 import { ByteOutput } from '../../src/format/output.js';
-import { UsageError } from '../../src/errors.js';
+import { EnvironmentError, UsageError } from '../../src/errors.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { sampleEvent } from '../../harness/events.js';
@@ -165,11 +167,12 @@ describe('tcplife metrics', () => {
 
 describe('--metrics [HOST:]PORT', () => {
   test('valid addresses', () => {
-    assert.deepEqual(checkedValue(parseMetricsAddress('9100', '--metrics')), { host: '127.0.0.1', port: 9100 });
-    assert.deepEqual(checkedValue(parseMetricsAddress('0', '--metrics')), { host: '127.0.0.1', port: 0 });
-    assert.deepEqual(checkedValue(parseMetricsAddress('0.0.0.0:9100', '--metrics')), { host: '0.0.0.0', port: 9100 });
-    assert.deepEqual(checkedValue(parseMetricsAddress('[::1]:9100', '--metrics')), { host: '::1', port: 9100 });
-    assert.deepEqual(checkedValue(parseMetricsAddress('localhost:80', '--metrics')), { host: 'localhost', port: 80 });
+    const valid = (text: string) => checkedValue(parseMetricsAddress(text, '--metrics'));
+    assert.deepEqual(valid('9100'), { host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(valid('0'), { host: '127.0.0.1', port: 0 });
+    assert.deepEqual(valid('0.0.0.0:9100'), { host: '0.0.0.0', port: 9100 });
+    assert.deepEqual(valid('[::1]:9100'), { host: '::1', port: 9100 });
+    assert.deepEqual(valid('localhost:80'), { host: 'localhost', port: 80 });
   });
 
   for (const [text, message] of [
@@ -178,9 +181,11 @@ describe('--metrics [HOST:]PORT', () => {
     ['::1:9100', '--metrics: invalid address "::1:9100": expected [HOST:]PORT'],
     ['127.0.0.1:', '--metrics: invalid address "127.0.0.1:": expected [HOST:]PORT'],
     ['65536', '--metrics: port 65536 is out of range 0-65535'],
+    ['a\x1b[2Jb:80', '--metrics: invalid address "a\\u001b[2Jb:80": expected [HOST:]PORT'],
+    [`${'h'.repeat(120_000)}:80`, `--metrics: invalid address "${'h'.repeat(40)}..." (120003 characters): expected [HOST:]PORT`],
   ] as const) {
-    test(`rejects "${text}"`, () => {
-      assert.throws(() => checkedValue(parseMetricsAddress(text, '--metrics')), (error: unknown) => error instanceof UsageError && error.message === message);
+    test(`rejects ${JSON.stringify(text.slice(0, 20))}`, () => {
+      assert.deepEqual(parseMetricsAddress(text, '--metrics'), { ok: false, problem: { kind: 'usage', message } });
     });
   }
 });
@@ -242,19 +247,47 @@ describe('containers: namespaces and cgroups', () => {
     assert.equal(parseCgroup2Mount(hybrid.split('\n')[1]!), null);
   });
 
-  test('--cgroup resolves a directory or a mount-relative path; the root is level 0', () => {
+  test('--cgroup resolves a directory or a mount-relative path, through ".", ".." and symlinks; the root is level 0', (t) => {
     const mount = { mountPoint: '/sys/fs/cgroup/unified', root: '/' };
-    const root = checkedValue(resolveCgroupOption('/', '--cgroup', mount));
+    const resolve = (text: string) => resolveCgroupOption(text, '--cgroup', mount);
+    const root = checkedValue(resolve('/'));
     assert.deepEqual(root, { id: statSync('/sys/fs/cgroup/unified').ino, level: 0, path: '/' });
-    assert.deepEqual(checkedValue(resolveCgroupOption('/sys/fs/cgroup/unified/', '--cgroup', mount)), root);
-    assert.throws(
-      () => checkedValue(resolveCgroupOption('/no/such', '--cgroup', mount)),
-      (error: unknown) => error instanceof UsageError && error.message === '--cgroup: "/no/such" is not a cgroup directory under /sys/fs/cgroup/unified (the cgroup2 mount)',
-    );
-    assert.throws(
-      () => checkedValue(resolveCgroupOption('/x', '--cgroup', null)),
-      (error: unknown) => error instanceof UsageError && error.message === '--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)',
-    );
+    assert.deepEqual(checkedValue(resolve('/sys/fs/cgroup/unified/')), root);
+    for (const text of ['/sys/fs/cgroup/unified/.', '/.', '/sys/fs/cgroup/unified/./', '//']) assert.deepEqual(checkedValue(resolve(text)), root, text);
+    // A child cgroup, named every way: its level is 1 whatever the text.
+    const child = `tcpstates-unit-${process.pid}`;
+    mkdirSync(`/sys/fs/cgroup/unified/${child}`);
+    t.after(() => rmdirSync(`/sys/fs/cgroup/unified/${child}`));
+    const link = `${mkdtempSync(`${tmpdir()}/tcpstates-cgroup-`)}/link`;
+    symlinkSync(`/sys/fs/cgroup/unified/${child}`, link);
+    t.after(() => rmSync(dirname(link), { recursive: true }));
+    const expected = { id: statSync(`/sys/fs/cgroup/unified/${child}`).ino, level: 1, path: `/${child}` };
+    for (const text of [`/${child}`, `/${child}/.`, `/./${child}`, `/${child}/../${child}`, `/sys/fs/cgroup/unified/${child}/`, link, `${child}/`]) {
+      assert.deepEqual(checkedValue(resolve(text)), expected, text);
+    }
+    const cwd = process.cwd();
+    process.chdir(`/sys/fs/cgroup/unified/${child}`);
+    try {
+      assert.deepEqual(checkedValue(resolve('.')), expected);
+      assert.deepEqual(checkedValue(resolve('..')), root);
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.deepEqual(resolve('/no/such'), {
+      ok: false,
+      problem: { kind: 'usage', message: '--cgroup: "/no/such" is not a cgroup directory under /sys/fs/cgroup/unified (the cgroup2 mount)' },
+    });
+    assert.deepEqual(resolve('/sys/fs/cgroup/unified/..'), {
+      ok: false,
+      problem: {
+        kind: 'usage',
+        message: '--cgroup: "/sys/fs/cgroup/unified/.." is not a cgroup directory under /sys/fs/cgroup/unified (the cgroup2 mount): it resolves to a path outside it',
+      },
+    });
+    const absent = resolveCgroupOption('/x', '--cgroup', null);
+    assert.ok(!absent.ok && absent.problem.kind === 'environment');
+    assert.throws(() => checkedValue(absent), (error: unknown) => error instanceof EnvironmentError && error.exitCode === 1 && error.message === '--cgroup: no cgroup2 file system is mounted (see /proc/self/mountinfo)');
+    assert.throws(() => checkedValue(resolve('')), (error: unknown) => error instanceof UsageError && error.exitCode === 2);
   });
 
   test('cgroup ids to paths, unknown ids null, rescans at most once a second', () => {
@@ -268,16 +301,35 @@ describe('containers: namespaces and cgroups', () => {
     assert.equal(new CgroupPaths(null).pathOf(1), null);
   });
 
-  test('-N takes an inode number or a namespace file', () => {
-    assert.equal(checkedValue(resolveNetnsOption('4026531840', '-N/--netns')), 4026531840);
-    assert.equal(checkedValue(resolveNetnsOption('/proc/self/ns/net', '-N/--netns')), statSync('/proc/self/ns/net').ino);
+  test('-N takes a network namespace file, or the inode number of a live one; the kernel says the type', () => {
+    const own = statSync('/proc/self/ns/net').ino;
+    assert.deepEqual(resolveNetnsOption(String(own), '-N/--netns'), { ok: true, value: own });
+    assert.deepEqual(resolveNetnsOption('/proc/self/ns/net', '-N/--netns'), { ok: true, value: own });
+    // A link to it elsewhere, with another name: the kernel's type decides.
+    const dir = mkdtempSync(`${tmpdir()}/tcpstates-netns-`);
+    try {
+      symlinkSync('/proc/self/ns/uts', `${dir}/net`);
+      symlinkSync('/proc/self/ns/net', `${dir}/uts`);
+      assert.deepEqual(resolveNetnsOption(`${dir}/uts`, '-N/--netns'), { ok: true, value: own });
+      assert.deepEqual(resolveNetnsOption(`${dir}/net`, '-N/--netns'), {
+        ok: false,
+        problem: { kind: 'usage', message: `-N/--netns: "${dir}/net" is a uts namespace, not a network namespace` },
+      });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
     for (const [text, message] of [
-      ['0', '-N/--netns: namespace inode 0 is out of range 1-4294967295'],
+      ['0', '-N/--netns: namespace inode "0" is out of range 1-4294967295'],
+      [String(process.pid), `-N/--netns: no network namespace has inode ${process.pid} (none of /proc/*/ns/net or /run/netns/* that this user can see)`],
       ['/tmp', '-N/--netns: "/tmp" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)'],
       ['/no/such', '-N/--netns: cannot open namespace "/no/such": ENOENT'],
       ['/proc/self/ns/mnt', '-N/--netns: "/proc/self/ns/mnt" is a mnt namespace, not a network namespace'],
+      ['/proc/self/ns/uts', '-N/--netns: "/proc/self/ns/uts" is a uts namespace, not a network namespace'],
+      ['/x\n\x1b[31m', '-N/--netns: cannot open namespace "/x\\n\\u001b[31m": ENOENT'],
     ] as const) {
-      assert.throws(() => checkedValue(resolveNetnsOption(text, '-N/--netns')), (error: unknown) => error instanceof UsageError && error.message === message);
+      const checked = resolveNetnsOption(text, '-N/--netns');
+      assert.ok(!checked.ok && checked.problem.kind === 'usage', text);
+      assert.equal(checked.problem.message, message);
     }
   });
 

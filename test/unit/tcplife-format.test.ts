@@ -104,6 +104,12 @@ test('the owner: the one the kernel recorded, else the task on the CPU at CLOSE 
   );
 });
 
+test('control characters in COMM show as "?", as ps shows them, in text and CSV', () => {
+  const forged = session({ ownerComm: 'x\ny\x1b]0;\u009b' });
+  assert.equal(tcplifeRenderer(options()).row(forged).split(/ +/)[1], 'x?y?]0;?');
+  assert.equal(tcplifeRenderer(options({ csv: true })).row(forged).split(',')[1], 'x?y?]0;?');
+});
+
 test('TX_KB/RX_KB are whole KiB, truncated', () => {
   assert.deepEqual([0, 1023, 1024, 2047, 2048, 2 ** 53].map(bytesAsKib), ['0', '0', '1', '1', '2', '8796093022208']);
 });

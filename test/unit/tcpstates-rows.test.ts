@@ -100,6 +100,21 @@ test('default layout: exact header and rows', () => {
   ]);
 });
 
+test('control characters in C-COMM show as "?", as ps shows them (C0, DEL, C1), in text and CSV', () => {
+  // A name that would end the row and start a forged one, or colour the terminal.
+  const forged: EventFields = { ...CURL, comm: 'a\nb\x1b[31m\x7fc' };
+  // C1 CSI (U+009B) in UTF-8: the path that decodes non-ASCII names.
+  const csi: EventFields = { ...CURL, comm: [0x78, 0xc2, 0x9b, 0x32, 0x4a] };
+  const text = render(PLAIN, [forged, csi]).rows;
+  assert.deepEqual(text, [
+    'ffff9fd7e8192000 22384 a?b?[31m?c 100.66.100.185  0     52.33.159.26    80    CLOSE       -> SYN_SENT    0.000',
+    'ffff9fd7e8192000 22384 x?2J       100.66.100.185  0     52.33.159.26    80    CLOSE       -> SYN_SENT    0.000',
+  ]);
+  const csv = render({ ...PLAIN, csv: true }, [forged, csi]).rows;
+  assert.deepEqual(csv.map((row) => row.split(',')[2]), ['a?b?[31m?c', 'x?2J']);
+  for (const row of [...text, ...csv]) assert.doesNotMatch(row, /[\u0000-\u001f\u007f-\u009f]/);
+});
+
 test('-w layout: exact header and rows', () => {
   const { header, rows } = render({ ...PLAIN, wide: true }, [CURL, RESOLVED, NAIVE]);
   assert.equal(
