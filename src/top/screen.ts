@@ -10,6 +10,7 @@
 import { stateNumber } from '../decode/tcp-states.js';
 import { colorState, type Colorizer } from '../format/color.js';
 import type { OpenSession, OpenSessionsSnapshot } from '../open/session.js';
+import { printable } from '../quote.js';
 
 export type SortKey = 'total' | 'tx' | 'rx' | 'age';
 
@@ -84,11 +85,6 @@ export function formatAge(ageMs: number, startSeen: boolean): string {
   else if (seconds < 86_400) text = `${Math.floor(seconds / 3600)}h${two(Math.floor(seconds / 60) % 60)}m`;
   else text = `${Math.floor(seconds / 86_400)}d${two(Math.floor(seconds / 3600) % 24)}h`;
   return startSeen ? text : `>${text}`;
-}
-
-/** Control characters (C0, DEL, C1) shown as "?": a COMM is the process's to choose. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 function endpoint(family: 4 | 6, address: string, port: number): string {
