@@ -5,8 +5,9 @@
 // the terminal's modes (alternate screen, cursor) from tmux's formats.
 // tmux is a test dependency (apt-get install tmux).
 
+import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './system.js';
@@ -90,8 +91,25 @@ export class Tmux {
     return lines;
   }
 
-  readFile(name: string): string {
-    return readFileSync(join(this.dir, name), 'utf8');
+  /** Types `command` into the shell; when it ends, the shell records its
+   * exit status and `stty -a`: the terminal's modes as the command left them. */
+  runCommand(command: string): void {
+    this.typeLine(`${command}; echo $? > ${join(this.dir, 'status')}; stty -a > ${join(this.dir, 'stty')}`);
+  }
+
+  /** After runCommand's command ended: the shell's prompt is back on the
+   * main screen, the cursor shown, the terminal in canonical mode with
+   * echo, and the exit status is `exitStatus`. Returns the screen. */
+  async assertRestored(exitStatus: number): Promise<string[]> {
+    await waitFor('the command to end', () => existsSync(join(this.dir, 'stty')));
+    const lines = await this.waitForScreen('the prompt', (screen) => screen.filter((line) => line !== '').at(-1) === PROMPT.trimEnd());
+    assert.equal(this.format('#{alternate_on}'), '0', 'alternate screen off');
+    assert.equal(this.format('#{cursor_flag}'), '1', 'cursor shown');
+    const stty = readFileSync(join(this.dir, 'stty'), 'utf8');
+    assert.match(stty, /(^|\s)icanon(\s|;|$)/, 'canonical mode');
+    assert.match(stty, /(^|\s)echo(\s|;|$)/, 'echo');
+    assert.equal(readFileSync(join(this.dir, 'status'), 'utf8').trim(), String(exitStatus), 'exit status');
+    return lines;
   }
 
   close(): void {

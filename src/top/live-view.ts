@@ -7,9 +7,11 @@
 // text goes out with the tracer's next write (the tracer owns stdout: a
 // reader that goes away ends the trace as for rows).
 
-import type { Colorizer } from '../format/color.js';
+import { colorizerFor, type Colorizer } from '../format/color.js';
 import type { ByteOutput } from '../format/output.js';
 import type { OpenSessionsSnapshot, OpenSessionsSource } from '../open/session.js';
+import type { Diagnostics } from '../io/diagnostics.js';
+import { FullScreen } from '../io/terminal.js';
 import type { Consumer } from '../trace/pipeline.js';
 import { TopDisplay, type TopScreen } from './driver.js';
 
@@ -75,4 +77,21 @@ export class LiveView implements Consumer {
     display.quit.addEventListener('abort', () => this.quitController.abort());
     return display;
   }
+}
+
+/**
+ * The live view on this process's terminal: full-screen when stdout is a
+ * terminal (keys when stdin is one too; colour as format/color.ts decides),
+ * with stderr's lines held while it is shown and written once it is
+ * restored (however that comes); plain text otherwise.
+ */
+export async function liveViewOnTerminal(source: OpenSessionsSource, intervalMs: number, diagnostics: Diagnostics): Promise<LiveView> {
+  const tty = process.stdout.isTTY === true;
+  const enterScreen = (): FullScreen => {
+    diagnostics.hold();
+    const screen = FullScreen.enter(process.stdin, process.stdout, process);
+    screen.onRestore(() => diagnostics.release());
+    return screen;
+  };
+  return new LiveView(source, { intervalMs, colorizer: await colorizerFor(tty, process.env), enterScreen: tty ? enterScreen : null });
 }

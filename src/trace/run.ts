@@ -75,6 +75,8 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly config: TraceConfig;
   /** Where every stderr line goes, in the mode the options set (--json, --verbose). */
   readonly diagnostics: Diagnostics;
+  /** Stops the trace as SIGINT does (tcplife --top's quit key). */
+  readonly stop?: AbortSignal;
 }
 
 /** What runTracer takes from the machine; DEFAULT_RUN_DEPS are the real ones. */
@@ -167,8 +169,10 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
   const onSignal = (): void => tracer?.stop(0);
   const onWakeup = (): void => tracer?.wakeup();
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  options.stop?.addEventListener('abort', onSignal);
   const releaseSignals = (): void => {
     for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
+    options.stop?.removeEventListener('abort', onSignal);
     process.removeListener(WAKEUP_SIGNAL, onWakeup);
   };
   // Stopped while starting (Ctrl-C during module loading): end as any stop
@@ -185,7 +189,7 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
     releaseSignals();
     throw error;
   }
-  const { config, diagnostics: _diagnostics, ...loop } = options;
+  const { config, diagnostics: _diagnostics, stop: _stop, ...loop } = options;
   const output = deps.output();
   const stdoutHungUp = deps.process.stdoutHungUp;
   tracer = new Tracer(

@@ -8,25 +8,20 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { humanBytes } from '../../src/top/screen.js';
 import { waitFor } from '../../harness/system.js';
-import { PROMPT, Tmux } from '../../harness/tmux.js';
+import { Tmux } from '../../harness/tmux.js';
 
 const HARNESS = fileURLToPath(new URL('../../harness/top-harness.js', import.meta.url));
 const INTERVAL_MS = 200;
 /** A colour or attribute (SGR) escape sequence. */
 const SGR = /\x1b\[[0-9;]*m/;
 
-/** Starts the harness in `tmux`'s shell; when it ends, the shell records its
- * exit status and the terminal's modes (stty -a) as it left them. */
+/** Starts the harness in `tmux`'s shell (Tmux.runCommand). */
 function startHarness(tmux: Tmux, args = '', env = ''): void {
-  const status = join(tmux.dir, 'status');
-  const stty = join(tmux.dir, 'stty');
-  tmux.typeLine(`${env} ${process.execPath} ${HARNESS} --interval ${INTERVAL_MS} ${args}; echo $? > ${status}; stty -a > ${stty}`);
+  tmux.runCommand(`${env} ${process.execPath} ${HARNESS} --interval ${INTERVAL_MS} ${args}`);
 }
 
 /** The session rows on screen: the lines after the column heads, split in cells. */
@@ -42,20 +37,6 @@ function firstComm(lines: readonly string[]): string | undefined {
 /** The harness is drawing (its screen, not the shell's). */
 function drawing(lines: readonly string[]): boolean {
   return rows(lines).length > 0 && lines.some((line) => line.includes('sessions:') || / open \d+ \+/.test(line));
-}
-
-/** After the harness ended: the shell's prompt is back on the main screen,
- * the cursor shown, the terminal in canonical mode with echo; the exit status. */
-async function assertRestored(tmux: Tmux, exitStatus: number): Promise<string[]> {
-  await waitFor('the harness to end', () => existsSync(join(tmux.dir, 'stty')));
-  const lines = await tmux.waitForScreen('the prompt', (screen) => screen.filter((line) => line !== '').at(-1) === PROMPT.trimEnd());
-  assert.equal(tmux.format('#{alternate_on}'), '0', 'alternate screen off');
-  assert.equal(tmux.format('#{cursor_flag}'), '1', 'cursor shown');
-  const stty = tmux.readFile('stty');
-  assert.match(stty, /(^|\s)icanon(\s|;|$)/, 'canonical mode');
-  assert.match(stty, /(^|\s)echo(\s|;|$)/, 'echo');
-  assert.equal(tmux.readFile('status').trim(), String(exitStatus));
-  return lines;
 }
 
 async function openTerminal(columns: number, rows: number): Promise<Tmux> {
@@ -96,7 +77,7 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
     assert.match(screen[1] ?? '', /^rows 1-9 of 44;/);
 
     tmux.sendKeys('q');
-    screen = await assertRestored(tmux, 0);
+    screen = await tmux.assertRestored(0);
     assert.ok(screen.includes('top harness: stopped'), screen.join('\n'));
   });
 
@@ -110,7 +91,7 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
     assert.deepEqual(rows(screen).map((row) => row[1]).sort(), ['curl', 'psql', 'redis-server', 'sshd']);
     assert.match(tmux.screenWithEscapes(), SGR, 'coloured on a terminal');
     tmux.sendKeys('q');
-    await assertRestored(tmux, 0);
+    await tmux.assertRestored(0);
   });
 
   it('Ctrl-C quits and restores; NO_COLOR: no colour', async () => {
@@ -119,7 +100,7 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
     await tmux.waitForScreen('the first frame', drawing);
     assert.doesNotMatch(tmux.screenWithEscapes(), SGR);
     tmux.sendKeys('C-c');
-    const screen = await assertRestored(tmux, 0);
+    const screen = await tmux.assertRestored(0);
     assert.ok(screen.includes('top harness: stopped'), screen.join('\n'));
   });
 
@@ -130,21 +111,21 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
     const [pid, ...others] = tmux.shellChildren();
     assert.ok(pid !== undefined && others.length === 0, 'the harness is the shell\'s one child');
     process.kill(pid, 'SIGTERM');
-    const screen = await assertRestored(tmux, 0);
+    const screen = await tmux.assertRestored(0);
     assert.ok(screen.includes('top harness: stopped'), screen.join('\n'));
   });
 
   it('an uncaught exception restores first, so its trace shows on the main screen', async () => {
     const tmux = await openTerminal(100, 24);
     startHarness(tmux, '--crash-after 3');
-    const screen = await assertRestored(tmux, 1);
+    const screen = await tmux.assertRestored(1);
     assert.ok(screen.some((line) => line.includes('Error: harness crash')), screen.join('\n'));
   });
 
   it('a failing source ends it with its error on the main screen, restored', async () => {
     const tmux = await openTerminal(100, 24);
     startHarness(tmux, '--fail-after 3');
-    const screen = await assertRestored(tmux, 1);
+    const screen = await tmux.assertRestored(1);
     assert.ok(screen.includes('top harness: harness source failed'), screen.join('\n'));
   });
 });
