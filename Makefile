@@ -2,7 +2,8 @@
 # path of its source (X/y.c -> dist/X/y). npm run build, the tests and the
 # bench call these targets; nothing else runs a C compiler.
 #
-#   make             the BPF object the tools load: dist/bpf/tcpstates.bpf.o
+#   make             the BPF objects the tools load: dist/bpf/tcpstates.bpf.o and
+#                    the kernel feature probes dist/bpf/probe.bpf.o (src/bpf/features.ts)
 #   make probes      test/build's host program that prints bpf/tcpstates.h's constants
 #   make fixtures    test/kernel's deliberately broken BPF objects (robust-errors)
 #   make bench       the bench's helpers: load generator, resource meter, syscall loop
@@ -31,7 +32,7 @@ BENCH_HELPERS := $(OUT)/bench/loadgen $(OUT)/bench/measure $(OUT)/bench/syscalls
 FIXTURE_OBJECTS := $(patsubst test/fixtures/%.bpf.c,$(OUT)/test/fixtures/%.bpf.o,$(wildcard test/fixtures/*.bpf.c))
 
 all: bpf
-bpf: $(OUT)/bpf/tcpstates.bpf.o
+bpf: $(OUT)/bpf/tcpstates.bpf.o $(OUT)/bpf/probe.bpf.o
 probes: $(OUT)/test/build/header-constants
 fixtures: $(FIXTURE_OBJECTS)
 bench: $(BENCH_HELPERS)
@@ -48,8 +49,14 @@ $(OUT)/bpf/tcpstates.bpf.o: bpf/tcpstates.bpf.c $(BPF_HEADERS) $(VMLINUX_H)
 	$(LLVM_STRIP) -g $@.tmp -o $@
 	rm -f $@.tmp
 
-# The fixtures include bpf/tcpstates.bpf.c itself (its maps, config, programs).
-$(OUT)/test/fixtures/%.bpf.o: test/fixtures/%.bpf.c bpf/tcpstates.bpf.c $(BPF_HEADERS) $(VMLINUX_H)
+# The kernel feature probes, loaded one at a time when the tracer's load fails.
+$(OUT)/bpf/probe.bpf.o: bpf/probe.bpf.c $(VMLINUX_H)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(LLVM_STRIP) -g $@.tmp -o $@
+	rm -f $@.tmp
+
+# The fixtures include bpf/tcpstates.bpf.c or bpf/probe.bpf.c itself (its maps, config, programs).
+$(OUT)/test/fixtures/%.bpf.o: test/fixtures/%.bpf.c bpf/tcpstates.bpf.c bpf/probe.bpf.c $(BPF_HEADERS) $(VMLINUX_H)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -31,6 +31,7 @@ import {
   TRANSITIONS_PER_CONNECTION,
   type LoadgenResult,
 } from './parse.js';
+import { measureOpenSessions } from './open-sessions.js';
 import { measureFloor } from './floor.js';
 import { measureTracerTax } from './tracer-tax.js';
 import { clientSession, startServer, type LoopbackServer } from '../harness/loopback.js';
@@ -73,6 +74,12 @@ const USAGE = `usage: npm run bench -- [options]
   --floor-rounds N   rounds of the floor after the warm runs: untraced and minimal programs
                      on the same tracepoint, no tool (empty, socket storage, 104-byte
                      output, both), on the same load (default 3, 0 to skip)
+  --open-passes N    timed interval passes per scale of the open-session measurement
+                     (the --existing seed and an --interval pass at 1,000, 10,000 and
+                     100,000 open sessions; default 5, 0 to skip it)
+  --open-rounds N    rounds of the workload under tcplife --interval 1 against tcplife
+                     and untraced, same run (default 3, 0 to skip)
+  --open-only        only the open-session measurement
   --no-reference     skip libbpf-tools
   --port P           the generator's listening port (default: random 20000-29999)
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
@@ -103,6 +110,9 @@ interface Options {
   taxRounds: number;
   taxOnly: boolean;
   floorRounds: number;
+  openPasses: number;
+  openRounds: number;
+  openOnly: boolean;
 }
 
 function readOptions(argv: readonly string[]): Options {
@@ -129,6 +139,9 @@ function readOptions(argv: readonly string[]): Options {
       'tax-rounds': { type: 'string', default: '5' },
       'tax-only': { type: 'boolean', default: false },
       'floor-rounds': { type: 'string', default: '3' },
+      'open-passes': { type: 'string', default: '5' },
+      'open-rounds': { type: 'string', default: '3' },
+      'open-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -162,6 +175,9 @@ function readOptions(argv: readonly string[]): Options {
     taxRounds: integer(values['tax-rounds'], 'tax-rounds', 0),
     taxOnly: values['tax-only'] === true,
     floorRounds: integer(values['floor-rounds'], 'floor-rounds', 0),
+    openPasses: integer(values['open-passes'], 'open-passes', 0),
+    openRounds: integer(values['open-rounds'], 'open-rounds', 0),
+    openOnly: values['open-only'] === true,
   };
 }
 
@@ -766,9 +782,29 @@ async function main(): Promise<void> {
     process.stdout.write(`\ntracer tax (median ns per operation, ratio to untraced):\n${tableMarkdown(tax.table)}\n`);
     tables.push(tax.table);
   };
+  const openSessions = async (): Promise<void> => {
+    if (options.openPasses === 0) return;
+    const results = await measureOpenSessions({
+      root: ROOT,
+      passes: options.openPasses,
+      ratioRounds: options.openRounds,
+      connections: options.connections,
+      settleMs: SETTLE_MS,
+      runLoadgen: (connections) => runLoadgen(options, connections),
+      track,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    for (const table of results) process.stdout.write(`\n${tableMarkdown(table)}\n`);
+    tables.push(...results);
+  };
   try {
     if (options.taxOnly) {
       await tracerTax();
+      saveResults(options, tables);
+      return;
+    }
+    if (options.openOnly) {
+      await openSessions();
       saveResults(options, tables);
       return;
     }
@@ -839,6 +875,7 @@ async function main(): Promise<void> {
     if (floor !== null) tables.push(floor.table);
     for (const table of tables) process.stdout.write(`\n${tableMarkdown(table)}\n`);
     await tracerTax();
+    await openSessions();
     if (coldRuns.length > 0) {
       tables.push(summarizeCold(coldRuns, options));
       process.stdout.write(`\n${tableMarkdown(tables[tables.length - 1]!)}\n`);

@@ -4,6 +4,7 @@
 // bench.ts so that they can be unit-tested. Rows are read with the tests'
 // parser (harness/rows.ts).
 
+import { procStatFields } from '../src/sys/proc-stat.js';
 import { parseTextRow, transition, type StateRow } from '../harness/rows.js';
 
 /** The generator's summary line:
@@ -197,12 +198,7 @@ export function combineLoadgens(results: readonly LoadgenResult[]): LoadgenResul
   };
 }
 
-/** The fields of a /proc/<pid>/stat (or task/<tid>/stat) line after the
- * parenthesised command name, which may hold spaces: state is [0], field N
- * of proc(5) is [N - 3]. */
-export function procStatFields(text: string): string[] {
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
+export { procStatFields };
 
 /** User and kernel CPU time (clock ticks) of a whole process, fields 14
  * and 15 of /proc/<pid>/stat (after the parenthesised command name). */

@@ -18,7 +18,8 @@
  * run after the shared read_transition() and write through fill_event().
  * The nesting cover is in nesting.h, the owner tracking in owner.h.
  *
- * Needs Linux 5.11 (socket storage from tracing programs); the loader checks.
+ * Needs socket storage from tracing programs (mainline 5.11); a failed load
+ * is explained by the feature probes (probe.bpf.c, src/bpf/features.ts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +27,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "tcpstates.h"
+#include "tcp_info.h"
 
 /* from include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -59,6 +61,8 @@ struct sock_info {
 	__u8 iflags;    /* OWNER_* (owner.h) */
 	__u16 last_states; /* oldstate << 8 | newstate of the last transition applied */
 	char owner_comm[TASK_COMM_LEN]; /* sessions only: tcpstates shows no owner comm */
+	__u64 tx_reported; /* open-session passes: bytes_acked at the previous pass */
+	__u64 rx_reported; /* and bytes_received (open_sessions.h) */
 };
 
 struct {
@@ -315,6 +319,18 @@ static __noinline int output_event(void *ctx, struct tcp_event *event, __u64 siz
 	return 0;
 }
 
+/* saddr and daddr: 16 bytes each (tcp_event, open_session). */
+static __always_inline void fill_addresses(__u8 *saddr, __u8 *daddr, __u16 family, struct sock *sk, struct tcp_sock *tp)
+{
+	if (family == AF_INET) {
+		*(__u32 *)saddr = tp->inet_conn.icsk_inet.inet_saddr;
+		*(__u32 *)daddr = sk->__sk_common.skc_daddr;
+	} else {
+		__builtin_memcpy(saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+}
+
 /* The common head of struct tcp_event (up to tx_bytes). */
 static __always_inline void fill_event(struct tcp_event *event, const struct transition *t, __u64 delta_ns)
 {
@@ -335,13 +351,7 @@ static __always_inline void fill_event(struct tcp_event *event, const struct tra
 	event->netns_ino = t->netns_ino;
 	event->cgroup_id = t->cgroup_id;
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
-	if (t->family == AF_INET) {
-		*(__u32 *)event->saddr = t->tp->inet_conn.icsk_inet.inet_saddr;
-		*(__u32 *)event->daddr = sk->__sk_common.skc_daddr;
-	} else {
-		__builtin_memcpy(event->saddr, &sk->__sk_common.skc_v6_rcv_saddr, sizeof(event->saddr));
-		__builtin_memcpy(event->daddr, &sk->__sk_common.skc_v6_daddr, sizeof(event->daddr));
-	}
+	fill_addresses(event->saddr, event->daddr, t->family, sk, t->tp);
 }
 
 /* ---- tcpstates: one record per transition ---- */
@@ -366,6 +376,8 @@ static __always_inline void tcpstates_body(void *ctx, struct transition *t, bool
 		fill_event(&event, t, delta_ns);
 		output_event(ctx, &event, TCP_EVENT_TRANSITION_SIZE, alone);
 	}
+	/* --existing: only a seeded socket's first transition counts from the seed. */
+	info->flags &= ~TCP_EVENT_F_SEEDED;
 	settle(t);
 }
 
@@ -396,6 +408,7 @@ static __always_inline void tcplife_body(void *ctx, struct transition *t, bool a
 			__builtin_memcpy(event.owner_comm, info->owner_comm, TASK_COMM_LEN);
 			event.tx_bytes = t->tp->bytes_acked;
 			event.rx_bytes = t->tp->bytes_received;
+			fill_tcp_info(&event.info, t->tp);
 			output_event(ctx, &event, sizeof(event), alone);
 		}
 	}
@@ -484,5 +497,7 @@ int BPF_PROG(handle_data_ready, const struct sock *sk)
 	learn_waiter(sk);
 	return 0;
 }
+
+#include "open_sessions.h"
 
 char LICENSE[] SEC("license") = "GPL";

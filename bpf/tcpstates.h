@@ -41,11 +41,36 @@ enum counter_index {
 	COUNTER_EMITTED_NESTED = 5, /* bpf_perf_event_output succeeded in any other run (the
 				     * nested program's; on kernels before 6.1 also a run that
 				     * interrupted another): emitted = COUNTER_EMITTED + this */
-	COUNTER_MAX = 6,
+	COUNTER_SEEDED = 6,      /* --existing: open sockets the seed gave storage (bpf/open_sessions.h) */
+	COUNTER_SEED_FAILED = 7, /* --existing: open sockets the seed could not give storage (no memory,
+				  * or optmem_max: they get no rows), or whose owner it could not note
+				  * (file_owners full: no owner until one uses them) */
+	COUNTER_SEED_FILES = 8,  /* --existing: TCP sockets found in processes' files */
+	COUNTER_SEED_FILES_REACHED = 9, /* of those, found again in a namespace's TCP tables (the rest
+					 * closed meanwhile, or are in a namespace the seed could not enter) */
+	COUNTER_MAX = 10,
 };
 
 /* Bits of tcp_event.flags. */
 #define TCP_EVENT_F_PASSIVE (1u << 0) /* the socket began as a listener's child (a server-side session) */
+#define TCP_EVENT_F_SEEDED (1u << 1)  /* --existing: the socket predates the trace; delta_ns counts from when
+				       * the trace found it (tcplife: a lower bound of the lifespan) */
+
+/* Bits of session_tcp_info.present: the fields this kernel's tcp_sock has. */
+#define TCP_INFO_F_RTO (1u << 0) /* total_rto (Linux 6.7) */
+
+/*
+ * tcp_info-like fields read from the tcp_sock where the socket is read anyway
+ * (a session's CLOSE, an open-session pass): nothing per packet.
+ */
+struct session_tcp_info {
+	__u32 srtt_us;       /* smoothed RTT, us (tcp_sock.srtt_us >> 3); 0 = no sample yet */
+	__u32 total_retrans; /* segments retransmitted over the connection's life */
+	__u32 segs_in;       /* segments received (tcp_sock.segs_in) */
+	__u32 segs_out;      /* segments sent (tcp_sock.segs_out) */
+	__u32 total_rto;     /* retransmission timeouts, if TCP_INFO_F_RTO */
+	__u32 present;       /* TCP_INFO_F_* */
+};
 
 /*
  * One record per emitted transition (tcpstates) or per closed session (tcplife).
@@ -78,12 +103,13 @@ struct tcp_event {
 	__u64 tx_bytes;    /* tcp_sock.bytes_acked */
 	__u64 rx_bytes;    /* tcp_sock.bytes_received */
 	char owner_comm[TASK_COMM_LEN]; /* comm of the owner, empty if unknown */
+	struct session_tcp_info info; /* at CLOSE */
 };
 
 /* Bytes of a tcpstates (transitions mode) record: the common head. */
 #define TCP_EVENT_TRANSITION_SIZE 104
 
-_Static_assert(sizeof(struct tcp_event) == 136, "tcp_event size is part of the ABI");
+_Static_assert(sizeof(struct tcp_event) == 160, "tcp_event size is part of the ABI");
 _Static_assert(__builtin_offsetof(struct tcp_event, tx_bytes) == TCP_EVENT_TRANSITION_SIZE, "the sessions tail");
 _Static_assert(__builtin_offsetof(struct tcp_event, ts_ns) == 0, "ts_ns");
 _Static_assert(__builtin_offsetof(struct tcp_event, skaddr) == 8, "skaddr");
@@ -104,6 +130,42 @@ _Static_assert(__builtin_offsetof(struct tcp_event, flags) == 98, "flags");
 _Static_assert(__builtin_offsetof(struct tcp_event, owner_pid) == 100, "owner_pid");
 _Static_assert(__builtin_offsetof(struct tcp_event, rx_bytes) == 112, "rx_bytes");
 _Static_assert(__builtin_offsetof(struct tcp_event, owner_comm) == 120, "owner_comm");
+_Static_assert(__builtin_offsetof(struct tcp_event, info) == 136, "info");
+_Static_assert(sizeof(struct session_tcp_info) == 24, "session_tcp_info size is part of the ABI");
+
+/*
+ * One open session, as the dump iterator (dump_open_sessions,
+ * bpf/open_sessions.h) writes it to the iterator's fd with bpf_seq_write:
+ * every tracked socket that is a session (tcplife), read where it stands.
+ */
+struct open_session {
+	__u64 skaddr;      /* kernel address of the struct sock (as tcp_event.skaddr) */
+	__u64 seen_ns;     /* bpf_ktime_get_ns() of the session's first transition seen, or of
+			    * the seed that found it (then flags has TCP_EVENT_F_SEEDED) */
+	__u64 tx_bytes;    /* tcp_sock.bytes_acked, since the connection's start */
+	__u64 rx_bytes;    /* tcp_sock.bytes_received */
+	__u64 tx_reported; /* tx_bytes at the previous pass (or at the seed / 0 at the start) */
+	__u64 rx_reported;
+	__u64 cgroup_id;
+	__u32 owner_pid;   /* 0 = unknown */
+	__u32 netns_ino;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char owner_comm[TASK_COMM_LEN];
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 state;        /* TCP state number */
+	__u8 flags;        /* TCP_EVENT_F_* */
+	struct session_tcp_info info;
+};
+
+_Static_assert(sizeof(struct open_session) == 144, "open_session size is part of the ABI");
+_Static_assert(__builtin_offsetof(struct open_session, owner_pid) == 56, "owner_pid");
+_Static_assert(__builtin_offsetof(struct open_session, saddr) == 64, "saddr");
+_Static_assert(__builtin_offsetof(struct open_session, owner_comm) == 96, "owner_comm");
+_Static_assert(__builtin_offsetof(struct open_session, family) == 112, "family");
+_Static_assert(__builtin_offsetof(struct open_session, info) == 120, "info");
 
 #define PORT_BITMAP_WORDS (65536 / 64)
 

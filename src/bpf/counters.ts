@@ -13,10 +13,24 @@ export const COUNTER_INDEX = {
   COUNTER_LISTENER_FAILED: 3,
   COUNTER_NESTED: 4,
   COUNTER_EMITTED_NESTED: 5,
-  COUNTER_MAX: 6,
+  COUNTER_SEEDED: 6,
+  COUNTER_SEED_FAILED: 7,
+  COUNTER_SEED_FILES: 8,
+  COUNTER_SEED_FILES_REACHED: 9,
+  COUNTER_MAX: 10,
 } as const;
-const { COUNTER_EMITTED, COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED, COUNTER_LISTENER_FAILED, COUNTER_NESTED, COUNTER_EMITTED_NESTED } =
-  COUNTER_INDEX;
+const {
+  COUNTER_EMITTED,
+  COUNTER_OUTPUT_FAILED,
+  COUNTER_TRACKING_FAILED,
+  COUNTER_LISTENER_FAILED,
+  COUNTER_NESTED,
+  COUNTER_EMITTED_NESTED,
+  COUNTER_SEEDED,
+  COUNTER_SEED_FAILED,
+  COUNTER_SEED_FILES,
+  COUNTER_SEED_FILES_REACHED,
+} = COUNTER_INDEX;
 
 // from include/uapi/linux/bpf.h: struct bpf_prog_info
 const PROG_INFO_SIZE = 232;
@@ -38,6 +52,15 @@ export interface KernelCounters {
   readonly transitionMisses: number;
   /** State changes whose skipped run handle_set_state_nested made up for. */
   readonly nestedCovered: number;
+  /** --existing: open sockets the seed gave storage. */
+  readonly seeded: number;
+  /** --existing: open sockets the seed could not give storage (no memory),
+   * or whose owner it could not note. */
+  readonly seedFailed: number;
+  /** --existing: TCP sockets found in processes' files... */
+  readonly seedFiles: number;
+  /** ...and of those, found again in a namespace's TCP tables. */
+  readonly seedFilesReached: number;
 }
 
 export const ZERO_COUNTERS: KernelCounters = {
@@ -48,6 +71,10 @@ export const ZERO_COUNTERS: KernelCounters = {
   recursionMisses: 0,
   transitionMisses: 0,
   nestedCovered: 0,
+  seeded: 0,
+  seedFailed: 0,
+  seedFiles: 0,
+  seedFilesReached: 0,
 };
 
 /** The programs whose misses count: the state-change programs first
@@ -94,6 +121,10 @@ export function counterReader(libbpf: Libbpf, countersFd: number, programs: Coun
       recursionMisses: transitionMisses + ownerMisses,
       transitionMisses,
       nestedCovered,
+      seeded: sumCounter(COUNTER_SEEDED),
+      seedFailed: sumCounter(COUNTER_SEED_FAILED),
+      seedFiles: sumCounter(COUNTER_SEED_FILES),
+      seedFilesReached: sumCounter(COUNTER_SEED_FILES_REACHED),
     };
   };
 }

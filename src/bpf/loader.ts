@@ -13,7 +13,8 @@ import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
-import { DATA_READY_KERNEL, kernelAtLeast } from './preflight.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
+import { KERNEL_FLOOR } from './features.js';
 import { resourceLimitHintHere } from '../sys/limits.js';
 
 /** Names in bpf/tcpstates.bpf.c. */
@@ -23,8 +24,18 @@ export const PROGRAM_SET_STATE_NESTED = 'handle_set_state_nested';
 /** tcplife only: owner by use, at the end of every sendmsg/recvmsg. */
 export const PROGRAM_SEND = 'handle_send';
 export const PROGRAM_RECV = 'handle_recv';
-/** tcplife only, from Linux 6.3: a listener's waiters, when a child is queued. */
+/** tcplife only, when the kernel has sock:sk_data_ready (mainline 6.3): a
+ * listener's waiters, when a child is queued. */
 export const PROGRAM_DATA_READY = 'handle_data_ready';
+/** --existing: the seed (bpf/open_sessions.h). */
+export const PROGRAM_SEED_FILES = 'seed_from_files';
+export const PROGRAM_SEED_TCP = 'seed_without_files';
+/** Open-session passes (tcplife --interval). */
+export const PROGRAM_DUMP = 'dump_open_sessions';
+/** The seed's socket -> owner notes (1 entry unless --existing). */
+export const MAP_FILE_OWNERS = 'file_owners';
+/** Sockets the seed can note the owner of: more are seeded without one (counted). */
+export const FILE_OWNERS_MAX = 1 << 19;
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -58,14 +69,14 @@ function hintFor(step: string, errno: number): string | undefined {
     return 'run as root (e.g. with sudo), or grant CAP_BPF and CAP_PERFMON';
   }
   if (step === 'attach' && errno === ENOENT) {
-    return 'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y';
+    return `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`;
   }
   // ESRCH: libbpf found no usable kernel BTF.
   if (step === 'load' && errno === ESRCH) {
     return 'the kernel BTF (/sys/kernel/btf/vmlinux) could not be read or parsed: it must be the running kernel\'s own, from a kernel built with CONFIG_DEBUG_INFO_BTF=y; rerun with --verbose for libbpf\'s log';
   }
   if (step === 'load' && errno === EINVAL) {
-    return 'the kernel may lack BTF (CONFIG_DEBUG_INFO_BTF=y) or be older than this program needs; rerun with --verbose for libbpf\'s log';
+    return `the kernel may lack what the tools need (${KERNEL_FLOOR}); rerun with --verbose for libbpf's log`;
   }
   return undefined;
 }
@@ -80,8 +91,21 @@ function withHint(error: unknown): unknown {
   return error;
 }
 
+/** The attached iterators of bpf/open_sessions.h (what OpenTraceOptions.iterators asked for). */
+export interface IteratorLinks {
+  /** iter/task_file: one instance notes which process holds which socket. */
+  readonly seedFiles: Pointer | null;
+  /** iter/tcp: one instance per network namespace (the creating thread's). */
+  readonly seedTcp: Pointer | null;
+  /** iter/tcp: one instance per network namespace per pass. */
+  readonly dump: Pointer | null;
+}
+
 export interface TraceSession {
   readonly reader: PerfReader;
+  /** null (or absent) unless OpenTraceOptions.iterators asked for some.
+   * They stay attached after detach() (a last pass at exit), until close(). */
+  readonly iterators?: IteratorLinks | null;
   readCounters(): KernelCounters;
   /** Detaches the programs: no new events after this, while the rings and
    * maps stay readable, so a last drain sees everything that was emitted. */
@@ -95,6 +119,14 @@ export interface OpenTraceOptions {
   /** Receives every libbpf message as it comes (for --verbose). The verifier
    * log is not among them: it comes whole in VerifierError.verifierLog. */
   readonly onLibbpfMessage?: (line: string) => void;
+  /** Load and attach the iterator programs: the seed (--existing), the
+   * open-session pass (--interval). Off by default: not even loaded. */
+  readonly iterators?: IteratorsWanted;
+}
+
+export interface IteratorsWanted {
+  readonly seed: boolean;
+  readonly dump: boolean;
 }
 
 /** What was created so far, released newest first: the links (detach),
@@ -138,6 +170,8 @@ interface ProgramSet {
   readonly stateChange: readonly NamedProgram[];
   /** tcplife's owner-by-use programs; none for tcpstates. */
   readonly owner: readonly NamedProgram[];
+  /** The iterators asked for (seed files, seed tcp, dump), null when not. */
+  readonly iterators: readonly [Pointer | null, Pointer | null, Pointer | null];
 }
 
 /** No sink, no printing: a load has some 400 messages, each a call into JS
@@ -169,7 +203,7 @@ function openObject(libbpf: Libbpf, objectPath: string): Pointer {
 
 /** Step 2: everything the verifier should see as constants (.rodata), and
  * which programs load. */
-function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): ProgramSet {
+function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wanted: IteratorsWanted): ProgramSet {
   const rodata = libbpf.findMap(object, MAP_RODATA);
   const encoded = encodeConfig(config);
   const rodataSize = libbpf.mapValueSize(rodata);
@@ -192,19 +226,32 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig): P
   const owner = [PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY].flatMap((name) => {
     const program = findOptional(name);
     if (program === null) return [];
-    const wanted = sessions && (name !== PROGRAM_DATA_READY || kernelAtLeast(DATA_READY_KERNEL));
+    const wanted = sessions && (name !== PROGRAM_DATA_READY || kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE));
     libbpf.setAutoload(program, wanted);
     return wanted ? [{ name, program }] : [];
   });
   const stateChange = [{ name: PROGRAM_SET_STATE, program: setState }];
   if (nested !== null) stateChange.push({ name: PROGRAM_SET_STATE_NESTED, program: nested });
-  return { stateChange, owner };
+  // The iterators: loaded only when asked for, so a plain run loads as before.
+  const iterator = (name: string, on: boolean): Pointer | null => {
+    const program = findOptional(name);
+    if (program !== null) libbpf.setAutoload(program, on);
+    if (on && program === null) throw new BpfError('find', `program ${name} (rebuild the BPF object)`, ENOENT);
+    return on ? program : null;
+  };
+  const iterators = [iterator(PROGRAM_SEED_FILES, wanted.seed), iterator(PROGRAM_SEED_TCP, wanted.seed), iterator(PROGRAM_DUMP, wanted.dump)] as const;
+  if (wanted.seed) libbpf.setMaxEntries(libbpf.findMap(object, MAP_FILE_OWNERS), FILE_OWNERS_MAX);
+  return { stateChange, owner, iterators };
 }
 
 /** Step 3: load, turning a verifier rejection into a VerifierError with
  * the rejected program's log; then fill the filter maps. */
 function load(libbpf: Libbpf, object: Pointer, programs: ProgramSet, config: SizedTraceConfig): void {
-  const logBuffers = [...programs.stateChange, ...programs.owner].map(({ name, program }) => ({
+  const iterators = [PROGRAM_SEED_FILES, PROGRAM_SEED_TCP, PROGRAM_DUMP].flatMap((name, index) => {
+    const program = programs.iterators[index] ?? null;
+    return program === null ? [] : [{ name, program }];
+  });
+  const logBuffers = [...programs.stateChange, ...programs.owner, ...iterators].map(({ name, program }) => ({
     name,
     buffer: libbpf.setLogBuffer(program, VERIFIER_LOG_BYTES),
   }));
@@ -249,6 +296,20 @@ function attach(libbpf: Libbpf, programs: readonly Pointer[], held: Held): void 
   }
 }
 
+/** Step 6: the iterators, after the tracepoints (a socket the seed finds is
+ * then either seeded or already seen by the tracepoint: none falls
+ * between). They produce no events: detach leaves them for a last pass. */
+function attachIterators(libbpf: Libbpf, programs: ProgramSet['iterators'], held: Held): IteratorLinks | null {
+  if (programs.every((program) => program === null)) return null;
+  const [seedFiles, seedTcp, dump] = programs.map((program) => {
+    if (program === null) return null;
+    const link = libbpf.attachIterator(program);
+    held.onClose(() => libbpf.destroyLink(link));
+    return link;
+  });
+  return { seedFiles: seedFiles ?? null, seedTcp: seedTcp ?? null, dump: dump ?? null };
+}
+
 /**
  * Loads and attaches the tracer. Throws PreflightError, BpfError or
  * VerifierError; on any failure nothing stays loaded or attached.
@@ -259,7 +320,7 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
   try {
     const object = openObject(libbpf, options.objectPath ?? BPF_OBJECT_PATH);
     held.onClose(() => libbpf.closeObject(object));
-    const programs = configure(libbpf, object, config);
+    const programs = configure(libbpf, object, config, options.iterators ?? { seed: false, dump: false });
     load(libbpf, object, programs, config);
     const reader = openRings(libbpf, object, config.bufferPages);
     held.onClose(() => reader.close());
@@ -267,10 +328,12 @@ export function openTrace(libbpf: Libbpf, config: SizedTraceConfig, options: Ope
     const countersFd = libbpf.mapFd(libbpf.findMap(object, MAP_COUNTERS));
     const counted = { fds: attached.map((program) => libbpf.programFd(program)), stateChange: programs.stateChange.length };
     attach(libbpf, attached, held);
+    const iterators = attachIterators(libbpf, programs.iterators, held);
     const readCounters = counterReader(libbpf, countersFd, counted);
     let closed = false;
     return {
       reader,
+      iterators,
       readCounters: () => (closed ? ZERO_COUNTERS : readCounters()),
       detach: () => held.detach(),
       close() {

@@ -119,33 +119,71 @@ export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
   }
 }
 
-/** The oldest kernel the program runs on: BTF-typed tracepoints with socket
- * storage from a tracing program (bpf_sk_storage_get) came in Linux 5.11. */
-export const MIN_KERNEL: readonly [number, number] = [5, 11];
+/** The type the kernel's BTF has for the sock:sk_data_ready tracepoint
+ * (btf_trace_<event>, what libbpf looks up to attach a tp_btf program),
+ * which tcplife's listener-waiter program needs; without it (mainline
+ * before 6.3) that program is not loaded. */
+export const DATA_READY_TRACEPOINT_TYPE = 'btf_trace_sk_data_ready';
 
-/** [major, minor] of a `uname -r` release ("6.18.0-1-amd64"), or null. */
-export function parseKernelRelease(release: string): [number, number] | null {
-  const match = /^(\d+)\.(\d+)/.exec(release);
-  return match ? [Number(match[1]), Number(match[2])] : null;
+/** The string section of a BTF blob whose first bytes are `header`: [offset, bytes]. */
+function btfStringSection(header: Uint8Array): [number, number] {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const little = view.getUint16(0, true) === BTF_MAGIC;
+  return [view.getUint32(4, little) + view.getUint32(16, little), view.getUint32(20, little)];
 }
 
-/** The kernel of the sock:sk_data_ready tracepoint, which tcplife's
- * listener-waiter program needs (without it, that program is not loaded). */
-export const DATA_READY_KERNEL: readonly [number, number] = [6, 3];
-
-/** Whether the release is `minimum` or later; an unknown scheme counts as later. */
-export function kernelAtLeast(minimum: readonly [number, number], release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()): boolean {
-  const version = parseKernelRelease(release);
-  if (version === null) return true;
-  return version[0] > minimum[0] || (version[0] === minimum[0] && version[1] >= minimum[1]);
+/** Whether `strings` (a BTF string section: NUL-separated) holds `name`
+ * whole, pure. Kernel BTF strings are the names of its types and members,
+ * so a typedef's name is there only when the typedef is. */
+export function btfStringsHave(strings: Uint8Array, name: string): boolean {
+  return Buffer.from(strings.buffer, strings.byteOffset, strings.byteLength).includes(`\0${name}\0`);
 }
 
-/** @throws PreflightError on a kernel older than MIN_KERNEL. */
-export function checkKernelVersion(release = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()): void {
-  // An unknown scheme passes: let the load decide.
-  if (!kernelAtLeast(MIN_KERNEL, release)) {
-    throw new PreflightError(`kernel ${release} is too old: this tool needs Linux ${MIN_KERNEL.join('.')} or later (BTF-typed tracepoints with socket storage)`, {
-      hint: 'run it on Linux 5.11 or later, or use bcc\'s tcpstates/tcplife on this kernel',
-    });
+/** The kernel BTF's string section, read alone (not the types: cheap enough
+ * for every start-up); null when it cannot be read (the load then says why). */
+function kernelBtfStrings(btfPath: string): Buffer | null {
+  try {
+    const fd = openSync(btfPath, 'r');
+    try {
+      const header = new Uint8Array(BTF_HEADER_BYTES);
+      if (readSync(fd, header, 0, BTF_HEADER_BYTES, 0) < BTF_HEADER_BYTES || btfHeaderProblem(header, fstatSync(fd).size) !== null) return null;
+      const [offset, bytes] = btfStringSection(header);
+      const strings = Buffer.alloc(bytes);
+      // sysfs hands a binary attribute out a page or so per read.
+      let filled = 0;
+      for (let read = 1; read > 0 && filled < bytes; filled += read) read = readSync(fd, strings, filled, bytes - filled, offset + filled);
+      return filled === bytes ? strings : null;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the kernel BTF names `name`; false when it cannot be read. */
+export function kernelBtfHasName(name: string, btfPath = VMLINUX_BTF_PATH): boolean {
+  const strings = kernelBtfStrings(btfPath);
+  return strings !== null && btfStringsHave(strings, name);
+}
+
+/** What --existing and --interval load: the iterator targets (their
+ * bpf_iter_<target> functions in the kernel BTF) and the helper that finds a
+ * file's socket. All came by Linux 5.11. */
+export const ITERATOR_SYMBOLS: readonly string[] = ['bpf_iter_tcp', 'bpf_iter_task_file', 'bpf_sock_from_file'];
+
+/** The symbols of ITERATOR_SYMBOLS that a BTF string section lacks, pure. */
+export function missingIteratorSymbols(strings: Uint8Array): string[] {
+  return ITERATOR_SYMBOLS.filter((name) => !btfStringsHave(strings, name));
+}
+
+/** @throws PreflightError when the kernel lacks what `option` needs. */
+export function checkIterators(option: string, btfPath = VMLINUX_BTF_PATH): void {
+  const strings = kernelBtfStrings(btfPath);
+  if (strings === null) return; // checkKernel reports an unreadable BTF
+  const missing = missingIteratorSymbols(strings);
+  if (missing.length > 0) {
+    // One line, no hint: the message says what to do.
+    throw new PreflightError(`${option}: this kernel lacks the BPF iterators it needs (${missing.join(', ')}; Linux 5.11 or later): run without ${option}`);
   }
 }

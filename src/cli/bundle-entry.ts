@@ -34,5 +34,5 @@ export function prime(): void {
   const pipeline = new Pipeline([new TextRows(tcpstates, null)]);
   const out = new ByteOutput(1 << 16);
   renderBatch(new PerfReader(rings), new EventBatch(TRANSITION_EVENT_SIZE), out, new EventView(), pipeline.writeRow, Number.MAX_SAFE_INTEGER);
-  pipeline.tick(out, Number.MAX_SAFE_INTEGER);
+  pipeline.tick(out, Number.MAX_SAFE_INTEGER, false);
 }

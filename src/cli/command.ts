@@ -29,6 +29,16 @@ export interface CommonOptions {
   readonly trace: TraceConfig;
   /** --metrics, -N/--netns, --cgroup, --container (cli/fleet-options.ts). */
   readonly fleet: FleetOptions;
+  /** --existing: also the sessions open at start (src/open/). */
+  readonly existing: boolean;
+  /** tcplife --interval (and --all): open-session rows every interval; null without. */
+  readonly openSessions: OpenSessionOptions | null;
+}
+
+export interface OpenSessionOptions {
+  readonly intervalMs: number;
+  /** --all: every open session each interval, not only those that moved. */
+  readonly all: boolean;
 }
 
 export interface RawOptions extends FleetRawOptions {
@@ -49,6 +59,10 @@ export interface RawOptions extends FleetRawOptions {
   duration?: string;
   count?: string;
   verbose?: boolean;
+  existing?: boolean;
+  /** tcplife only. */
+  interval?: string;
+  all?: boolean;
 }
 
 export interface CommandSpec {
@@ -99,6 +113,7 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
       'perf ring size per CPU, in pages, a power of two (default: 4 MiB; 16 MiB shared by the CPUs, 4 to 16 MiB each, as root or with RLIMIT_MEMLOCK unlimited)',
     )
     .option('--no-header', 'no header line (for appending to a file)')
+    .option('--existing', 'also trace the sessions already open at start (their start unknown: MS marked ">", a lower bound)')
     .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
   addFleetOptions(command)
     .addHelpText('after', `\n${spec.examples}`)
@@ -150,7 +165,18 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),
     trace,
     fleet,
+    existing: raw.existing === true,
+    openSessions: openSessionOptions(raw),
   };
+}
+
+/** --interval and --all (tcplife). @throws UsageError */
+function openSessionOptions(raw: RawOptions): OpenSessionOptions | null {
+  if (raw.interval === undefined) {
+    if (raw.all === true) throw new UsageError('--all: only with --interval');
+    return null;
+  }
+  return { intervalMs: positiveNumber(raw.interval, '--interval', 'interval', false) * 1000, all: raw.all === true };
 }
 
 /** Stray arguments named in the message; more are counted. */
@@ -236,6 +262,10 @@ export interface RowLayout {
   readonly timestamp: boolean;
   readonly wallClockOffsetMs: number;
   readonly colorizer: Colorizer | null;
+  /** tcplife --interval: the TYPE column (OPEN/CLOSE). */
+  readonly rowTypes: boolean;
+  /** --existing: MS of a session that predates the trace marked '>'. */
+  readonly markSeeded: boolean;
 }
 
 /** The layout from the options, with colour only for text rows on a terminal. */
@@ -247,5 +277,7 @@ export async function rowLayout(options: CommonOptions, wallClockOffsetMs: numbe
     timestamp: options.timestamp,
     wallClockOffsetMs,
     colorizer: options.csv || options.json ? null : await colorizerFor(process.stdout.isTTY === true, process.env),
+    rowTypes: options.openSessions !== null,
+    markSeeded: options.existing,
   };
 }

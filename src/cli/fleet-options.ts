@@ -5,6 +5,7 @@
 // Parsed and resolved here, before anything touches the kernel.
 
 import { Option, type Command } from 'commander';
+import { defaultMetricsPort } from '../metrics/ports.js';
 import { parseMetricsAddress, type MetricsAddress } from '../metrics/server.js';
 import { resolveCgroupOption, type CgroupTarget } from '../sys/cgroup.js';
 import { resolveNetnsOption } from '../sys/netns.js';
@@ -32,12 +33,15 @@ export interface FleetOptions {
 export const ROW_LAYOUT_OPTIONS = ['csv', 'wide', 'time', 'timestamp'];
 
 export function addFleetOptions(command: Command): Command {
+  const port = defaultMetricsPort(command.name());
   return command
     .addOption(
       new Option(
-        '--metrics <[host:]port>',
-        'serve Prometheus metrics on GET /metrics (host 127.0.0.1 by default; port 0 picks one); no rows unless --json',
-      ).conflicts([...ROW_LAYOUT_OPTIONS, 'container']),
+        '--metrics [[host:]port]',
+        `serve Prometheus metrics on GET /metrics (default 127.0.0.1:${port}; port 0 picks one); no rows unless --json`,
+      )
+        .preset(String(port))
+        .conflicts([...ROW_LAYOUT_OPTIONS, 'container']),
     )
     .option('-N, --netns <ns>', 'only sockets in this network namespace: an inode number or a file (/proc/PID/ns/net, /run/netns/NAME)')
     .option('--cgroup <path>', 'only sockets in this cgroup v2 directory or below it')

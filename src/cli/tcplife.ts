@@ -22,9 +22,11 @@ const EXAMPLES = `examples:
     tcplife -D 80     # only trace remote port 80
     tcplife -4        # only trace IPv4 family
     tcplife -6        # only trace IPv6 family
-    tcplife --metrics 9101            # Prometheus metrics on 127.0.0.1:9101/metrics
+    tcplife --metrics                 # Prometheus metrics on 127.0.0.1:19441/metrics
     tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
-    tcplife -N /proc/1234/ns/net --container          # one process's network namespace`;
+    tcplife -N /proc/1234/ns/net --container          # one process's network namespace
+    tcplife --existing                # also the sessions open at start (MS marked ">": a lower bound)
+    tcplife --existing --interval 10  # and every 10 s, the open sessions that moved bytes`;
 
 export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnostics) {
   const command = buildCommand(
@@ -35,6 +37,9 @@ export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnost
       pidHelp: 'comma-separated list of PIDs to trace (the socket owner)',
     },
   );
+  command
+    .option('--interval <seconds>', 'every SECONDS, an OPEN row per open session that moved bytes, and one per session still open at exit (rows get a TYPE column)')
+    .option('--all', 'with --interval: an OPEN row for every open session, not only those that moved');
   return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'), diagnostics);
 }
 

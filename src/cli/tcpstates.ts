@@ -33,8 +33,9 @@ const EXAMPLES = `examples:
     tcpstates --json | jq -c 'select(.newstate == "CLOSE")'
     tcpstates --summary --duration 10         # time in each state, for 10 s
     tcpstates --summary --histogram           # ... with log2 histograms
-    tcpstates --metrics 9100                  # Prometheus metrics on 127.0.0.1:9100/metrics
+    tcpstates --metrics                       # Prometheus metrics on 127.0.0.1:19440/metrics
     tcpstates -N /run/netns/blue --container  # one network namespace; NETNS, CGROUP columns
+    tcpstates --existing      # sockets open at start: first MS since found, marked ">"
     tcpstates --cgroup /system.slice --json   # sockets of a cgroup subtree`;
 
 /** Shown on stderr in --summary mode, where no header says tracing started. */

@@ -10,17 +10,24 @@ import type { RowRenderer } from '../format/columns.js';
 import { containerHeader } from '../format/container-columns.js';
 import type { CgroupPathOf } from '../format/json.js';
 import type { Diagnostics } from '../io/diagnostics.js';
-import type { ExpositionFormat } from '../metrics/exposition.js';
+import type { Exposition, ExpositionFormat } from '../metrics/exposition.js';
 import type { EventCounts } from '../metrics/tcp-metrics.js';
+import { ToolHealth } from '../metrics/tool-health.js';
 import { CgroupPaths } from '../sys/cgroup.js';
 import { JsonRows, MetricsAggregation, TextRows, type Aggregate } from '../trace/consumers.js';
 import { Pipeline, type Consumer } from '../trace/pipeline.js';
 import { runTracer, type RunDeps } from '../trace/run.js';
+import type { TraceSession } from '../bpf/loader.js';
+import type { Libbpf } from '../ffi/libbpf.js';
 import { rowLayout, type CommonOptions, type RowLayout } from './command.js';
+import { OpenSessionRows } from '../open/rows.js';
+import { OpenSessionPasses } from '../open/pass.js';
+import { unreachableReporter } from '../open/seed-report.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
+import { packageVersion } from './version.js';
 
 /** The --metrics aggregate of a tool. */
-export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat): string };
+export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string };
 
 export interface ToolSpec {
   readonly renderer: (layout: RowLayout) => RowRenderer<TcpEvent, EventView>;
@@ -35,35 +42,65 @@ export interface ToolSpec {
   readonly notice?: string;
 }
 
-/** The rows consumer and its header, or none. */
+/** The rows consumer and its header, or none; with --interval, the open
+ * sessions' rows beside them. */
 function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<TcpEvent, EventView>, wallClockOffsetMs: number) {
   const { fleet } = options;
   // With --metrics (or --summary), rows only if --json asks for them.
-  if (spec.noRows === true || (fleet.metrics !== null && !options.json)) return { consumer: null, header: null };
+  if (spec.noRows === true || (fleet.metrics !== null && !options.json)) return { consumer: null, header: null, open: null };
   const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
-  if (options.json) return { consumer: new JsonRows(spec.toJson, wallClockOffsetMs, cgroupPathOf), header: null };
+  const open = (rows: ConstructorParameters<typeof OpenSessionRows>[0]['rows']): OpenSessionRows | null =>
+    options.openSessions === null
+      ? null
+      : new OpenSessionRows({ ...options.openSessions, rows, wallClockOffsetMs, cgroupPathOf, now: () => performance.now() });
+  if (options.json) {
+    // With --interval, a close row says so, as an open row does.
+    const toJson = options.openSessions === null ? spec.toJson : (event: TcpEvent, offset: number, paths: CgroupPathOf) => ({ event: 'close', ...spec.toJson(event, offset, paths) });
+    return { consumer: new JsonRows(toJson, wallClockOffsetMs, cgroupPathOf), header: null, open: open({ json: true }) };
+  }
   const container = fleet.container ? { cgroupPathOf, csv: options.csv } : null;
   const header = !options.header ? null : container !== null ? containerHeader(renderer.header(), options.csv) : renderer.header();
-  return { consumer: new TextRows(renderer, container), header };
+  return { consumer: new TextRows(renderer, container), header, open: open({ renderer, container: container === null ? null : { csv: options.csv } }) };
+}
+
+/** runTracer's iterator options: the seed (--existing), the passes (--interval) bound to `open` once attached. */
+function iteratorsOf(options: CommonOptions, open: OpenSessionRows | null, diagnostics: Diagnostics) {
+  if (!options.existing && options.openSessions === null) return {};
+  const iterators = { seed: options.existing, dump: options.openSessions !== null, option: options.existing ? '--existing' : '--interval' };
+  const netnsIno = options.trace.netnsIno;
+  return {
+    iterators,
+    onAttached: (session: TraceSession, libbpf: Libbpf): void => {
+      if (open === null || !session.iterators?.dump) return;
+      open.bind(new OpenSessionPasses(libbpf, session.iterators.dump, netnsIno));
+      open.sayUnreachable = unreachableReporter(diagnostics, 'its sessions get no open rows (--interval)');
+    },
+  };
 }
 
 /** Runs a tool with parsed options; resolves with the exit code. */
 export async function runTool(options: CommonOptions, diagnostics: Diagnostics, spec: ToolSpec, deps?: RunDeps): Promise<number> {
   const wallClockOffsetMs = sampleWallClockOffsetMs();
   const own = (await spec.consumers?.(wallClockOffsetMs)) ?? [];
-  const metrics = options.fleet.metrics === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics);
+  const health = options.fleet.metrics === null ? null : new ToolHealth(diagnostics.tool, packageVersion());
+  const metrics = health === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics, health);
   const renderer = spec.renderer(await rowLayout(options, wallClockOffsetMs));
   const rows = rowsOf(options, spec, renderer, wallClockOffsetMs);
-  const pipeline = new Pipeline([...own, ...(metrics === null ? [] : [metrics]), ...(rows.consumer === null ? [] : [rows.consumer])]);
+  const pipeline = new Pipeline([
+    ...own,
+    ...(metrics === null ? [] : [metrics]),
+    ...(rows.consumer === null ? [] : [rows.consumer]),
+    ...(rows.open === null ? [] : [rows.open]),
+  ]);
   let server: Awaited<ReturnType<typeof openMetricsEndpoint>> = null;
   let exitCode: number;
   try {
-    server = await openMetricsEndpoint(options.fleet.metrics, (format) => metrics!.aggregate.render(format), diagnostics);
-    const { writeRow, warming, tick, renderEnd, onCounts } = pipeline;
+    server = await openMetricsEndpoint(options.fleet.metrics, (format) => metrics!.aggregate.render(format, (exposition) => health!.describe(exposition)), diagnostics);
+    const { writeRow, warming, tick, renderEnd, onCounts, onKernelCounters } = pipeline;
     const loop = { header: rows.header, maxRows: options.maxRows, durationMs: options.durationMs };
-    const hooks = { writeRow, warming, tick, renderEnd, onCounts, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
-    exitCode = await runTracer({ config: options.trace, diagnostics, ...loop, ...hooks }, deps);
+    const hooks = { writeRow, warming, tick, renderEnd, onCounts, onKernelCounters, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
+    exitCode = await runTracer({ config: options.trace, diagnostics, ...loop, ...hooks, ...iteratorsOf(options, rows.open, diagnostics) }, deps);
   } catch (error) {
     pipeline.close(false);
     await server?.close();

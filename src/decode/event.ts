@@ -8,6 +8,7 @@
 // their oracle: harness/decode-event.ts.)
 
 import { AF_INET6, ipv4ToString, ipv6ToString } from './addr.js';
+import { readTcpInfo, type TcpInfo } from './tcp-info.js';
 
 /** Byte offset of each field of struct tcp_event. */
 export const EVENT_LAYOUT = {
@@ -31,14 +32,18 @@ export const EVENT_LAYOUT = {
   tx_bytes: 104,
   rx_bytes: 112,
   owner_comm: 120,
+  info: 136,
 } as const;
 
 /** sizeof(struct tcp_event): a tcplife (sessions mode) record. */
-export const EVENT_SIZE = 136;
+export const EVENT_SIZE = 160;
 /** TCP_EVENT_TRANSITION_SIZE: a tcpstates record, the head up to tx_bytes. */
 export const TRANSITION_EVENT_SIZE = 104;
 /** TCP_EVENT_F_PASSIVE: the socket began as a listener's child. */
 export const EVENT_FLAG_PASSIVE = 1;
+/** TCP_EVENT_F_SEEDED: the socket predates the trace (--existing); its
+ * delta_ns counts from when the trace found it. */
+export const EVENT_FLAG_SEEDED = 2;
 /** TASK_COMM_LEN (bpf/tcpstates.h): the comm fields' bytes. */
 export const TASK_COMM_LEN = 16;
 
@@ -72,6 +77,8 @@ export interface TcpEvent {
   readonly skErr: number;
   /** TCP_EVENT_F_* bits. */
   readonly flags: number;
+  /** tcplife: the session's tcp_info-like fields at CLOSE. */
+  readonly tcpInfo?: TcpInfo;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
@@ -179,6 +186,10 @@ export class EventView implements TcpEvent {
   }
   get flags(): number {
     return this.view.getUint8(this.offset + EVENT_LAYOUT.flags);
+  }
+  /** Sessions records only (EVENT_SIZE bytes). */
+  get tcpInfo(): TcpInfo {
+    return readTcpInfo(this.view, this.offset + EVENT_LAYOUT.info);
   }
 }
 

@@ -44,10 +44,18 @@ export interface Libbpf {
   closeObject(object: Pointer): void;
   findMap(object: Pointer, name: string): Pointer;
   findProgram(object: Pointer, name: string): Pointer;
+  /** Every program of the object, in its order. */
+  programs(object: Pointer): Pointer[];
+  /** Whether libbpf can load and parse the running kernel's BTF. */
+  kernelBtfLoads(): boolean;
   mapValueSize(map: Pointer): number;
   mapFd(map: Pointer): number;
   setInitialValue(map: Pointer, data: Uint8Array): void;
   setAutoload(program: Pointer, autoload: boolean): void;
+  /** Whether the load creates `map` (libbpf 1.0's bpf_map__set_autocreate). */
+  setAutocreate(map: Pointer, autocreate: boolean): void;
+  /** Before the load: the map's size (bpf_map__set_max_entries). */
+  setMaxEntries(map: Pointer, entries: number): void;
   /** Gives `program` its own verifier log buffer. libbpf fills it only when
    * the load fails (it then retries at log level 1) and no longer prints the
    * log itself, so the whole log is kept instead of one print buffer's worth. */
@@ -55,6 +63,12 @@ export interface Libbpf {
   loadObject(object: Pointer): void;
   programFd(program: Pointer): number;
   attach(program: Pointer, what: string): Pointer;
+  /** Attaches a BPF iterator program (bpf_program__attach_iter), with no
+   * options: iterators over tasks, files and sockets need none. */
+  attachIterator(program: Pointer): Pointer;
+  /** A new instance of an attached iterator (bpf_iter_create): an fd whose
+   * read()s run the program over the objects, until read() returns 0. */
+  createIterator(link: Pointer): number;
   destroyLink(link: Pointer): void;
   /** Per-CPU perf rings for a BPF_MAP_TYPE_PERF_EVENT_ARRAY, with a wakeup
    * watermark instead of libbpf's default of one wakeup per event. */
@@ -137,6 +151,7 @@ function bind(libraryPath: string): Libbpf {
   koffi.opaque('bpf_program');
   koffi.opaque('bpf_link');
   koffi.opaque('perf_buffer');
+  koffi.opaque('btf');
   const printFn = koffi.proto('int libbpf_print_fn(int level, const char *fmt, void *ap)');
   const sampleFn = koffi.proto('void perf_buffer_event_fn(void *ctx, int cpu, void *event)');
 
@@ -146,14 +161,22 @@ function bind(libraryPath: string): Libbpf {
     close: lib.func('void bpf_object__close(bpf_object *obj)'),
     findMap: lib.func('bpf_map *bpf_object__find_map_by_name(const bpf_object *obj, const char *name)'),
     findProgram: lib.func('bpf_program *bpf_object__find_program_by_name(const bpf_object *obj, const char *name)'),
+    nextProgram: lib.func('bpf_program *bpf_object__next_program(const bpf_object *obj, bpf_program *prog)'),
+    loadVmlinuxBtf: lib.func('btf *btf__load_vmlinux_btf()'),
+    freeBtf: lib.func('void btf__free(btf *btf)'),
     valueSize: lib.func('uint32_t bpf_map__value_size(const bpf_map *map)'),
     mapFd: lib.func('int bpf_map__fd(const bpf_map *map)'),
     setInitialValue: lib.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)'),
     setAutoload: lib.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)'),
+    setAutocreate: lib.func('int bpf_map__set_autocreate(bpf_map *map, bool autocreate)'),
+    setMaxEntries: lib.func('int bpf_map__set_max_entries(bpf_map *map, uint32_t max_entries)'),
     setLogBuf: lib.func('int bpf_program__set_log_buf(bpf_program *prog, void *log_buf, size_t log_size)'),
     load: lib.func('int bpf_object__load(bpf_object *obj)'),
     programFd: lib.func('int bpf_program__fd(const bpf_program *prog)'),
     attach: lib.func('bpf_link *bpf_program__attach(const bpf_program *prog)'),
+    attachIter: lib.func('bpf_link *bpf_program__attach_iter(const bpf_program *prog, const void *opts)'),
+    linkFd: lib.func('int bpf_link__fd(const bpf_link *link)'),
+    iterCreate: lib.func('int bpf_iter_create(int link_fd)'),
     destroyLink: lib.func('int bpf_link__destroy(bpf_link *link)'),
     perfNewRaw: lib.func(
       'perf_buffer *perf_buffer__new_raw(int map_fd, size_t page_cnt, const void *attr, perf_buffer_event_fn *cb, void *ctx, const void *opts)',
@@ -205,6 +228,19 @@ function bind(libraryPath: string): Libbpf {
     findProgram(object, name) {
       return (c.findProgram(object, name) as Pointer | null) ?? fail('find', `program ${name}`);
     },
+    programs(object) {
+      const programs: Pointer[] = [];
+      for (let program = c.nextProgram(object, null) as Pointer | null; program !== null; program = c.nextProgram(object, program) as Pointer | null) {
+        programs.push(program);
+      }
+      return programs;
+    },
+    kernelBtfLoads() {
+      const btf = c.loadVmlinuxBtf() as Pointer | null;
+      if (btf === null) return false;
+      c.freeBtf(btf);
+      return true;
+    },
     mapValueSize(map) {
       return c.valueSize(map) as number;
     },
@@ -219,6 +255,14 @@ function bind(libraryPath: string): Libbpf {
     setAutoload(program, autoload) {
       const rc = c.setAutoload(program, autoload) as number;
       if (rc < 0) fail('configure', 'program autoload', rc);
+    },
+    setAutocreate(map, autocreate) {
+      const rc = c.setAutocreate(map, autocreate) as number;
+      if (rc < 0) fail('configure', 'map autocreate', rc);
+    },
+    setMaxEntries(map, entries) {
+      const rc = c.setMaxEntries(map, entries) as number;
+      if (rc < 0) fail('configure', 'map size', rc);
     },
     setLogBuffer(program, sizeBytes) {
       const memory = koffi.alloc('uint8_t', sizeBytes);
@@ -253,6 +297,15 @@ function bind(libraryPath: string): Libbpf {
     },
     attach(program, what) {
       return (c.attach(program) as Pointer | null) ?? fail('attach', what);
+    },
+    attachIterator(program) {
+      return (c.attachIter(program, null) as Pointer | null) ?? fail('attach', 'iterator');
+    },
+    createIterator(link) {
+      const linkFd = c.linkFd(link) as number;
+      if (linkFd < 0) fail('get', 'iterator link fd', linkFd);
+      const fd = c.iterCreate(linkFd) as number;
+      return fd >= 0 ? fd : fail('create', 'iterator', fd);
     },
     destroyLink(link) {
       c.destroyLink(link);

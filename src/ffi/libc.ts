@@ -20,6 +20,7 @@ export interface LibcCalls {
   readonly connect: CFunction;
   readonly sendto: CFunction;
   readonly close: CFunction;
+  readonly setns: CFunction;
   readonly ioctl: CFunction;
 }
 
@@ -39,6 +40,7 @@ export function libc(): LibcCalls {
     connect: lib.func('int connect(int fd, const void *addr, uint32_t addrlen)'),
     sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     close: lib.func('int close(int fd)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
   };
   return calls;
@@ -47,6 +49,17 @@ export function libc(): LibcCalls {
 /** errno as the last failing libc call left it. */
 export function lastErrno(): number {
   return koffi.errno();
+}
+
+// from include/uapi/linux/sched.h
+const CLONE_NEWNET = 0x40000000;
+
+/**
+ * Moves the calling thread (Node's main thread: the only one that runs JS)
+ * into the network namespace `fd` refers to. Returns 0, or the errno.
+ */
+export function enterNetworkNamespace(fd: number): number {
+  return (libc().setns(fd, CLONE_NEWNET) as number) === 0 ? 0 : koffi.errno();
 }
 
 // from bits/confname.h

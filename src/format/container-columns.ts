@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
-// --container: NETNS and CGROUP columns after a text row's last column (or
-// two more CSV fields), so that rows from containers sharing addresses and
-// ports can be told apart. Without the flag rows stay bcc's, byte for byte.
+// --container: NETNS, CONTAINER and CGROUP columns after a text row's last
+// column (or three more CSV fields), so that rows from containers sharing
+// addresses and ports can be told apart. Without the flag rows stay bcc's,
+// byte for byte.
 
+import { containerIdOf, SHORT_CONTAINER_ID_LENGTH } from '../sys/container-id.js';
 import type { ByteOutput } from './output.js';
 import type { CgroupPathOf } from './json.js';
 
@@ -10,12 +12,15 @@ import type { CgroupPathOf } from './json.js';
 const NETNS_WIDTH = 10;
 
 export function containerHeader(header: string, csv: boolean): string {
-  return csv ? `${header},NETNS,CGROUP` : `${header} ${'NETNS'.padEnd(NETNS_WIDTH)} CGROUP`;
+  return csv
+    ? `${header},NETNS,CONTAINER,CGROUP`
+    : `${header} ${'NETNS'.padEnd(NETNS_WIDTH)} ${'CONTAINER'.padEnd(SHORT_CONTAINER_ID_LENGTH)} CGROUP`;
 }
 
 /**
  * Appends the columns to the row just written (which ends in a newline):
- * the namespace's inode number, then the cgroup path ("-" when unknown).
+ * the namespace's inode number, the container id (its first 12 digits in
+ * text, all 64 in CSV; "-" for none) and the cgroup path ("-" when unknown).
  */
 export function appendContainerColumns(
   out: ByteOutput,
@@ -30,6 +35,11 @@ export function appendContainerColumns(
   out.uint(netnsIno);
   if (!csv) out.pad(start, NETNS_WIDTH, 'left');
   out.byte(csv ? 0x2c : 0x20);
-  out.text(cgroupPathOf(cgroupId) ?? '-');
+  const path = cgroupPathOf(cgroupId);
+  const id = containerIdOf(path);
+  if (csv) out.text(id ?? '-');
+  else out.text((id === null ? '-' : id.slice(0, SHORT_CONTAINER_ID_LENGTH)).padEnd(SHORT_CONTAINER_ID_LENGTH));
+  out.byte(csv ? 0x2c : 0x20);
+  out.text(path ?? '-');
   out.byte(0x0a);
 }

@@ -7,6 +7,10 @@ import type { TcpEvent } from '../decode/event.js';
 import { AF_INET6 } from '../decode/addr.js';
 import { stateName, TCP_CLOSE } from '../decode/tcp-states.js';
 import { errnoName } from '../errors.js';
+import { containerIdOf } from '../sys/container-id.js';
+import { tcpInfoJson, TCP_INFO_JSON_FIELDS, type TcpInfoJson } from '../decode/tcp-info.js';
+import type { OpenSessionRecord } from '../open/record.js';
+import { startSeen } from './seeded.js';
 
 /** Resolves a cgroup id to its path relative to the cgroup2 mount (null:
  * unknown); src/sys/cgroup.ts CgroupPaths. */
@@ -32,8 +36,13 @@ const NO_CGROUP_PATHS: CgroupPathOf = () => null;
  *  - netns:       inode number of the socket's network namespace
  *  - cgroup:      the socket's cgroup v2 path relative to the cgroup2 mount
  *                 ("/system.slice/x.service"), null when unknown
+ *  - container_id: the container of that cgroup (docker, containerd, CRI-O,
+ *                 podman: src/sys/container-id.ts), 64 hex digits, or null
  *  - error:       on transitions into CLOSE, the socket's error as an errno
  *                 name ("ECONNREFUSED"); null otherwise and when there is none
+ *  - start_seen:  false on the first transition of a socket that predates the
+ *                 trace (--existing): duration_ms counts from when the trace
+ *                 found it, a lower bound
  */
 export interface TcpstatesJson {
   readonly time: string;
@@ -52,7 +61,9 @@ export interface TcpstatesJson {
   readonly duration_ms: number;
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
+  readonly start_seen: boolean;
 }
 
 /**
@@ -66,8 +77,19 @@ export interface TcpstatesJson {
  *  - duration_ms: lifespan, ms with µs precision (the MS column)
  *  - netns, cgroup: as for tcpstates
  *  - error:       the socket's error at CLOSE as an errno name, null for none
+ *  - start_seen:  false for a session that predates the trace (--existing):
+ *                 duration_ms counts from when the trace found it, a lower bound
+ *  - srtt_us, retrans_segs, rto_count, segs_in, segs_out: the tcp_sock's
+ *                 smoothed RTT (µs; 0 before any sample), segments
+ *                 retransmitted, retransmission timeouts (null on kernels
+ *                 before 6.7, which do not count them), segments in and out
  */
-export interface TcplifeJson {
+export interface TcplifeJson extends SessionJson {
+  readonly error: string | null;
+}
+
+/** What a tcplife close row and an open row share. */
+export interface SessionJson extends TcpInfoJson {
   readonly time: string;
   readonly ts_ns: number;
   readonly pid: number;
@@ -82,7 +104,9 @@ export interface TcplifeJson {
   readonly duration_ms: number;
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
+  readonly start_seen: boolean;
 }
 
 /** The documented field lists, in output order (tests pin them). */
@@ -103,7 +127,9 @@ export const TCPSTATES_JSON_FIELDS = [
   'duration_ms',
   'netns',
   'cgroup',
+  'container_id',
   'error',
+  'start_seen',
 ] as const;
 
 export const TCPLIFE_JSON_FIELDS = [
@@ -121,7 +147,10 @@ export const TCPLIFE_JSON_FIELDS = [
   'duration_ms',
   'netns',
   'cgroup',
+  'container_id',
   'error',
+  'start_seen',
+  ...TCP_INFO_JSON_FIELDS,
 ] as const;
 
 /** ns -> ms as a number with µs precision (truncated to whole µs, as MS). */
@@ -157,6 +186,12 @@ export function socketErrorName(skErr: number): string | null {
   return skErr === 0 ? null : errnoName(skErr);
 }
 
+/** The `cgroup` and `container_id` fields of a row. */
+function cgroupFields(cgroupId: number, cgroupPathOf: CgroupPathOf): { cgroup: string | null; container_id: string | null } {
+  const cgroup = cgroupPathOf(cgroupId);
+  return { cgroup, container_id: containerIdOf(cgroup) };
+}
+
 export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPathOf: CgroupPathOf = NO_CGROUP_PATHS): TcpstatesJson {
   const ownerKnown = event.ownerPid !== 0;
   return {
@@ -175,8 +210,9 @@ export function tcpstatesJson(event: TcpEvent, wallClockOffsetMs: number, cgroup
     newstate: stateName(event.newState),
     duration_ms: nsToMillisWithMicros(event.deltaNs),
     netns: event.netnsIno,
-    cgroup: cgroupPathOf(event.cgroupId),
+    ...cgroupFields(event.cgroupId, cgroupPathOf),
     error: event.newState === TCP_CLOSE ? socketErrorName(event.skErr) : null,
+    start_seen: startSeen(event.flags),
   };
 }
 
@@ -196,8 +232,62 @@ export function tcplifeJson(event: TcpEvent, wallClockOffsetMs: number, cgroupPa
     rx_bytes: event.rxBytes,
     duration_ms: nsToMillisWithMicros(event.deltaNs),
     netns: event.netnsIno,
-    cgroup: cgroupPathOf(event.cgroupId),
+    ...cgroupFields(event.cgroupId, cgroupPathOf),
     error: socketErrorName(event.skErr),
+    start_seen: startSeen(event.flags),
+    ...tcpInfoJson(event.tcpInfo),
+  };
+}
+
+/**
+ * tcplife --interval: an open session, as an interval's pass read it.
+ *  - event:       "open" ("close" on the close rows while --interval is on)
+ *  - time, ts_ns: the pass
+ *  - pid, comm:   the session's owner as the tracer knows it (0 and "" if unknown)
+ *  - family, laddr, lport, raddr, rport: as the close rows
+ *  - state:       the TCP state now ("ESTABLISHED", "CLOSE_WAIT"...)
+ *  - tx_bytes, rx_bytes: totals since the connection's start (exact also
+ *                 for a session that predates the trace)
+ *  - tx_interval_bytes, rx_interval_bytes: moved since the previous pass (the
+ *                 first pass: since the trace started or found the session)
+ *  - duration_ms: age so far (a lower bound when start_seen is false)
+ *  - netns, cgroup, start_seen, srtt_us...segs_out: as the close rows
+ */
+export interface OpenSessionJson extends SessionJson {
+  readonly event: 'open';
+  readonly state: string;
+  readonly tx_interval_bytes: number;
+  readonly rx_interval_bytes: number;
+}
+
+export function openSessionJson(
+  session: OpenSessionRecord,
+  atNs: number,
+  wallClockOffsetMs: number,
+  cgroupPathOf: CgroupPathOf = NO_CGROUP_PATHS,
+): OpenSessionJson {
+  return {
+    event: 'open',
+    time: isoTimeMicros(atNs, wallClockOffsetMs),
+    ts_ns: atNs,
+    pid: session.pid,
+    comm: session.comm,
+    family: session.family,
+    laddr: session.saddr,
+    lport: session.sport,
+    raddr: session.daddr,
+    rport: session.dport,
+    state: session.state,
+    tx_bytes: session.txBytes,
+    rx_bytes: session.rxBytes,
+    tx_interval_bytes: session.txDeltaBytes,
+    rx_interval_bytes: session.rxDeltaBytes,
+    duration_ms: nsToMillisWithMicros(Math.max(0, atNs - session.seenNs)),
+    netns: session.netnsIno,
+    ...cgroupFields(session.cgroupId, cgroupPathOf),
+    error: null,
+    start_seen: session.startSeen,
+    ...tcpInfoJson(session.tcpInfo),
   };
 }
 

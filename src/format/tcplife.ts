@@ -12,6 +12,8 @@ import { microsAsMillis2 } from './numbers.js';
 import type { Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
+import { markIfSeeded } from './seeded.js';
+import { TCP_CLOSE } from '../decode/tcp-states.js';
 import { printable } from '../quote.js';
 
 export interface TcplifeFormatOptions extends TimeOptions {
@@ -19,7 +21,14 @@ export interface TcplifeFormatOptions extends TimeOptions {
   readonly csv: boolean;
   /** Marks guessed owners (see sessionOwner) on a terminal; null for plain text. */
   readonly colorizer: Colorizer | null;
+  /** --interval: a leading TYPE column, OPEN or CLOSE (see openSessionEvent). */
+  readonly rowTypes?: boolean;
+  /** --existing: MS of a session that predates the trace marked as a lower bound. */
+  readonly markSeeded?: boolean;
 }
+
+/** The TYPE column's width: its longest value, CLOSE. */
+const TYPE_WIDTH = 5;
 
 export interface SessionOwner {
   readonly pid: number;
@@ -54,7 +63,12 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent, 
   const ownerDecoration = colorizer
     ? { decorate: (padded: string, event: TcpEvent) => (event.ownerPid === 0 ? colorizer.yellow(padded) : padded) }
     : {};
+  const ms = (event: TcpEvent) => microsAsMillis2(Math.floor(event.deltaNs / 1000));
   return [
+    // Open rows carry their session's current state in newState, never CLOSE.
+    ...(options.rowTypes
+      ? [{ header: 'TYPE', width: TYPE_WIDTH, align: 'left', value: (event) => (event.newState === TCP_CLOSE ? 'CLOSE' : 'OPEN') } as const satisfies Column<TcpEvent, EventView>]
+      : []),
     ...timeColumns<TcpEvent, EventView>(options, (event) => event.tsNs),
     { header: 'PID', width: 5, align: 'left', value: (event) => String(sessionOwner(event).pid), ...ownerDecoration },
     {
@@ -69,7 +83,12 @@ export function tcplifeColumns(options: TcplifeFormatOptions): Column<TcpEvent, 
     { header: 'TX_KB', width: kibWidth, align: 'right', value: (event) => bytesAsKib(event.txBytes) },
     { header: 'RX_KB', width: kibWidth, align: 'right', value: (event) => bytesAsKib(event.rxBytes) },
     // bcc: float(span_us) / 1000 with span_us = ns / 1000 truncated.
-    { header: 'MS', width: 0, align: 'left', value: (event) => microsAsMillis2(Math.floor(event.deltaNs / 1000)) },
+    {
+      header: 'MS',
+      width: 0,
+      align: 'left',
+      value: options.markSeeded ? (event) => markIfSeeded(event.flags, ms(event)) : ms,
+    },
   ];
 }
 

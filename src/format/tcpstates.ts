@@ -12,6 +12,7 @@ import { microsAsMillis3 } from './numbers.js';
 import { colorState, type Colorizer } from './color.js';
 import { timeColumns, type TimeOptions } from './time-columns.js';
 import { endpointColumns } from './endpoint-columns.js';
+import { markIfSeeded } from './seeded.js';
 import { printable } from '../quote.js';
 
 export interface TcpstatesFormatOptions extends TimeOptions {
@@ -19,6 +20,8 @@ export interface TcpstatesFormatOptions extends TimeOptions {
   readonly csv: boolean;
   /** Colours state names; null for plain text. */
   readonly colorizer: Colorizer | null;
+  /** --existing: a seeded socket's first MS (time since the seed) marked as a lower bound. */
+  readonly markSeeded?: boolean;
 }
 
 type EventColumn = Column<TcpEvent, EventView>;
@@ -65,13 +68,21 @@ export function tcpstatesColumns(options: TcpstatesFormatOptions): EventColumn[]
     state('OLDSTATE', (event) => event.oldState, L.oldstate),
     { header: '->', width: 0, align: 'left', literal: true, value: () => '->' },
     state('NEWSTATE', (event) => event.newState, L.newstate),
-    {
-      header: 'MS',
-      width: 0,
-      align: 'left',
-      value: (event) => microsAsMillis3(Math.floor(event.deltaNs / 1000)),
-      raw: { kind: 'nsAsMillis3', offset: L.delta_ns },
-    },
+    options.markSeeded
+      ? {
+          // No raw path: the marker depends on the flags.
+          header: 'MS',
+          width: 0,
+          align: 'left',
+          value: (event) => markIfSeeded(event.flags, microsAsMillis3(Math.floor(event.deltaNs / 1000))),
+        }
+      : {
+          header: 'MS',
+          width: 0,
+          align: 'left',
+          value: (event) => microsAsMillis3(Math.floor(event.deltaNs / 1000)),
+          raw: { kind: 'nsAsMillis3', offset: L.delta_ns },
+        },
   ];
 }
 

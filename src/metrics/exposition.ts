@@ -74,6 +74,13 @@ export class Exposition {
     return this;
   }
 
+  /** A gauge family: a value that goes up and down (or an `_info` series of 1). */
+  gauge(name: string, help: string, samples: Iterable<readonly [Labels, number]>): this {
+    this.text += `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    for (const [labels, value] of samples) this.text += `${name}${labelText(labels)} ${formatValue(value)}\n`;
+    return this;
+  }
+
   histogram(name: string, help: string, samples: Iterable<readonly [Labels, FixedHistogram]>): this {
     this.text += `# HELP ${name} ${help}\n# TYPE ${name} histogram\n`;
     for (const [labels, histogram] of samples) {

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The --metrics HTTP endpoint: GET /metrics renders the aggregates, in the
-// format the Accept header asks for; anything else is 404 (405 for another
-// method on /metrics). It runs in the tracer's event loop, between ring
-// reads, so nothing a client does may cost it much time or memory. It is
-// its own small HTTP/1.1 server on node:net rather than node:http, whose
-// parser reads a whole pipelined burst (1,800 requests in 61 KB: 45 ms of
-// CPU, or 260 ms once the connection is closed) before anyone can refuse
-// it. Here a render is shared by the scrapes of a short interval (one
-// Buffer, written to each), a connection may have a few answers not yet
-// handed to the kernel (a request past that closes it: a pipelined flood
-// costs one search of the bytes), there are at most so many connections (a
-// new one closes the oldest that has no answer pending), and slow or idle
-// clients time out. What the limits closed is counted in the exposition.
+// format the Accept header asks for; GET / a landing page (landing.ts);
+// anything else is 404 (405 for another method on /metrics). It runs in the
+// tracer's event loop, between ring reads, so nothing a client does may cost
+// it much time or memory. It is its own small HTTP/1.1 server on node:net
+// rather than node:http, whose parser reads a whole pipelined burst (1,800
+// requests in 61 KB: 45 ms of CPU, or 260 ms once the connection is closed)
+// before anyone can refuse it. Here a render is shared by the scrapes of a
+// short interval (one Buffer, written to each), a connection may have a few
+// answers not yet handed to the kernel (a request past that closes it: a
+// pipelined flood costs one search of the bytes), there are at most so many
+// connections (a new one closes the oldest that has no answer pending), and
+// slow or idle clients time out. What the limits closed is counted in the
+// exposition.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import { TcpToolError, usageProblem, type Checked } from '../errors.js';
@@ -28,7 +29,7 @@ export interface MetricsAddress {
 
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
-/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:9100). */
+/** --metrics [HOST:]PORT, with an IPv6 HOST in brackets ([::1]:19440). */
 export function parseMetricsAddress(text: string, optionName: string): Checked<MetricsAddress> {
   const trimmed = text.trim();
   // A host name is at most 253 characters of no space or control character.
@@ -122,9 +123,12 @@ export interface MetricsServerOptions {
   /** Names the endpoint's own counters: `<prefix>_metrics_...`. */
   readonly prefix?: string;
   readonly limits?: EndpointLimits;
+  /** The HTML page served on `/` (metrics/landing.ts); without it, 404. */
+  readonly landing?: string;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+const HTML = 'text/html; charset=utf-8';
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** One client connection: the bytes of a request head not complete yet,
@@ -145,6 +149,7 @@ export function startMetricsServer(
   options: MetricsServerOptions = {},
 ): Promise<MetricsServer> {
   const { optionName = '--metrics', prefix = 'tcpstates', limits = ENDPOINT_LIMITS } = options;
+  const landing = options.landing === undefined ? null : Buffer.from(options.landing);
   const maxConnections = connectionCap(limits, openFilesLimit());
   const counts: EndpointCounts = { closed: { connection_limit: 0, pipelined: 0, timeout: 0, bad_request: 0 }, renders: 0 };
   const cache = new Map<ExpositionFormat, { body: Buffer; atMs: number }>();
@@ -193,8 +198,13 @@ export function startMetricsServer(
   const answer = (client: Client, request: RequestHead): void => {
     const plain = (status: number, text: string, extra: Record<string, string> = {}): void =>
       send(client, status, { ...extra, 'Content-Type': TEXT, 'Content-Length': Buffer.byteLength(text) }, text, request.keepAlive && !request.hasBody);
+    const isRead = request.method === 'GET' || request.method === 'HEAD';
+    if (request.path === '/' && landing !== null && isRead) {
+      const headers = { 'Content-Type': HTML, 'Content-Length': landing.length };
+      return send(client, 200, headers, request.method === 'HEAD' ? null : landing, request.keepAlive && !request.hasBody);
+    }
     if (request.path !== '/metrics') return plain(404, 'not found: try /metrics\n');
-    if (request.method !== 'GET' && request.method !== 'HEAD') return plain(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (!isRead) return plain(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
     if (request.hasBody) return plain(400, 'a scrape has no body\n');
     const format = negotiateFormat(request.accept);
     let body: Buffer;

@@ -54,7 +54,8 @@ export class TcpstatesMetrics {
     if (deltaNs !== 0) cell.durations.observeNs(deltaNs);
   }
 
-  render(format: ExpositionFormat): string {
+  /** `more` adds families before the end (the tool's health, tool-health.ts). */
+  render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string {
     const cells = [...this.cells.values()].sort((a, b) => a.oldState - b.oldState || a.newState - b.newState);
     const transitions: [Labels, number][] = [];
     const durations: [Labels, FixedHistogram][] = [];
@@ -69,7 +70,7 @@ export class TcpstatesMetrics {
       }
       if (cell.durations.count > 0) durations.push([states, cell.durations]);
     }
-    return new Exposition(format)
+    const exposition = new Exposition(format)
       .counter('tcpstates_transitions_total', 'TCP state transitions seen.', transitions)
       .histogram(
         'tcpstates_state_duration_seconds',
@@ -79,8 +80,9 @@ export class TcpstatesMetrics {
       .counter('tcpstates_events_total', 'Events read from the kernel.', [[[], this.counts.events]])
       .counter('tcpstates_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [
         [[], this.counts.lost],
-      ])
-      .end();
+      ]);
+    more?.(exposition);
+    return exposition.end();
   }
 }
 
@@ -88,7 +90,10 @@ interface SessionCell {
   sessions: number;
   sentBytes: number;
   receivedBytes: number;
+  retransmittedSegments: number;
   readonly durations: FixedHistogram;
+  /** Smoothed RTT at CLOSE; sessions without an RTT sample excluded. */
+  readonly rtts: FixedHistogram;
 }
 
 /** Role of a session: `server` when the socket began as a listener's child. */
@@ -109,19 +114,26 @@ export class TcplifeMetrics {
     sessions: 0,
     sentBytes: 0,
     receivedBytes: 0,
+    retransmittedSegments: 0,
     durations: new FixedHistogram(),
+    rtts: new FixedHistogram(),
   }));
   /** errno (0 = aborted) -> failed connects. */
   private readonly failures = new Map<number, number>();
   readonly counts: EventCounts = { events: 0, lost: 0 };
 
-  add(event: Pick<TcpEvent, 'family' | 'flags' | 'txBytes' | 'rxBytes' | 'deltaNs' | 'oldState' | 'skErr'>): void {
+  add(event: Pick<TcpEvent, 'family' | 'flags' | 'txBytes' | 'rxBytes' | 'deltaNs' | 'oldState' | 'skErr' | 'tcpInfo'>): void {
     const passive = (event.flags & EVENT_FLAG_PASSIVE) !== 0;
     const cell = this.cells[(event.family === AF_INET6 ? 2 : 0) + (passive ? 1 : 0)]!;
     cell.sessions++;
     cell.sentBytes += event.txBytes;
     cell.receivedBytes += event.rxBytes;
     cell.durations.observeNs(event.deltaNs);
+    const info = event.tcpInfo;
+    if (info !== undefined) {
+      cell.retransmittedSegments += info.totalRetrans;
+      if (info.srttUs > 0) cell.rtts.observeNs(info.srttUs * 1000);
+    }
     // A connect that never got an answer it could use: CLOSE straight from SYN_SENT.
     if (!passive && event.oldState === TCP_SYN_SENT) {
       const skErr = event.skErr;
@@ -129,11 +141,14 @@ export class TcplifeMetrics {
     }
   }
 
-  render(format: ExpositionFormat): string {
+  /** `more` adds families before the end (the tool's health, tool-health.ts). */
+  render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string {
     const sessions: [Labels, number][] = [];
     const sent: [Labels, number][] = [];
     const received: [Labels, number][] = [];
     const durations: [Labels, FixedHistogram][] = [];
+    const rtts: [Labels, FixedHistogram][] = [];
+    const retransmitted: [Labels, number][] = [];
     for (let index = 0; index < 4; index++) {
       const cell = this.cells[index]!;
       const labels: Labels = [
@@ -144,6 +159,8 @@ export class TcplifeMetrics {
       sent.push([labels, cell.sentBytes]);
       received.push([labels, cell.receivedBytes]);
       durations.push([labels, cell.durations]);
+      rtts.push([labels, cell.rtts]);
+      retransmitted.push([labels, cell.retransmittedSegments]);
     }
     const byReason = new Map<string, number>();
     for (const [skErr, count] of this.failures) {
@@ -153,13 +170,17 @@ export class TcplifeMetrics {
     const failures = [...byReason.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, count]): [Labels, number] => [[['reason', reason]], count]);
-    return new Exposition(format)
+    const exposition = new Exposition(format)
       .counter('tcplife_sessions_total', 'TCP sessions closed (role client: active open; server: passive open).', sessions)
       .histogram('tcplife_session_duration_seconds', 'Lifespan of TCP sessions, first transition seen to CLOSE.', durations)
       .counter('tcplife_sent_bytes_total', 'Bytes sent and acknowledged by the peer (tcp_sock.bytes_acked).', sent)
       .counter('tcplife_received_bytes_total', 'Bytes received (tcp_sock.bytes_received).', received)
+      .histogram('tcplife_session_rtt_seconds', 'Smoothed RTT of TCP sessions at CLOSE (tcp_sock.srtt_us; sessions without a sample excluded).', rtts)
+      .counter('tcplife_retransmitted_segments_total', 'Segments retransmitted by the closed sessions (tcp_sock.total_retrans).', retransmitted)
       .counter('tcplife_connect_failures_total', 'Active opens closed in SYN_SENT, by the socket error.', failures)
-      .counter('tcplife_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [[[], this.counts.lost]])
-      .end();
+      .counter('tcplife_events_total', 'Events read from the kernel (one per session).', [[[], this.counts.events]])
+      .counter('tcplife_events_lost_total', 'Events lost (perf ring full, or the program busy on that CPU).', [[[], this.counts.lost]]);
+    more?.(exposition);
+    return exposition.end();
   }
 }

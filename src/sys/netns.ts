@@ -98,3 +98,25 @@ export function resolveNetnsOption(text: string, optionName: string): Checked<nu
   }
   return netnsFileInode(text, optionName);
 }
+
+/**
+ * The network namespaces this host's processes are in and the named ones
+ * (netnsFiles()): inode number -> a few files that open it, in the order
+ * found (in case the first one's process exits). A namespace no file
+ * reaches any more has no sockets to visit.
+ */
+export function listNetworkNamespaces(): Map<number, string[]> {
+  const found = new Map<number, string[]>();
+  for (const path of netnsFiles()) {
+    let ino: number;
+    try {
+      ino = statSync(path).ino;
+    } catch {
+      continue; // gone, or not ours to see
+    }
+    const paths = found.get(ino);
+    if (paths === undefined) found.set(ino, [path]);
+    else if (paths.length < 3) paths.push(path);
+  }
+  return found;
+}

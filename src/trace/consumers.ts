@@ -10,7 +10,9 @@ import type { CgroupPathOf } from '../format/json.js';
 import type { ByteOutput } from '../format/output.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import type { JournalWriter } from '../io/journal.js';
+import type { KernelCounters } from '../bpf/counters.js';
 import type { EventCounts } from '../metrics/tcp-metrics.js';
+import type { ToolHealth } from '../metrics/tool-health.js';
 import type { Consumer } from './pipeline.js';
 
 /** Text or CSV rows, bcc's byte for byte; with --container, NETNS and
@@ -112,10 +114,23 @@ export class Aggregation<A extends Aggregate> implements Consumer {
   }
 }
 
-/** --metrics: the aggregate and the counts of events read and lost. */
+/** --metrics: the aggregate, the counts of events read and lost, and the
+ * tool's health (its misses) from the kernel's counters. */
 export class MetricsAggregation<A extends Aggregate & { readonly counts: EventCounts }> extends Aggregation<A> {
+  constructor(
+    aggregate: A,
+    fresh: () => A,
+    private readonly health?: ToolHealth,
+  ) {
+    super(aggregate, fresh);
+  }
+
   counts(events: number, lost: number): void {
     this.aggregate.counts.events = events;
     this.aggregate.counts.lost = lost;
+  }
+
+  kernelCounters(counters: KernelCounters, undecodable: number): void {
+    this.health?.update(counters, undecodable);
   }
 }

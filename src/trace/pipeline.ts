@@ -13,6 +13,7 @@
 // consumers are their own twins (the tracer drops the warm-up's rows) and
 // reset what the rows remember after it (-t's first row).
 
+import type { KernelCounters } from '../bpf/counters.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
 import type { RowWriter } from '../reader/render.js';
@@ -33,11 +34,15 @@ export interface Consumer {
   /** After the warm-up: forget what the warm-up's rows left behind. */
   reset?(): void;
   /** Once per read of the rings (every READ_INTERVAL_MS, on a wakeup, and
-   * the last read), after its events: may append rows to `out` (at most
-   * `maxRows`), which go out with the batch's one write. Returns the rows. */
-  tick?(out: ByteOutput, maxRows: number): number;
+   * the last read, `last`, after the detach), after its events: may append
+   * rows to `out` (at most `maxRows`), which go out with the batch's one
+   * write. Returns the rows. */
+  tick?(out: ByteOutput, maxRows: number, last: boolean): number;
   /** The events read and lost so far, after each read and counter check. */
   counts?(events: number, lost: number): void;
+  /** The kernel's counters and the samples too short to decode, at each
+   * counter check (once a second and at exit), as stderr reports them. */
+  kernelCounters?(counters: KernelCounters, undecodable: number): void;
   /** At exit, after the last read: text for stdout (a summary table). */
   end?(): string;
   /** After the tracer stopped; `ok`: it stopped cleanly (say the totals). */
@@ -53,11 +58,13 @@ export interface PipelineHooks {
    * reset). Omitted: no warm-up. */
   readonly warming?: (on: boolean) => void;
   /** See Consumer.tick. */
-  readonly tick?: (out: ByteOutput, maxRows: number) => number;
+  readonly tick?: (out: ByteOutput, maxRows: number, last: boolean) => number;
   /** Rendered at exit after the last batch and written to stdout. */
   readonly renderEnd?: () => string;
   /** Told the events read and lost so far (as the final line counts them). */
   readonly onCounts?: (events: number, lost: number) => void;
+  /** See Consumer.kernelCounters. */
+  readonly onKernelCounters?: (counters: KernelCounters, undecodable: number) => void;
 }
 
 export class Pipeline implements PipelineHooks {
@@ -84,14 +91,18 @@ export class Pipeline implements PipelineHooks {
     for (const consumer of this.consumers) consumer.reset?.();
   };
 
-  readonly tick = (out: ByteOutput, maxRows: number): number => {
+  readonly tick = (out: ByteOutput, maxRows: number, last: boolean): number => {
     let rows = 0;
-    for (const consumer of this.tickers) rows += consumer.tick!(out, maxRows - rows);
+    for (const consumer of this.tickers) rows += consumer.tick!(out, maxRows - rows, last);
     return rows;
   };
 
   readonly onCounts = (events: number, lost: number): void => {
     for (const consumer of this.consumers) consumer.counts?.(events, lost);
+  };
+
+  readonly onKernelCounters = (counters: KernelCounters, undecodable: number): void => {
+    for (const consumer of this.consumers) consumer.kernelCounters?.(counters, undecodable);
   };
 
   readonly renderEnd = (): string => this.consumers.map((consumer) => consumer.end?.() ?? '').join('');

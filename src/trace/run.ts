@@ -10,9 +10,11 @@
 
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
-import { openTrace, type TraceSession } from '../bpf/loader.js';
+import { openTrace, type IteratorsWanted, type TraceSession } from '../bpf/loader.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
-import { canLockMemory, checkPrivileges, checkKernel, checkKernelVersion } from '../bpf/preflight.js';
+import { explainLoadFailure } from '../bpf/features.js';
+import { canLockMemory, checkIterators, checkPrivileges, checkKernel } from '../bpf/preflight.js';
+import { seedAndReport } from '../open/seed-report.js';
 import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from '../io/diagnostics.js';
@@ -75,6 +77,11 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly config: TraceConfig;
   /** Where every stderr line goes, in the mode the options set (--json, --verbose). */
   readonly diagnostics: Diagnostics;
+  /** The open-session iterators: the seed (--existing) runs once attached;
+   * the pass (--interval) is handed to onAttached. */
+  readonly iterators?: IteratorsWanted & { readonly option: string };
+  /** Once loaded, attached and seeded, before the first read. */
+  readonly onAttached?: (session: TraceSession, libbpf: Libbpf) => void;
   /** Stops the trace as SIGINT does (tcplife --top's quit key). */
   readonly stop?: AbortSignal;
 }
@@ -130,7 +137,6 @@ const THIS_PROCESS: ProcessSettings = {
 export const DEFAULT_RUN_DEPS: RunDeps = {
   preflight(tool) {
     checkKernel();
-    checkKernelVersion();
     checkPrivileges(tool);
   },
   libbpf: () => bindLibbpf(),
@@ -145,16 +151,32 @@ export const DEFAULT_RUN_DEPS: RunDeps = {
   process: THIS_PROCESS,
 };
 
-/** Checks the machine, then loads and attaches. */
+/** Checks the machine, then loads and attaches (and seeds, --existing). */
 function load(options: RunOptions, deps: RunDeps): TraceSession {
-  const { diagnostics } = options;
+  const { diagnostics, iterators } = options;
   deps.preflight(diagnostics.tool);
+  if (iterators !== undefined) checkIterators(iterators.option);
   const libbpf = deps.libbpf();
   deps.process.beforeLoad();
   const config: SizedTraceConfig = { ...options.config, bufferPages: options.config.bufferPages ?? ringPagesHere(libbpf.pageSize()) };
-  return openTrace(libbpf, config, {
-    ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
-  });
+  let session: TraceSession;
+  try {
+    session = openTrace(libbpf, config, {
+      ...(diagnostics.verbose ? { onLibbpfMessage: (line: string) => diagnostics.libbpf(line) } : {}),
+      ...(iterators !== undefined ? { iterators: { seed: iterators.seed, dump: iterators.dump } } : {}),
+    });
+  } catch (error) {
+    // The floor is by feature: a failed load names what the kernel lacks.
+    throw explainLoadFailure(error, libbpf);
+  }
+  try {
+    if (iterators?.seed === true) seedAndReport(libbpf, session, config.netnsIno, diagnostics);
+    options.onAttached?.(session, libbpf);
+  } catch (error) {
+    session.close();
+    throw error;
+  }
+  return session;
 }
 
 /**
@@ -189,7 +211,7 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
     releaseSignals();
     throw error;
   }
-  const { config, diagnostics: _diagnostics, stop: _stop, ...loop } = options;
+  const { config, diagnostics: _diagnostics, iterators: _iterators, onAttached: _onAttached, stop: _stop, ...loop } = options;
   const output = deps.output();
   const stdoutHungUp = deps.process.stdoutHungUp;
   tracer = new Tracer(

@@ -279,7 +279,7 @@ export class Tracer {
       } finally {
         this.eventsRead += sink.count;
       }
-      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft());
+      if (first && options.tick !== undefined) this.rowsWritten += options.tick(out, this.rowsLeft(), final);
       first = false;
       this.losses.afterRead(sink);
       options.onCounts?.(this.eventsRead, this.losses.lostForMetrics);
@@ -299,6 +299,7 @@ export class Tracer {
     const { session, output } = this.deps;
     this.losses.check(session.readCounters(), { events: this.eventsRead, sink: this.sink, backlogged: output.backlogged, final });
     this.options.onCounts?.(this.eventsRead, this.losses.lostForMetrics);
+    this.options.onKernelCounters?.(this.losses.lastCounters, this.sink.undecodable);
   }
 }
 

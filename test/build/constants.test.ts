@@ -12,7 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
 import { CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
-import { EVENT_FLAG_PASSIVE, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { EVENT_FLAG_PASSIVE, EVENT_FLAG_SEEDED, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { TCP_INFO_F_RTO, TCP_INFO_SIZE } from '../../src/decode/tcp-info.js';
+import { OPEN_SESSION_SIZE } from '../../src/open/record.js';
 import { PID_LIST_MAX } from '../../src/cli/options.js';
 import { make } from '../../harness/build.js';
 
@@ -39,6 +41,10 @@ test('TASK_COMM_LEN, the event flag bits and the record sizes match', () => {
   assert.equal(TRANSITION_EVENT_SIZE, C['TCP_EVENT_TRANSITION_SIZE']);
   assert.equal(EVENT_SIZE, C['sizeof_tcp_event']);
   assert.equal(CONFIG_SIZE, C['sizeof_tcpstates_config']);
+  assert.equal(EVENT_FLAG_SEEDED, C['TCP_EVENT_F_SEEDED']);
+  assert.equal(TCP_INFO_F_RTO, C['TCP_INFO_F_RTO']);
+  assert.equal(TCP_INFO_SIZE, C['sizeof_session_tcp_info']);
+  assert.equal(OPEN_SESSION_SIZE, C['sizeof_open_session']);
 });
 
 interface BtfType {

@@ -19,6 +19,10 @@ int main(void)
 	       COUNTER_OUTPUT_FAILED, COUNTER_TRACKING_FAILED);
 	printf("\"COUNTER_LISTENER_FAILED\":%d,\"COUNTER_NESTED\":%d,\"COUNTER_EMITTED_NESTED\":%d,\"COUNTER_MAX\":%d,",
 	       COUNTER_LISTENER_FAILED, COUNTER_NESTED, COUNTER_EMITTED_NESTED, COUNTER_MAX);
+	printf("\"COUNTER_SEEDED\":%d,\"COUNTER_SEED_FAILED\":%d,\"COUNTER_SEED_FILES\":%d,\"COUNTER_SEED_FILES_REACHED\":%d,",
+	       COUNTER_SEEDED, COUNTER_SEED_FAILED, COUNTER_SEED_FILES, COUNTER_SEED_FILES_REACHED);
+	printf("\"TCP_EVENT_F_SEEDED\":%u,\"TCP_INFO_F_RTO\":%u,\"sizeof_session_tcp_info\":%zu,\"sizeof_open_session\":%zu,",
+	       TCP_EVENT_F_SEEDED, TCP_INFO_F_RTO, sizeof(struct session_tcp_info), sizeof(struct open_session));
 	printf("\"TCP_EVENT_F_PASSIVE\":%u,\"TCP_EVENT_TRANSITION_SIZE\":%d,", TCP_EVENT_F_PASSIVE, TCP_EVENT_TRANSITION_SIZE);
 	printf("\"sizeof_tcp_event\":%zu,\"sizeof_tcpstates_config\":%zu,\"PORT_BITMAP_WORDS\":%d}\n",
 	       sizeof(struct tcp_event), sizeof(struct tcpstates_config), PORT_BITMAP_WORDS);

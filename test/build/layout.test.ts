@@ -10,6 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { BPF_OBJECT_PATH } from '../../src/bpf/loader.js';
 import { CONFIG_LAYOUT, CONFIG_SIZE } from '../../src/bpf/config.js';
 import { EVENT_LAYOUT, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
+import { TCP_INFO_LAYOUT, TCP_INFO_SIZE } from '../../src/decode/tcp-info.js';
+import { OPEN_SESSION_LAYOUT, OPEN_SESSION_SIZE } from '../../src/open/record.js';
 
 interface BtfType {
   kind: string;
@@ -42,6 +44,15 @@ test('EVENT_LAYOUT and EVENT_SIZE match struct tcp_event in the object BTF', () 
   const { __pad: _pad, ...named } = btf.offsets;
   assert.deepEqual({ ...EVENT_LAYOUT }, named);
   assert.equal(TRANSITION_EVENT_SIZE, btf.offsets.tx_bytes, 'a transition record ends where the sessions tail starts');
+});
+
+test('TCP_INFO_LAYOUT and OPEN_SESSION_LAYOUT match struct session_tcp_info and struct open_session in the object BTF', () => {
+  const info = structLayout('session_tcp_info');
+  assert.equal(TCP_INFO_SIZE, info.size);
+  assert.deepEqual({ ...TCP_INFO_LAYOUT }, info.offsets);
+  const open = structLayout('open_session');
+  assert.equal(OPEN_SESSION_SIZE, open.size);
+  assert.deepEqual({ ...OPEN_SESSION_LAYOUT }, open.offsets);
 });
 
 test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object BTF', () => {

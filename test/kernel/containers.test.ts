@@ -6,9 +6,11 @@
 // cgroups this test creates (and removes, pass or fail).
 
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
+import { containerIdOfPath } from '../../src/sys/container-id.js';
 import { cgroup2Mount, createCgroups, createNetns, dropSyns } from '../../harness/namespaces.js';
 import { runLoad, type LoadRecord } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
@@ -21,6 +23,7 @@ requireRoot();
 interface Row {
   readonly netns: number;
   readonly cgroup: string | null;
+  readonly container_id: string | null;
   readonly error: string | null;
   readonly lport: number;
   readonly rport: number;
@@ -81,17 +84,20 @@ test('two namespaces with the same addresses: JSON netns, -N keeps exactly its r
   assert.equal(states.length, 3 * 10 + 2);
   for (const row of states) assert.equal(row.netns, b.ino);
 
-  // Text: bcc's row, then NETNS and CGROUP.
+  // Text: bcc's row, then NETNS, CONTAINER (none: the test's own cgroup) and CGROUP.
   const [header, ...rows] = textA.stdoutLines.filter((line) => line !== '');
-  assert.match(header!, /MS +NETNS +CGROUP$/);
+  assert.match(header!, /MS +NETNS +CONTAINER +CGROUP$/);
   assert.equal(rows.length, 5 * 10 + 2);
-  const suffix = ` ${a.ino} ${ownCgroup()}`;
+  assert.equal(containerIdOfPath(ownCgroup()), null, 'the test runs outside any container');
+  const suffix = ` ${a.ino} -            ${ownCgroup()}`;
   for (const row of rows) assert.ok(row.endsWith(suffix), `${JSON.stringify(row)} ends with ${JSON.stringify(suffix)}`);
 });
 
 test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its subtree only', async (t) => {
   const base = `/tcpstates-test-${process.pid}`;
-  const [parent, child, sibling] = createCgroups([base, `${base}/sub`, `${base}/other`]);
+  // The child is named as containerd names a Kubernetes container's cgroup.
+  const containerId = randomBytes(32).toString('hex');
+  const [parent, child, sibling] = createCgroups([base, `${base}/cri-containerd-${containerId}.scope`, `${base}/other`]);
   t.after(() => {
     child!.remove();
     sibling!.remove();
@@ -113,6 +119,7 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
   assert.equal(rows.length, 8);
   for (const row of rows) {
     assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
     assert.ok(row.lport === port || row.rport === port, JSON.stringify(row));
   }
   assert.deepEqual(rows.filter((row) => row.rport === port).map((row) => row.lport).sort(), [...clientPorts!].sort());
@@ -122,7 +129,10 @@ test('a test cgroup: JSON cgroup path, and --cgroup keeps the cgroup and its sub
 
   const transitions = jsonRows<Row>(states.stdoutLines);
   assert.equal(transitions.length, 4 * 10 + 2);
-  for (const row of transitions) assert.equal(row.cgroup, child!.path);
+  for (const row of transitions) {
+    assert.equal(row.cgroup, child!.path);
+    assert.equal(row.container_id, containerId);
+  }
 });
 
 test('--cgroup named through ".", "..", a symlink or the working directory keeps the same rows as its plain path', async (t) => {

@@ -5,21 +5,28 @@
 //  - the Dockerfile's stages are replayed step by step in temp directories
 //    (its COPY lines, its RUN commands; the apt-get lines are checked as
 //    installed packages instead of run), then its ENTRYPOINT runs with only
-//    the capabilities the documented `docker run` grants, and is scraped;
-//  - the systemd unit's user and capabilities are applied with setpriv (an
-//    unprivileged uid with exactly its AmbientCapabilities) to a copy of the
-//    package where that user can read it, and the tool serves metrics.
+//    the capabilities every documented `docker run` grants (the
+//    Dockerfile's, docs/deploy.md's, the README's), and is scraped;
+//  - the systemd unit's Nice=, limits, user and capabilities are applied
+//    with nice, prlimit and setpriv (an unprivileged uid with exactly its
+//    AmbientCapabilities) to a copy of the package where that user can
+//    read it, and the tool serves metrics that way at the reader's
+//    priority. systemd-analyze verify runs on the unit after the
+//    documented install (test/kernel/install-clash.test.ts).
 // A runtime that can build (docker/podman with registry access) would run
 // the same Dockerfile for real; the steps here are the same commands.
 
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { READER_NICE } from '../../src/trace/run.js';
+import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
+import { procStatFields } from '../../src/sys/proc-stat.js';
 import { REPO_ROOT, requireRoot } from '../../harness/system.js';
-import { runTracerToExit, type Finished } from '../../harness/tracer-process.js';
+import { TracerProcess, type Finished } from '../../harness/tracer-process.js';
 
 requireRoot();
 
@@ -39,17 +46,29 @@ function memlockPrefix(): { argv: string[]; toolArgs: string[] } {
     : { argv: [], toolArgs: ['--buffer-pages', '16'] };
 }
 
+/** The nice value of every thread of `pid`. */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => Number(procStatFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'))[16]));
+}
+
 /**
  * Runs tcpstates (`bin`: another copy of bin/tcpstates) as a deployment
- * does: under `setpriv` with these options, with the memlock limit lifted
- * when it can be, serving metrics on loopback for 2 s and tracing nothing.
+ * does: under `setpriv` with these options (after `before`, e.g. nice),
+ * with the memlock limit lifted when it can be, serving metrics on
+ * loopback and tracing nothing. Returns the nice values its threads had
+ * once it was tracing, and how it ended.
  */
-function runDeployed(setpriv: readonly string[], bin?: string, node: string = process.execPath): Promise<Finished> {
+async function runDeployed(
+  setpriv: readonly string[],
+  options: { bin?: string; node?: string; before?: readonly string[] } = {},
+): Promise<{ nices: number[]; run: Finished }> {
   const memlock = memlockPrefix();
-  return runTracerToExit(['--metrics', '127.0.0.1:0', '--duration', '2', '-L', '1', ...memlock.toolArgs], process.env, 30_000, {
-    wrapper: [...memlock.argv, 'setpriv', ...setpriv],
-    ...(bin === undefined ? {} : { command: [node, bin] }),
+  const tracer = await TracerProcess.attach('tcpstates', ['--metrics', '127.0.0.1:0', '-L', '1', ...memlock.toolArgs], {
+    wrapper: [...memlock.argv, ...(options.before ?? []), 'setpriv', ...setpriv],
+    ...(options.bin === undefined ? {} : { command: [options.node ?? process.execPath, options.bin] }),
   });
+  const nices = threadNices(tracer.pid);
+  return { nices, run: await tracer.finish() };
 }
 
 /**
@@ -64,7 +83,7 @@ function installedCopy(root: string): { bin: string; node: string } {
   const runtime = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO_ROOT, encoding: 'utf8' })
     .split('\n')
     .filter((path) => path.startsWith(`${join(REPO_ROOT, 'node_modules')}/`));
-  for (const path of ['bin', 'dist/src', 'dist/bpf/tcpstates.bpf.o', 'package.json', ...runtime.map((dir) => dir.slice(REPO_ROOT.length))]) {
+  for (const path of ['bin', 'dist/src', 'dist/bpf/tcpstates.bpf.o', 'dist/bpf/probe.bpf.o', 'package.json', ...runtime.map((dir) => dir.slice(REPO_ROOT.length))]) {
     cpSync(join(REPO_ROOT, path), join(root, path), { recursive: true });
   }
   const node = join(root, 'node');
@@ -80,6 +99,33 @@ function assertServedMetrics(run: Finished): void {
   assert.equal(run.code, 0, run.stderrText);
   assert.match(run.stderrText, /^tcpstates: serving metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
   assert.match(run.stderrText, /^tcpstates: 0 events read, 0 lost$/m);
+}
+
+/** The `docker run` commands a document gives (continuation lines joined). */
+function dockerRunLines(text: string): string[] {
+  return text
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((line) => line.replace(/^#\s*/, '').trim())
+    .filter((line) => line.startsWith('docker run ') && !line.includes(' ... '));
+}
+
+interface DockerRun {
+  readonly capabilities: string[];
+  readonly memlockUnlimited: boolean;
+  readonly publishedPorts: number[];
+}
+
+/** What a `docker run` line grants and publishes. */
+function parseDockerRun(line: string): DockerRun {
+  const words = line.split(/\s+/);
+  const after = (flag: string) => words.flatMap((word, i) => (word === flag ? [words[i + 1]!] : []));
+  assert.ok(words.includes('--cap-drop') && after('--cap-drop').includes('ALL'), `${line}: --cap-drop ALL`);
+  return {
+    capabilities: after('--cap-add').map((cap) => cap.toLowerCase()),
+    memlockUnlimited: after('--ulimit').includes('memlock=-1'),
+    publishedPorts: after('-p').map((mapping) => Number(mapping.split(':').at(-1))),
+  };
 }
 
 interface Stage {
@@ -127,7 +173,8 @@ function replayDockerfile(root: string): Stage[] {
       stage = { name: name ?? `stage${stages.length}`, dir: join(root, `stage${stages.length}`), workdir: '/', entrypoint: [], cmd: [] };
       mkdirSync(stage.dir);
       stages.push(stage);
-      assert.match(args, /^node:20-bookworm-slim\b/, 'built from the official Node image');
+      // The official Node image, on a supported LTS release.
+      assert.match(args, /^node:(22|24)-bookworm-slim\b/, 'built from the official Node image of an LTS release');
       continue;
     }
     assert.ok(stage !== undefined, `${instruction} before FROM`);
@@ -161,33 +208,49 @@ function replayDockerfile(root: string): Stage[] {
   return stages;
 }
 
-test('the Dockerfile builds (its steps replayed) and its image runs with CAP_BPF and CAP_PERFMON only', { timeout: 300_000 }, async (t) => {
+test('the Dockerfile builds (its steps replayed, the start-up bundle too) and its image runs as the documented docker run says', { timeout: 300_000 }, async (t) => {
   const root = mkdtempSync(`${tmpdir()}/tcpstates-image-`);
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const stages = replayDockerfile(root);
   assert.equal(stages.length, 2);
   const image = stages[1]!;
   assert.deepEqual(image.entrypoint, ['/opt/tcpstates/bin/tcpstates']);
-  assert.deepEqual(image.cmd, ['--metrics', '0.0.0.0:9100']);
-  // No compiler in the run stage: only the built object and code.
-  assert.ok(readFileSync(join(image.dir, 'dist/bpf/tcpstates.bpf.o')).length > 0);
+  assert.deepEqual(image.cmd, ['--metrics', `0.0.0.0:${DEFAULT_METRICS_PORTS.tcpstates}`]);
+  // No compiler in the run stage: only the built objects, code and bundle.
+  for (const file of ['dist/bpf/tcpstates.bpf.o', 'dist/bpf/probe.bpf.o', 'dist/src/bundle/tools.cjs', 'dist/src/bundle/tools.cache']) {
+    assert.ok(statSync(join(image.dir, file)).size > 0, `the image has ${file}`);
+  }
   const entrypoint = join(image.dir, image.entrypoint[0]!.slice(image.workdir.length));
-  // `docker run --cap-drop ALL --cap-add BPF --cap-add PERFMON --ulimit memlock=-1`:
-  // root with only those two capabilities, and no limit on locked memory.
-  const dockerfile = readFileSync(`${REPO_ROOT}Dockerfile`, 'utf8');
-  assert.match(dockerfile, /--cap-drop ALL --cap-add BPF --cap-add PERFMON \\\n#\s+--ulimit memlock=-1 /);
-  assertServedMetrics(await runDeployed(['--bounding-set=-all,+bpf,+perfmon', '--inh-caps=-all'], entrypoint));
+  // Every documented `docker run` (the Dockerfile's, docs/deploy.md's, the
+  // README's): root with only the capabilities it adds, no limit on locked
+  // memory, the tool's port published; then the image runs so: serves
+  // metrics, and with SYS_NICE at the reader's priority.
+  const documents = ['Dockerfile', 'docs/deploy.md', 'README.md'].map((name) => readFileSync(`${REPO_ROOT}${name}`, 'utf8'));
+  const runs = documents.flatMap(dockerRunLines).map(parseDockerRun);
+  assert.ok(runs.length >= 2, 'the Dockerfile and docs/deploy.md give a docker run line');
+  for (const run of runs) {
+    assert.ok(run.memlockUnlimited, 'docker run lifts the memlock limit');
+    assert.ok(run.publishedPorts.every((port) => Object.values(DEFAULT_METRICS_PORTS).includes(port as 19440)), `published ${run.publishedPorts}`);
+  }
+  const capabilities = [...new Set(runs.map((run) => run.capabilities.sort().join(',')))];
+  assert.deepEqual(capabilities, ['bpf,perfmon,sys_nice']);
+  const deployed = await runDeployed([`--bounding-set=-all,${capabilities[0]!.split(',').map((cap) => `+${cap}`).join(',')}`, '--inh-caps=-all'], {
+    bin: entrypoint,
+  });
+  assertServedMetrics(deployed.run);
+  assert.deepEqual([...new Set(deployed.nices)], [READER_NICE], 'every thread at the reader\'s priority');
 });
 
-test('the systemd unit: an unprivileged user with its AmbientCapabilities serves metrics', async (t) => {
+test('the systemd template unit: systemd-analyze verify is in the install test; its user, capabilities and priority serve metrics', async (t) => {
   const root = mkdtempSync(`${tmpdir()}/tcpstates-unit-`);
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const installed = installedCopy(root);
-  const unit = readFileSync(`${REPO_ROOT}deploy/tcpstates-metrics.service`, 'utf8');
+  const unit = readFileSync(`${REPO_ROOT}deploy/systemd/tcpstates-metrics@.service`, 'utf8');
+  const settings = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((match) => match[1]!);
   const setting = (key: string): string => {
-    const match = new RegExp(`^${key}=(.*)$`, 'm').exec(unit);
-    assert.ok(match !== null, `${key} is set`);
-    return match[1]!;
+    const values = settings(key);
+    assert.equal(values.length, 1, `${key} is set once`);
+    return values[0]!;
   };
   const capabilities = setting('AmbientCapabilities').split(/\s+/);
   assert.deepEqual(capabilities, ['CAP_BPF', 'CAP_PERFMON']);
@@ -195,11 +258,23 @@ test('the systemd unit: an unprivileged user with its AmbientCapabilities serves
   assert.equal(setting('DynamicUser'), 'yes');
   assert.equal(setting('NoNewPrivileges'), 'yes');
   assert.equal(setting('ProtectSystem'), 'strict');
-  assert.match(setting('ExecStart'), /^\/usr\/bin\/tcpstates --metrics 127\.0\.0\.1:9100$/);
-  const caps = capabilities.map((cap) => `+${cap.slice(4).toLowerCase()}`).join(',');
   assert.equal(setting('LimitMEMLOCK'), 'infinity');
-  assertServedMetrics(
-    await runDeployed([
+  assert.equal(setting('ExecStart'), '/usr/local/bin/%i $TCPSTATES_OPTIONS');
+  assert.equal(setting('EnvironmentFile'), '-/etc/tcpstates/%i.env');
+  assert.deepEqual(settings('Environment'), ['TCPSTATES_OPTIONS=--metrics', 'NO_COLOR=1']);
+  const nice = Number(setting('Nice'));
+  assert.equal(nice, READER_NICE);
+  const nofile = Number(setting('LimitNOFILE'));
+  assert.ok(nofile >= 4096);
+  // The example option files name each tool's own port.
+  for (const [tool, port] of Object.entries(DEFAULT_METRICS_PORTS)) {
+    assert.match(readFileSync(`${REPO_ROOT}deploy/systemd/${tool}.env`, 'utf8'), new RegExp(`^#TCPSTATES_OPTIONS=--metrics 0\\.0\\.0\\.0:${port}$`, 'm'));
+  }
+  // As systemd starts it: Nice= and the limits set, then an unprivileged
+  // user with exactly the ambient capabilities.
+  const caps = capabilities.map((cap) => `+${cap.slice(4).toLowerCase()}`).join(',');
+  const deployed = await runDeployed(
+    [
       '--reuid=65534',
       '--regid=65534',
       '--clear-groups',
@@ -207,6 +282,9 @@ test('the systemd unit: an unprivileged user with its AmbientCapabilities serves
       `--ambient-caps=-all,${caps}`,
       `--bounding-set=-all,${caps}`,
       '--no-new-privs',
-    ], installed.bin, installed.node),
+    ],
+    { before: ['prlimit', `--nofile=${nofile}`, 'nice', '-n', String(nice)], bin: installed.bin, node: installed.node },
   );
+  assertServedMetrics(deployed.run);
+  assert.deepEqual([...new Set(deployed.nices)], [READER_NICE]);
 });

@@ -27,7 +27,7 @@ const TRACER_FILES_MAX = 128;
 
 /** The shipped unit's MemoryMax in KiB. */
 function unitMemoryMaxKiB(): number {
-  const unit = readFileSync(join(REPO_ROOT, 'deploy', 'tcpstates-metrics.service'), 'utf8');
+  const unit = readFileSync(join(REPO_ROOT, 'deploy', 'systemd', 'tcpstates-metrics@.service'), 'utf8');
   const match = /^MemoryMax=(\d+)M$/m.exec(unit);
   assert.ok(match, 'no MemoryMax=<n>M in the unit');
   return Number(match[1]) * 1024;

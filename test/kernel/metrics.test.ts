@@ -8,17 +8,29 @@
 
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { test } from 'node:test';
+import { packageVersion } from '../../src/cli/version.js';
+import { procStatFields } from '../../src/sys/proc-stat.js';
 import { createNetns } from '../../harness/namespaces.js';
 import { runLoad } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
-import { requireRoot, sleep } from '../../harness/system.js';
+import { REPO_ROOT, requireRoot, sleep } from '../../harness/system.js';
 import { runTracerToExit, TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
+
+/** A process's start time, seconds since the epoch, as the kernel keeps it. */
+function procStartSeconds(pid: number): number {
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+  return bootSeconds + Number(procStatFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[19]) / 100;
+}
+
+function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -73,6 +85,14 @@ class Prometheus {
       }
       await sleep(200);
     }
+  }
+
+  /** An instant query's series (its labels and value). */
+  async series(promql: string): Promise<{ metric: Record<string, string>; value: number }[]> {
+    const response = await fetch(`${this.base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await response.json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    assert.equal(body.status, 'success', `${promql}: ${body.error}`);
+    return body.data.result.map((result) => ({ metric: result.metric, value: Number(result.value[1]) }));
   }
 
   /** An instant query's single value (NaN when the result is empty). */
@@ -169,6 +189,53 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
     'histogram_quantile(0.5, sum by (le) (tcplife_session_duration_seconds_bucket{family="ipv4",role="server"}))',
   );
   assert.ok(lifespan >= 0.01 && lifespan <= 60, `median server lifespan ${lifespan} s`);
+  assert.equal(await prometheus.query('tcplife_events_total'), 52);
+
+  // What a fleet watches the tracer by: its version, its misses (none
+  // here), its own process.
+  const version = packageVersion();
+  for (const [tool, pid] of [['tcpstates', states.pid], ['tcplife', life.pid]] as const) {
+    assert.equal(await prometheus.query(`${tool}_build_info{version="${version}"}`), 1);
+    assert.deepEqual(
+      (await prometheus.series(`${tool}_misses_total`)).map((series) => [series.metric['kind'], series.value]).sort(),
+      [['listening_port_untracked', 0], ['sample_undecodable', 0], ['socket_io_run_skipped', 0], ['socket_untracked', 0], ['state_change_run_skipped', 0]],
+    );
+    const job = `{job="${tool}"}`;
+    const started = procStartSeconds(pid);
+    assert.ok(Math.abs((await prometheus.query(`process_start_time_seconds${job}`)) - started) < 0.02, `${tool} start time`);
+    const rss = await prometheus.query(`process_resident_memory_bytes${job}`);
+    assert.ok(rss > 20e6 && rss < 200e6, `${tool} RSS ${rss}`);
+    const cpu = await prometheus.query(`process_cpu_seconds_total${job}`);
+    assert.ok(cpu > 0 && cpu < 30, `${tool} CPU ${cpu}`);
+    const fds = await prometheus.query(`process_open_fds${job}`);
+    assert.ok(fds >= 3 && fds <= openFds(pid) + 16, `${tool} open fds ${fds}`);
+  }
+
+  // The Grafana dashboard's queries (its variables set to all) run, and each
+  // finds its series: the load made every kind of event it shows (more
+  // than 0 a second within the last minute), and lost or missed none. A
+  // rate needs the series to exist before it grows: a second load, then
+  // three scrapes.
+  await runLoad(['sessions', '5', '20', '1000', '127.0.0.1', 'refused'], { netns });
+  await sleep(3500);
+  const dashboard = JSON.parse(readFileSync(`${REPO_ROOT}deploy/grafana/tcpstates.json`, 'utf8')) as {
+    panels: { title: string; type: string; targets?: { expr: string }[] }[];
+  };
+  for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+    for (const { expr } of panel.targets!) {
+      const promql = expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', '.*').replaceAll('$instance', '.*');
+      const found = await prometheus.series(promql);
+      assert.ok(found.length > 0, `${panel.title}: ${promql} finds series`);
+      const values = found.map((series) => series.value);
+      if (/lost|misses/.test(promql)) assert.ok(values.every((value) => value === 0), `${panel.title}: ${values}`);
+      else assert.ok(values.some((value) => value > 0), `${panel.title}: ${promql}: ${values}`);
+    }
+  }
+  // The alert rules evaluate here too, and none fires on this healthy run.
+  const rules = readFileSync(`${REPO_ROOT}deploy/prometheus/tcpstates.rules.yml`, 'utf8');
+  const exprs = [...rules.matchAll(/expr: (?:\|\n((?: {10}.*\n)+)|(.*)\n)/g)].map((match) => (match[1] ?? match[2]!).trim());
+  assert.equal(exprs.length, 4);
+  for (const expr of exprs) assert.deepEqual(await prometheus.series(expr), [], expr);
 
   // promtool lints both tools' scrapes; OpenMetrics when asked for.
   for (const tool of [states, life]) {
@@ -180,15 +247,20 @@ test('Prometheus scrapes tcpstates --metrics and tcplife --metrics and counts a 
     const open = await fetchText(`http://127.0.0.1:${tool.metricsPort}/metrics`, { Accept: 'application/openmetrics-text; version=1.0.0' });
     assert.equal(open.type, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
     assert.ok(open.body.endsWith('# EOF\n'));
-    assert.equal((await fetchText(`http://127.0.0.1:${tool.metricsPort}/`)).status, 404);
+    const landing = await fetchText(`http://127.0.0.1:${tool.metricsPort}/`);
+    assert.equal(landing.status, 200);
+    assert.match(landing.body, /<a href="\/metrics">/);
+    assert.equal((await fetchText(`http://127.0.0.1:${tool.metricsPort}/index.html`)).status, 404);
   }
 
   // --metrics alone prints no rows; with --json it prints them too.
   for (const tool of tools.splice(0)) assert.equal((await tool.stop()).code, 0);
   assert.deepEqual(states.stdoutLines.filter((line) => line !== ''), []);
   assert.deepEqual(life.stdoutLines.filter((line) => line !== ''), []);
-  assert.equal(jsonRows(lifeRows.stdoutLines).length, 52);
-  assert.match(states.stderrLines.at(-1) ?? '', new RegExp(`^tcpstates: ${transitions} events read, 0 lost$`));
+  // Both loads: 52 sessions, then 5 more (each end a row) and a refused connect.
+  assert.equal(jsonRows(lifeRows.stdoutLines).length, 52 + 5 * 2 + 1);
+  const secondTransitions = 5 * 10 + 2 + 2;
+  assert.match(states.stderrLines.at(-1) ?? '', new RegExp(`^tcpstates: ${transitions + secondTransitions} events read, 0 lost$`));
 });
 
 test('--metrics: a port in use fails before tracing, one line, exit 1; a bad address exits 2', async () => {

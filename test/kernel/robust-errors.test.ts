@@ -8,6 +8,8 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { constants } from 'node:os';
+import { explainLoadFailure, KERNEL_FEATURES, KERNEL_FLOOR, probeKernelFeatures } from '../../src/bpf/features.js';
 import { openTrace } from '../../src/bpf/loader.js';
 import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { formatError } from '../../src/cli/main.js';
@@ -22,7 +24,8 @@ import { TracerProcess, runTracerToExit, traceConnections } from '../../harness/
 requireRoot();
 
 /** test/fixtures/<name>.bpf.c, built by make: the real object with its
- * handle_set_state replaced, for the tests that feed the loader a
+ * handle_set_state replaced (or the probe object with probes no kernel
+ * has), for the tests that feed the loader a
  * deliberately broken program. */
 function fixtureObject(name: string): string {
   return make(`dist/test/fixtures/${name}.bpf.o`)[0]!;
@@ -248,9 +251,39 @@ describe('the loader on broken objects', () => {
         error instanceof BpfError &&
         !(error instanceof VerifierError) &&
         error.message === 'failed to attach raw tracepoint: ENOENT' &&
-        error.hint ===
-          'the kernel lacks the sock:inet_sock_set_state tracepoint: it needs Linux 4.16 or later built with CONFIG_BPF_EVENTS=y',
+        error.hint === `the kernel lacks the sock:inet_sock_set_state tracepoint (CONFIG_BPF_EVENTS=y): the tools need ${KERNEL_FLOOR}`,
     );
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+  });
+
+  test('the kernel floor by feature: this kernel has every one, each probe loaded alone, nothing left loaded', () => {
+    const probes = probeKernelFeatures(bindLibbpf());
+    assert.deepEqual(
+      probes.map((probe) => [probe.feature.program, probe.errno]),
+      KERNEL_FEATURES.map((feature) => [feature.program, 0]),
+    );
+    const left = bpfObjectsOf(process.pid);
+    assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
+    // The kernel has everything: a failed load is explained by its own error.
+    const failure = new BpfError('load', 'BPF object', constants.errno.EINVAL);
+    assert.equal(explainLoadFailure(failure, bindLibbpf()), failure);
+  });
+
+  test('a kernel without some features: a failed load names exactly those, with the floor', () => {
+    const objectPath = fixtureObject('missing-features');
+    const failure = new BpfError('load', 'BPF object', constants.errno.EINVAL);
+    const explained = explainLoadFailure(failure, bindLibbpf(), objectPath);
+    assert.ok(explained instanceof PreflightError);
+    assert.equal(
+      explained.message,
+      'this kernel lacks what the tools need: socket storage from tracing programs (bpf_sk_storage_get), mainline 5.11; the TCP socket iterator (iter/tcp), mainline 5.9',
+    );
+    assert.equal(explained.hint, `the tools need ${KERNEL_FLOOR}`);
+    assert.equal(explained.cause, failure);
+    // Privileges are not a feature: EPERM is left as it is.
+    const denied = new BpfError('load', 'BPF object', constants.errno.EPERM);
+    assert.equal(explainLoadFailure(denied, bindLibbpf(), objectPath), denied);
     const left = bpfObjectsOf(process.pid);
     assert.deepEqual({ progs: left.progs.length, links: left.links.length, maps: left.maps.length }, { progs: 0, links: 0, maps: 0 });
   });

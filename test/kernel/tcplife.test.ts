@@ -12,7 +12,7 @@ import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type
 import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../../harness/rows.js';
 import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../../harness/system.js';
 import { TracerProcess as Tracer } from '../../harness/tracer-process.js';
-import { DATA_READY_KERNEL, kernelAtLeast } from '../../src/bpf/preflight.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
 import { TIMER_SLACK_MS } from '../../harness/loopback.js';
 
 requireRoot();
@@ -299,7 +299,7 @@ test('SIGTERM ends tcplife cleanly and detaches all of its programs', async () =
   try {
     links = linksHeldBy(tracer.pid);
     // sk_data_ready (a listener's waiters) where the kernel has it.
-    const dataReady = kernelAtLeast(DATA_READY_KERNEL) ? ['sk_data_ready'] : [];
+    const dataReady = kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE) ? ['sk_data_ready'] : [];
     assert.deepEqual(links.map(linkTracepoint).sort(), ['inet_sock_set_state', 'inet_sock_set_state', ...dataReady, 'sock_recv_length', 'sock_send_length']);
   } finally {
     const exit = await tracer.stop('SIGTERM');

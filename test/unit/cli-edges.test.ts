@@ -5,9 +5,10 @@
 // advice for a per-user Node, and the kernel BTF header check.
 
 import { strict as assert } from 'node:assert';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
-import { btfHeaderProblem, checkPrivileges, sudoCommand } from '../../src/bpf/preflight.js';
+import { btfHeaderProblem, checkPrivileges, DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName, sudoCommand } from '../../src/bpf/preflight.js';
 import { buildCommand, parseArgs, validateCommon } from '../../src/cli/command.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { UsageError } from '../../src/errors.js';
@@ -15,6 +16,7 @@ import { colorizerFor, colorLevel } from '../../src/format/color.js';
 import { TOOLS } from '../../harness/rows.js';
 import { REPO_ROOT as ROOT } from '../../harness/system.js';
 import { runTracerToExit } from '../../harness/tracer-process.js';
+import { btfWith } from '../../harness/btf.js';
 
 interface Result {
   status: number | null;
@@ -219,5 +221,27 @@ describe('the kernel BTF header check', () => {
     const zeroed = Uint8Array.from(header);
     zeroed.fill(0, 8);
     assert.equal(btfHeaderProblem(zeroed, real.length), 'its BTF header is invalid');
+  });
+});
+
+describe('a name in the kernel BTF (the sk_data_ready feature check)', () => {
+  test('whole names of the string section only; an unreadable or foreign file has none', (t) => {
+    const dir = mkdtempSync(`${tmpdir()}/tcpstates-btf-`);
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = `${dir}/vmlinux`;
+    writeFileSync(path, btfWith(['sock', 'btf_trace_sk_data_ready']));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), true);
+    assert.equal(kernelBtfHasName('btf_trace_sk_data_rea', path), false);
+    assert.equal(kernelBtfHasName('ock', path), false);
+    writeFileSync(path, btfWith(['sock']));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), false);
+    writeFileSync(path, btfWith(['sock', DATA_READY_TRACEPOINT_TYPE]).subarray(0, 40));
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, path), false, 'truncated');
+    assert.equal(kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE, `${dir}/missing`), false);
+  });
+
+  test('the running kernel has the tracepoint the tools attach to', () => {
+    assert.equal(kernelBtfHasName('btf_trace_inet_sock_set_state'), true);
+    assert.equal(kernelBtfHasName('btf_trace_tcpstates_no_such_tracepoint'), false);
   });
 });

@@ -19,7 +19,7 @@ import { binPath, REPO_ROOT as ROOT } from '../../harness/system.js';
 interface DocumentedOption {
   readonly short: string | null;
   readonly long: string;
-  /** The value's name, upper case (PORTS, [HOST:]PORT); null for a flag. */
+  /** The value's name, upper case (PORTS, [[HOST:]PORT] when optional); null for a flag. */
   readonly value: string | null;
   /** The text after the flags: -h's description, the README row. */
   readonly text: string;
@@ -32,9 +32,10 @@ function helpOptions(tool: string): DocumentedOption[] {
   const body = result.stdout.slice(result.stdout.indexOf('Options:\n'), result.stdout.indexOf('\nexamples:'));
   const options: DocumentedOption[] = [];
   for (const line of body.split('\n').slice(1)) {
-    const start = /^ {2}(?:(-\w), )?(--[\w-]+)(?: <([^>]+)>)? {2,}(.*)$/.exec(line);
+    // A value is <required> or [optional] (kept in its brackets: --metrics [[HOST:]PORT]).
+    const start = /^ {2}(?:(-\w), )?(--[\w-]+)(?: <([^>]+)>| (\[\S+\]))? {2,}(.*)$/.exec(line);
     if (start !== null) {
-      options.push({ short: start[1] ?? null, long: start[2]!, value: start[3]?.toUpperCase() ?? null, text: start[4]! });
+      options.push({ short: start[1] ?? null, long: start[2]!, value: (start[3] ?? start[4])?.toUpperCase() ?? null, text: start[5]! });
     } else if (/^ {20,}\S/.test(line) && options.length > 0) {
       const last = options.pop()!;
       options.push({ ...last, text: `${last.text} ${line.trim()}` });

@@ -13,6 +13,7 @@ import {
   tcpstatesJson,
 } from '../../src/format/json.js';
 import { sampleEvent } from '../../harness/events.js';
+import { EVENT_FLAG_SEEDED } from '../../src/decode/event.js';
 
 /** 2023-11-14T22:13:20.000Z minus 5 s of CLOCK_MONOTONIC. */
 const OFFSET_MS = 1_700_000_000_000;
@@ -25,7 +26,8 @@ describe('tcpstatesJson', () => {
       JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"skaddr":"ffff9fd7e8192000","pid":22384,"comm":"curl",' +
         '"owner_pid":22384,"family":4,"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,' +
-        '"oldstate":"ESTABLISHED","newstate":"FIN_WAIT1","duration_ms":1.234,"netns":4026531840,"cgroup":null,"error":null}',
+        '"oldstate":"ESTABLISHED","newstate":"FIN_WAIT1","duration_ms":1.234,"netns":4026531840,"cgroup":null,"container_id":null,"error":null,' +
+        '"start_seen":true}',
     );
   });
 
@@ -71,7 +73,17 @@ describe('tcplifeJson', () => {
       JSON.stringify(record),
       '{"time":"2023-11-14T22:13:25.000123Z","ts_ns":5000123456,"pid":4242,"comm":"nginx","family":4,' +
         '"laddr":"127.0.0.1","lport":63446,"raddr":"127.0.0.2","rport":80,"tx_bytes":1536,"rx_bytes":1000000000000,' +
-        '"duration_ms":250,"netns":4026531840,"cgroup":null,"error":null}',
+        '"duration_ms":250,"netns":4026531840,"cgroup":null,"container_id":null,"error":null,"start_seen":true,' +
+        '"srtt_us":null,"retrans_segs":null,"rto_count":null,"segs_in":null,"segs_out":null}',
+    );
+  });
+
+  it('carries the tcp_info of the close record, and start_seen false for a session that predates the trace', () => {
+    const tcpInfo = { srttUs: 41, totalRetrans: 2, segsIn: 10, segsOut: 12, totalRto: null };
+    const record = tcplifeJson({ ...sampleEvent({ flags: EVENT_FLAG_SEEDED }), tcpInfo }, OFFSET_MS);
+    assert.deepEqual(
+      [record.start_seen, record.srtt_us, record.retrans_segs, record.rto_count, record.segs_in, record.segs_out],
+      [false, 41, 2, null, 10, 12],
     );
   });
 

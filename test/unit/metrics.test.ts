@@ -12,6 +12,7 @@ import { describe, test } from 'node:test';
 import { DURATION_BUCKETS_SECONDS, Exposition, FixedHistogram, negotiateFormat } from '../../src/metrics/exposition.js';
 import { failureReason, roleLabel, stateLabel, TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';
 import { parseMetricsAddress, startMetricsServer } from '../../src/metrics/server.js';
+import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { parseCgroup2Mount, CgroupPaths, findCgroup2Mount, resolveCgroupOption } from '../../src/sys/cgroup.js';
 import { resolveNetnsOption } from '../../src/sys/netns.js';
 import { checkedValue } from '../../src/cli/options.js';
@@ -155,6 +156,23 @@ describe('tcplife metrics', () => {
     assert.equal(samples.get('tcplife_events_lost_total'), 4);
     assert.match(metrics.render('openmetrics'), /^# TYPE tcplife_sessions counter$/m);
     assert.ok(metrics.render('openmetrics').endsWith('\n# EOF\n'));
+  });
+
+  test('tcplife: the session RTT histogram and retransmitted segments, from the tcp_info of the close records', () => {
+    const metrics = new TcplifeMetrics();
+    const base = { family: 2, flags: 0, txBytes: 0, rxBytes: 0, deltaNs: 1_000_000, oldState: 1, skErr: 0 };
+    const info = { srttUs: 80, totalRetrans: 0, segsIn: 5, segsOut: 6, totalRto: 0 };
+    metrics.add({ ...base, tcpInfo: info });
+    metrics.add({ ...base, tcpInfo: { ...info, srttUs: 2000, totalRetrans: 3 } });
+    metrics.add({ ...base, tcpInfo: { ...info, srttUs: 0 } }); // no RTT sample (a refused connect)
+    metrics.add(base); // no tcp_info at all
+    const text = metrics.render('prometheus');
+    const sample = (name: string) => Number(/ (\S+)$/.exec(text.split('\n').find((line) => line.startsWith(`${name} `)) ?? '')?.[1]);
+    assert.equal(sample('tcplife_session_rtt_seconds_count{family="ipv4",role="client"}'), 2);
+    assert.equal(sample('tcplife_session_rtt_seconds_bucket{family="ipv4",role="client",le="0.0001"}'), 1);
+    assert.equal(sample('tcplife_session_rtt_seconds_bucket{family="ipv4",role="client",le="0.005"}'), 2);
+    assert.equal(sample('tcplife_retransmitted_segments_total{family="ipv4",role="client"}'), 3);
+    assert.match(text, /^# TYPE tcplife_session_rtt_seconds histogram$/m);
   });
 
   test('labels', () => {
@@ -354,9 +372,18 @@ describe('containers: namespaces and cgroups', () => {
     appendContainerColumns(out, 42, 5, () => null, false);
     out.text('A,B\n');
     appendContainerColumns(out, 42, 77, () => '/a', true);
-    assert.equal(out.toString(), 'ROW 4026531840 /a\nROW 42         -\nA,B,42,/a\n');
-    assert.equal(containerHeader('H', false), 'H NETNS      CGROUP');
-    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CGROUP');
+    const docker = `/system.slice/docker-${'0123456789abcdef'.repeat(4)}.scope`;
+    out.text('ROW\n');
+    appendContainerColumns(out, 42, 9, () => docker, false);
+    out.text('A,B\n');
+    appendContainerColumns(out, 42, 9, () => docker, true);
+    assert.equal(
+      out.toString(),
+      'ROW 4026531840 -            /a\nROW 42         -            -\nA,B,42,-,/a\n' +
+        `ROW 42         0123456789ab ${docker}\nA,B,42,${'0123456789abcdef'.repeat(4)},${docker}\n`,
+    );
+    assert.equal(containerHeader('H', false), 'H NETNS      CONTAINER    CGROUP');
+    assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CONTAINER,CGROUP');
   });
 });
 
@@ -369,13 +396,20 @@ describe('the options on the command line', () => {
     assert.equal(parsed.options.trace.netnsIno, statSync('/proc/self/ns/net').ino);
     assert.deepEqual(parsed.options.trace.cgroup, { id: statSync(findCgroup2Mount()!.mountPoint).ino, level: 0 });
     const plain = parseTcpstatesArgs([]);
+    // --metrics alone: each tool's own default port, on loopback.
+    for (const [parse, port] of [[parseTcpstatesArgs, DEFAULT_METRICS_PORTS.tcpstates], [parseTcplifeArgs, DEFAULT_METRICS_PORTS.tcplife]] as const) {
+      const bare = parse(['--metrics', '-L', '80']);
+      assert.ok(bare.kind === 'run');
+      assert.deepEqual(bare.options.fleet.metrics, { host: '127.0.0.1', port });
+      assert.deepEqual(bare.options.trace.localPorts, [80]);
+    }
     assert.ok(plain.kind === 'run' && plain.options.trace.netnsIno === null && plain.options.trace.cgroup === null && plain.options.fleet.metrics === null);
   });
 
   for (const [argv, message] of [
-    [['--metrics', '9100', '-w'], "option '--metrics <[host:]port>' cannot be used with option '-w, --wide'"],
-    [['--metrics', '9100', '-s'], "option '--metrics <[host:]port>' cannot be used with option '-s, --csv'"],
-    [['--metrics', '0', '--container'], "option '--metrics <[host:]port>' cannot be used with option '--container'"],
+    [['--metrics', '9100', '-w'], "option '--metrics [[host:]port]' cannot be used with option '-w, --wide'"],
+    [['--metrics', '9100', '-s'], "option '--metrics [[host:]port]' cannot be used with option '-s, --csv'"],
+    [['--metrics', '0', '--container'], "option '--metrics [[host:]port]' cannot be used with option '--container'"],
     [['--container', '--json'], "option '--container' cannot be used with option '--json'"],
     [['-N', 'abc'], '-N/--netns: cannot open namespace "abc": ENOENT'],
     [['--cgroup', ''], '--cgroup: empty cgroup path'],

@@ -99,9 +99,9 @@ test('each event goes through every consumer in order; the warm-up goes to the t
 test('a timer-driven consumer appends its rows on each tick, within the rows left', () => {
   const pipeline = new Pipeline([new PortRows(), new Ticker(), new Ticker()]);
   const out = new ByteOutput(64);
-  assert.equal(pipeline.tick(out, 5), 2);
+  assert.equal(pipeline.tick(out, 5, false), 2);
   assert.equal(out.toString(), 'tick\ntick\n');
   out.clear();
-  assert.equal(pipeline.tick(out, 1), 1, 'the second ticker finds no row left');
-  assert.equal(new Pipeline([new PortRows()]).tick(out, 5), 0, 'no ticker, no rows');
+  assert.equal(pipeline.tick(out, 1, false), 1, 'the second ticker finds no row left');
+  assert.equal(new Pipeline([new PortRows()]).tick(out, 5, false), 0, 'no ticker, no rows');
 });

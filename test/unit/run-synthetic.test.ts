@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
 import { COUNTER_INDEX } from '../../src/bpf/counters.js';
 import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_DATA_READY, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
-import { DATA_READY_KERNEL, kernelAtLeast } from '../../src/bpf/preflight.js';
+import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
 import { main as tcplife } from '../../src/cli/tcplife.js';
 import { main as tcpstates } from '../../src/cli/tcpstates.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE, type TcpEvent } from '../../src/decode/event.js';
@@ -33,7 +33,7 @@ import { decodeEvent } from '../../harness/decode-event.js';
 const EVENTS_PER_RING = 40;
 const PROGRAM_NAMES = [PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED, PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY];
 /** sk_data_ready's program loads only where the kernel has the tracepoint. */
-const DATA_READY_LOADS = kernelAtLeast(DATA_READY_KERNEL);
+const DATA_READY_LOADS = kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE);
 const MAP_NAMES = [MAP_RODATA, MAP_EVENTS, MAP_COUNTERS, MAP_PIDS];
 
 /** libbpf over synthetic rings: records what the loader asks of it. */
@@ -64,8 +64,18 @@ class SyntheticLibbpf implements Libbpf {
     return BigInt(100 + MAP_NAMES.indexOf(name));
   }
   findProgram(_object: Pointer, name: string): Pointer {
-    return BigInt(200 + PROGRAM_NAMES.indexOf(name));
+    const index = PROGRAM_NAMES.indexOf(name);
+    // As libbpf: a program the object lacks is not found (the iterators here).
+    if (index < 0) throw new Error(`no program ${name}`);
+    return BigInt(200 + index);
   }
+  programs(): Pointer[] {
+    return PROGRAM_NAMES.map((_name, index) => BigInt(200 + index));
+  }
+  kernelBtfLoads(): boolean {
+    return true;
+  }
+  setAutocreate(): void {}
   mapValueSize(): number {
     return encodeConfig({ mode: 'transitions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: null })
       .length;
@@ -93,6 +103,14 @@ class SyntheticLibbpf implements Libbpf {
   }
   destroyLink(): void {
     this.links--;
+  }
+  setMaxEntries(): void {}
+  /** No iterator is asked for here: none may be attached. */
+  attachIterator(): Pointer {
+    throw new Error('no iterator expected');
+  }
+  createIterator(): number {
+    throw new Error('no iterator expected');
   }
   openPerfRings(mapFd: number, pageCount: number): PerfRings {
     assert.equal(mapFd, 100 + MAP_NAMES.indexOf(MAP_EVENTS));
