@@ -39,6 +39,8 @@ export interface OpenSessionOptions {
   readonly intervalMs: number;
   /** --all: every open session each interval, not only those that moved. */
   readonly all: boolean;
+  /** --top: the live view instead of rows (src/top/). */
+  readonly top: boolean;
 }
 
 export interface RawOptions extends FleetRawOptions {
@@ -63,6 +65,7 @@ export interface RawOptions extends FleetRawOptions {
   /** tcplife only. */
   interval?: string;
   all?: boolean;
+  top?: boolean;
 }
 
 export interface CommandSpec {
@@ -165,18 +168,44 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     maxRows: raw.count === undefined ? null : positiveNumber(raw.count, '--count', 'count', true),
     trace,
     fleet,
-    existing: raw.existing === true,
+    // The live view shows every open session, those open at start too.
+    existing: raw.existing === true || raw.top === true,
     openSessions: openSessionOptions(raw),
   };
 }
 
 /** --interval and --all (tcplife). @throws UsageError */
 function openSessionOptions(raw: RawOptions): OpenSessionOptions | null {
+  if (raw.top === true) return topOptions(raw);
   if (raw.interval === undefined) {
     if (raw.all === true) throw new UsageError('--all: only with --interval');
     return null;
   }
-  return { intervalMs: positiveNumber(raw.interval, '--interval', 'interval', false) * 1000, all: raw.all === true };
+  return { intervalMs: positiveNumber(raw.interval, '--interval', 'interval', false) * 1000, all: raw.all === true, top: false };
+}
+
+/** What --top draws instead of rows, so options about rows have no place beside it. */
+const NOT_WITH_TOP: readonly (readonly [keyof RawOptions, string])[] = [
+  ['json', '--json'],
+  ['csv', '-s/--csv'],
+  ['time', '-T/--time'],
+  ['timestamp', '-t/--timestamp'],
+  ['wide', '-w/--wide'],
+  ['count', '--count'],
+  ['all', '--all'],
+  ['metrics', '--metrics'],
+  ['container', '--container'],
+];
+
+/** The live view's refresh interval, when --interval does not say. */
+export const TOP_INTERVAL_MS = 1000;
+
+/** --top, every interval (1 s unless --interval says). @throws UsageError */
+function topOptions(raw: RawOptions): OpenSessionOptions {
+  for (const [key, flag] of NOT_WITH_TOP) if (raw[key] !== undefined && raw[key] !== false) throw new UsageError(`--top: not with ${flag} (it draws its own screen)`);
+  if (raw.header === false) throw new UsageError('--top: not with --no-header (it draws its own screen)');
+  const intervalMs = raw.interval === undefined ? TOP_INTERVAL_MS : positiveNumber(raw.interval, '--interval', 'interval', false) * 1000;
+  return { intervalMs, all: true, top: true };
 }
 
 /** Stray arguments named in the message; more are counted. */

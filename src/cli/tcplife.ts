@@ -26,7 +26,8 @@ const EXAMPLES = `examples:
     tcplife --json | jq -c 'select(.error != null)'   # sessions that ended in an error
     tcplife -N /proc/1234/ns/net --container          # one process's network namespace
     tcplife --existing                # also the sessions open at start (MS marked ">": a lower bound)
-    tcplife --existing --interval 10  # and every 10 s, the open sessions that moved bytes`;
+    tcplife --existing --interval 10  # and every 10 s, the open sessions that moved bytes
+    tcplife --top                     # live view of the open sessions, busiest first`;
 
 export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnostics) {
   const command = buildCommand(
@@ -39,7 +40,8 @@ export function parseTcplifeArgs(argv: readonly string[], diagnostics?: Diagnost
   );
   command
     .option('--interval <seconds>', 'every SECONDS, an OPEN row per open session that moved bytes, and one per session still open at exit (rows get a TYPE column)')
-    .option('--all', 'with --interval: an OPEN row for every open session, not only those that moved');
+    .option('--all', 'with --interval: an OPEN row for every open session, not only those that moved')
+    .option('--top', 'a live full-screen view of the open sessions, busiest first, redrawn every --interval (default 1 s); keys: t, r, a, b sort, q quits; plain text when stdout is not a terminal');
   return parseArgs(command, argv, (raw) => validateCommon(raw, 'sessions'), diagnostics);
 }
 

@@ -26,6 +26,7 @@ import { OpenSessionPasses } from '../open/pass.js';
 import { unreachableReporter } from '../open/seed-report.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
 import { packageVersion } from './version.js';
+import { liveViewOnTerminal } from '../top/live-view.js';
 
 /** The --metrics aggregate of a tool. */
 export type ToolMetrics = Aggregate & { readonly counts: EventCounts; render(format: ExpositionFormat, more?: (exposition: Exposition) => void): string };
@@ -55,6 +56,8 @@ function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<Tc
     options.openSessions === null
       ? null
       : new OpenSessionRows({ ...options.openSessions, rows, wallClockOffsetMs, cgroupPathOf, now: () => performance.now() });
+  // --top: no rows; the passes' snapshots go to the live view.
+  if (options.openSessions?.top === true) return { consumer: null, header: null, open: open(null) };
   if (options.json) {
     // With --interval, a close row says so, as an open row does.
     const toJson = options.openSessions === null ? spec.toJson : (event: TcpEvent, offset: number, paths: CgroupPathOf) => ({ event: 'close', ...spec.toJson(event, offset, paths) });
@@ -68,14 +71,15 @@ function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<Tc
 /** runTracer's iterator options: the seed (--existing), the passes (--interval) bound to `open` once attached. */
 function iteratorsOf(options: CommonOptions, open: OpenSessionRows | null, diagnostics: Diagnostics) {
   if (!options.existing && options.openSessions === null) return {};
-  const iterators = { seed: options.existing, dump: options.openSessions !== null, option: options.existing ? '--existing' : '--interval' };
+  const option = options.openSessions?.top === true ? '--top' : options.existing ? '--existing' : '--interval';
+  const iterators = { seed: options.existing, dump: options.openSessions !== null, option };
   const netnsIno = options.trace.netnsIno;
   return {
     iterators,
     onAttached: (session: TraceSession, libbpf: Libbpf): void => {
       if (open === null || !session.iterators?.dump) return;
       open.bind(new OpenSessionPasses(libbpf, session.iterators.dump, netnsIno));
-      open.sayUnreachable = unreachableReporter(diagnostics, 'its sessions get no open rows (--interval)');
+      open.sayUnreachable = unreachableReporter(diagnostics, option === '--top' ? 'its sessions are not shown (--top)' : 'its sessions get no open rows (--interval)');
     },
   };
 }
@@ -103,11 +107,14 @@ export async function runTool(options: CommonOptions, diagnostics: Diagnostics, 
   const metrics = health === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics, health);
   const renderer = spec.renderer(await rowLayout(options, wallClockOffsetMs));
   const rows = rowsOf(options, spec, renderer, wallClockOffsetMs);
+  // After the passes in the pipeline: a pass's snapshot goes out in the same read.
+  const live = rows.open !== null && options.openSessions?.top === true ? await liveViewOnTerminal(rows.open, options.openSessions.intervalMs, diagnostics) : null;
   const consumers = [
     ...own,
     ...(metrics === null ? [] : [metrics]),
     ...(rows.consumer === null ? [] : [rows.consumer]),
     ...(rows.open === null ? [] : [rows.open]),
+    ...(live === null ? [] : [live]),
   ];
   const pipeline = new Pipeline(consumers);
   const kernelConfig = inKernel(options, consumers, metrics);
@@ -118,8 +125,11 @@ export async function runTool(options: CommonOptions, diagnostics: Diagnostics, 
     const { writeRow, warming, tick, renderEnd, onCounts, onKernelCounters, attached } = pipeline;
     const loop = { header: rows.header, maxRows: options.maxRows, durationMs: options.durationMs };
     // No events to warm the read path up for when the kernel aggregates.
-    const hooks = { writeRow, ...(kernelConfig === null ? { warming } : {}), tick, renderEnd, onCounts, onKernelCounters, attached, ...(spec.notice === undefined ? {} : { notice: spec.notice }) };
-    exitCode = await runTracer({ config: kernelConfig ?? options.trace, diagnostics, ...loop, ...hooks, ...iteratorsOf(options, rows.open, diagnostics) }, deps);
+    // On the main screen until the view's first interval comes.
+    const notice = live !== null ? 'Tracing... Hit Ctrl-C to end. The view comes after one interval; q also ends it.' : spec.notice;
+    const hooks = { writeRow, ...(kernelConfig === null ? { warming } : {}), tick, renderEnd, onCounts, onKernelCounters, attached, ...(notice === undefined ? {} : { notice }) };
+    const stop = live === null ? {} : { stop: live.quit };
+    exitCode = await runTracer({ config: kernelConfig ?? options.trace, diagnostics, ...loop, ...hooks, ...iteratorsOf(options, rows.open, diagnostics), ...stop }, deps);
   } catch (error) {
     pipeline.close(false);
     await server?.close();

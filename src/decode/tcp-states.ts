@@ -28,3 +28,10 @@ export const TCP_LISTEN = 10;
 export function stateName(state: number): string {
   return (state > 0 && STATE_NAMES[state]) || String(state);
 }
+
+/** The state's number from its name (the inverse of stateName), or 0 for a
+ * name that is not a state's. */
+export function stateNumber(name: string): number {
+  const index = STATE_NAMES.indexOf(name);
+  return index > 0 ? index : 0;
+}

@@ -58,9 +58,16 @@ export function exitCodeOf(error: unknown): number {
   return error instanceof TcpToolError ? error.exitCode : 1;
 }
 
+/** Most lines held back while a full-screen view owns the terminal; the
+ * oldest beyond it are dropped and counted (the last are the most recent
+ * state, e.g. the loss so far). */
+export const HELD_LINES_MAX = 1000;
+
 export class Diagnostics {
   private jsonFormat: ((message: string, fields: DiagnosticFields) => string) | null = null;
   private verboseMode = false;
+  private held: string[] | null = null;
+  private heldDropped = 0;
 
   /** @param write where lines go (fd 2 by default; tests collect them). */
   constructor(
@@ -72,6 +79,32 @@ export class Diagnostics {
   configure(mode: { readonly json: boolean; readonly verbose: boolean }): void {
     this.jsonFormat = mode.json ? jsonDiagnostic(this.tool) : null;
     this.verboseMode = mode.verbose;
+  }
+
+  /** Holds lines back until release(): while tcplife --top draws on the
+   * terminal, a line on stderr would be drawn over it and lost. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Writes the lines held since hold() (saying first how many were
+   * dropped, if any), and writes lines at once again. */
+  release(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    if (this.heldDropped > 0) this.write(this.format(`${this.heldDropped} earlier lines were dropped while the screen was shown`, { dropped: this.heldDropped }));
+    this.heldDropped = 0;
+    for (const line of held) this.write(line);
+  }
+
+  private emit(line: string): void {
+    if (this.held === null) return this.write(line);
+    this.held.push(line);
+    if (this.held.length > HELD_LINES_MAX) {
+      this.held.shift();
+      this.heldDropped++;
+    }
   }
 
   get json(): boolean {
@@ -90,18 +123,20 @@ export class Diagnostics {
 
   /** Writes one diagnostic. */
   notice(message: string, fields: DiagnosticFields = {}): void {
-    this.write(this.format(message, fields));
+    this.emit(this.format(message, fields));
   }
 
   /** A line from libbpf ("libbpf: ..."), shown only with --verbose: as
    * libbpf wrote it, or in JSON mode as {"tool", "message": line}. */
   libbpf(line: string): void {
     if (!this.verboseMode) return;
-    this.write(this.jsonFormat === null ? line : this.jsonFormat(line, {}));
+    this.emit(this.jsonFormat === null ? line : this.jsonFormat(line, {}));
   }
 
   /** Writes an error that ends the program; returns its exit code. */
   error(error: unknown): number {
+    // An error ends the program: whatever was held goes first.
+    this.release();
     if (this.jsonFormat === null) this.write(formatError(this.tool, error, this.verboseMode).join('\n'));
     else this.write(formatErrorJson(this.tool, error, this.verboseMode));
     return exitCodeOf(error);

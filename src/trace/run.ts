@@ -82,6 +82,8 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly iterators?: IteratorsWanted & { readonly option: string };
   /** Once loaded, attached and seeded, before the first read. */
   readonly onAttached?: (session: TraceSession, libbpf: Libbpf) => void;
+  /** Stops the trace as SIGINT does (tcplife --top's quit key). */
+  readonly stop?: AbortSignal;
 }
 
 /** What runTracer takes from the machine; DEFAULT_RUN_DEPS are the real ones. */
@@ -189,8 +191,10 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
   const onSignal = (): void => tracer?.stop(0);
   const onWakeup = (): void => tracer?.wakeup();
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  options.stop?.addEventListener('abort', onSignal);
   const releaseSignals = (): void => {
     for (const signal of STOP_SIGNALS) process.removeListener(signal, onSignal);
+    options.stop?.removeEventListener('abort', onSignal);
     process.removeListener(WAKEUP_SIGNAL, onWakeup);
   };
   // Stopped while starting (Ctrl-C during module loading): end as any stop
@@ -208,7 +212,7 @@ export async function runTracer(options: RunOptions, deps: RunDeps = DEFAULT_RUN
     throw error;
   }
   options.attached?.(session);
-  const { config, diagnostics: _diagnostics, iterators: _iterators, onAttached: _onAttached, ...loop } = options;
+  const { config, diagnostics: _diagnostics, iterators: _iterators, onAttached: _onAttached, stop: _stop, ...loop } = options;
   const output = deps.output();
   const stdoutHungUp = deps.process.stdoutHungUp;
   tracer = new Tracer(

@@ -6,7 +6,7 @@
 
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { Diagnostics } from '../../src/io/diagnostics.js';
+import { Diagnostics, HELD_LINES_MAX } from '../../src/io/diagnostics.js';
 import { parseTcpstatesArgs } from '../../src/cli/tcpstates.js';
 import { parseTcplifeArgs } from '../../src/cli/tcplife.js';
 import { UsageError, VerifierError } from '../../src/errors.js';
@@ -107,5 +107,35 @@ describe('Diagnostics', () => {
       assert.equal(record['tool'], 'tcplife');
       assert.equal(record['exit_code'], 2);
     }
+  });
+});
+
+describe('Diagnostics held while a full screen owns the terminal (tcplife --top)', () => {
+  test('hold keeps lines back, release writes them in order; an error releases first', () => {
+    const { diagnostics, lines } = collecting('tcplife');
+    diagnostics.hold();
+    diagnostics.notice('one');
+    diagnostics.notice('two');
+    assert.deepEqual(lines, []);
+    diagnostics.release();
+    assert.deepEqual(lines, ['tcplife: one', 'tcplife: two']);
+    diagnostics.notice('three');
+    assert.equal(lines.at(-1), 'tcplife: three', 'written at once after the release');
+    diagnostics.hold();
+    diagnostics.notice('held');
+    diagnostics.error(new UsageError('bad'));
+    assert.deepEqual(lines.slice(3), ['tcplife: held', 'tcplife: bad']);
+  });
+
+  test(`at most HELD_LINES_MAX held: the oldest dropped, and counted`, () => {
+    const { diagnostics, lines } = collecting('tcplife');
+    diagnostics.configure({ json: true, verbose: false });
+    diagnostics.hold();
+    for (let i = 0; i < HELD_LINES_MAX + 5; i++) diagnostics.notice(`n${i}`);
+    diagnostics.release();
+    assert.equal(lines.length, HELD_LINES_MAX + 1);
+    assert.deepEqual(JSON.parse(lines[0] ?? ''), { tool: 'tcplife', message: '5 earlier lines were dropped while the screen was shown', dropped: 5 });
+    assert.equal(JSON.parse(lines[1] ?? '').message, 'n5');
+    assert.equal(JSON.parse(lines.at(-1) ?? '').message, `n${HELD_LINES_MAX + 4}`);
   });
 });
