@@ -139,7 +139,7 @@ export function csvRows(text: string): Record<string, string>[] {
   });
 }
 
-/** A CLI tool built on src/cli/command.ts + src/cli/run.ts. */
+/** A CLI tool built on src/cli/command.ts + src/trace/run.ts. */
 export interface ToolUnderTest {
   readonly name: string;
   /** Has -p/--pid (tcplife does, tcpstates does not). */
