@@ -4,7 +4,7 @@
 // number of idle ones, on a synthetic clock (each snapshot exactly one
 // interval after the last) so the rates shown are exact.
 
-import type { OpenSession, OpenSessionsSnapshot } from '../src/open/session.js';
+import type { OpenSession, OpenSessionsSnapshot } from '../src/decode/open-session.js';
 
 interface Known {
   readonly base: Omit<OpenSession, 'txBytes' | 'rxBytes' | 'txDeltaBytes' | 'rxDeltaBytes' | 'ageMs'>;

@@ -9,12 +9,13 @@
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BpfError, PreflightError, VerifierError } from '../errors.js';
-import type { Libbpf, Pointer } from '../ffi/libbpf.js';
+import { bindLibbpf, type Libbpf, type Pointer } from '../ffi/libbpf.js';
 import { PerfReader } from '../reader/perf-reader.js';
 import { aggregatedEvents, type Aggregates } from '../decode/aggregates.js';
 import { openAggregateMaps, sizeAggregateMaps } from './aggregate-maps.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
-import { counterReader, ZERO_COUNTERS, type KernelCounters } from './counters.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../decode/counters.js';
+import { counterReader } from './counters.js';
 import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
 import { KERNEL_FLOOR } from './features.js';
 import { resourceLimitHintHere } from '../sys/limits.js';
@@ -81,6 +82,17 @@ function hintFor(step: string, errno: number): string | undefined {
     return `the kernel may lack what the tools need (${KERNEL_FLOOR}); rerun with --verbose for libbpf's log`;
   }
   return undefined;
+}
+
+/** libbpf bound; a library that failed to load for want of descriptors or
+ * address space says which limit to lift. */
+export function bindLibbpfNamingLimits(): Libbpf {
+  try {
+    return bindLibbpf();
+  } catch (error) {
+    const hint = error instanceof PreflightError && error.hint === undefined ? resourceLimitHintHere() : undefined;
+    throw hint === undefined ? error : new PreflightError((error as PreflightError).message, { hint, cause: error });
+  }
 }
 
 function withHint(error: unknown): unknown {

@@ -23,7 +23,7 @@ import type { Libbpf } from '../ffi/libbpf.js';
 import { rowLayout, type CommonOptions, type RowLayout } from './command.js';
 import { OpenSessionRows } from '../open/rows.js';
 import { OpenSessionPasses } from '../open/pass.js';
-import { unreachableReporter } from '../open/seed-report.js';
+import { seedAndReport, unreachableReporter } from '../open/seed-report.js';
 import { openMetricsEndpoint } from './metrics-endpoint.js';
 import { packageVersion } from './version.js';
 import { liveViewOnTerminal } from '../top/live-view.js';
@@ -77,6 +77,8 @@ function iteratorsOf(options: CommonOptions, open: OpenSessionRows | null, diagn
   return {
     iterators,
     onAttached: (session: TraceSession, libbpf: Libbpf): void => {
+      // Once attached, so that no session falls between the seed and the trace.
+      if (options.existing) seedAndReport(libbpf, session, netnsIno, diagnostics);
       if (open === null || !session.iterators?.dump) return;
       open.bind(new OpenSessionPasses(libbpf, session.iterators.dump, netnsIno));
       open.sayUnreachable = unreachableReporter(diagnostics, option === '--top' ? 'its sessions are not shown (--top)' : 'its sessions get no open rows (--interval)');

@@ -7,7 +7,6 @@
 import koffi from 'koffi';
 import { constants } from 'node:os';
 import { BpfError, PreflightError } from '../errors.js';
-import { resourceLimitHintHere } from '../sys/limits.js';
 import { libc, systemPageSize } from './libc.js';
 
 /** An opaque libbpf pointer (struct bpf_object *, struct bpf_map *...). */
@@ -136,7 +135,8 @@ export function libraryLoadError(libraryPath: string, dlerror: string, cause?: u
     : /Too many open files/.test(dlerror)
       ? 'EMFILE (too many open files)'
       : null;
-  if (reason !== null) return new PreflightError(`cannot load ${libraryPath}: ${reason}`, { hint: resourceLimitHintHere(), cause });
+  // The limit to lift is named by the caller (bpf/loader.ts bindLibbpfNamingLimits).
+  if (reason !== null) return new PreflightError(`cannot load ${libraryPath}: ${reason}`, { cause });
   return new PreflightError(`cannot load ${libraryPath}: the libbpf shared library (version 1.x) is missing`, {
     hint: 'install it: apt-get install libbpf1 (Debian/Ubuntu), dnf install libbpf (Fedora) or apk add libbpf (Alpine)',
     cause,

@@ -9,7 +9,7 @@ import { stateName, TCP_CLOSE } from '../decode/tcp-states.js';
 import { errnoName } from '../errors.js';
 import { containerIdOf } from '../sys/container-id.js';
 import { tcpInfoJson, TCP_INFO_JSON_FIELDS, type TcpInfoJson } from '../decode/tcp-info.js';
-import type { OpenSessionRecord } from '../open/record.js';
+import type { OpenSessionRecord } from '../decode/open-record.js';
 import { startSeen } from './seeded.js';
 
 /** Resolves a cgroup id to its path relative to the cgroup2 mount (null:

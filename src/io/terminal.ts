@@ -9,7 +9,6 @@
 // in Node on Linux, so what is written here has reached the terminal when
 // the call returns.
 
-import type { ScreenSize } from '../top/screen.js';
 
 /** The input side: process.stdin, or a test's stand-in. */
 export interface KeyInput {
@@ -47,6 +46,12 @@ const CLEAR_TO_LINE_END = `${CSI}K`;
 const CLEAR_BELOW = `${CSI}J`;
 
 /** Used when the terminal does not say its size (80x24, the VT100's). */
+/** A terminal's size in character cells. */
+export interface ScreenSize {
+  readonly columns: number;
+  readonly rows: number;
+}
+
 const FALLBACK_SIZE: ScreenSize = { columns: 80, rows: 24 };
 
 /**

@@ -7,7 +7,7 @@
 // Counts come from the tracer's once-a-second counter check, the same
 // numbers its stderr lines report.
 
-import type { KernelCounters } from '../bpf/counters.js';
+import type { KernelCounters } from '../decode/counters.js';
 import type { Exposition } from './exposition.js';
 import { describeProcess, readProcessStats, type ProcessStats } from './process-metrics.js';
 

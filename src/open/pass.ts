@@ -7,8 +7,8 @@ import { AF_INET, AF_INET6 } from '../decode/addr.js';
 import type { TcpEvent } from '../decode/event.js';
 import { EVENT_FLAG_SEEDED } from '../decode/event.js';
 import { namespacePasses, type UnreachableNamespace } from './iterators.js';
-import { decodeOpenSession, movedSincePass, OPEN_SESSION_SIZE, type OpenSessionRecord } from './record.js';
-import type { OpenSessionsSnapshot } from './session.js';
+import { decodeOpenSession, movedSincePass, OPEN_SESSION_SIZE, type OpenSessionRecord } from '../decode/open-record.js';
+import type { OpenSessionsSnapshot } from '../decode/open-session.js';
 
 /** Bytes per read() of a pass: some 7,000 records. */
 const PASS_READ_BYTES = 1 << 20;

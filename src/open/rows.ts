@@ -15,7 +15,7 @@ import { openSessionJson, type CgroupPathOf } from '../format/json.js';
 import type { ByteOutput } from '../format/output.js';
 import type { Consumer } from '../trace/pipeline.js';
 import { openSessionEvent, type OpenSessionPasses, type PassSnapshot } from './pass.js';
-import type { OpenSessionsSnapshot, OpenSessionsSource } from './session.js';
+import type { OpenSessionsSnapshot, OpenSessionsSource } from '../decode/open-session.js';
 
 export interface OpenSessionRowsOptions {
   readonly intervalMs: number;

@@ -6,7 +6,7 @@
 
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { FullScreen } from '../io/terminal.js';
-import type { OpenSessionsSnapshot } from '../open/session.js';
+import type { OpenSessionsSnapshot } from '../decode/open-session.js';
 import { renderTop, SORT_KEYS, type ScreenSize, type SortKey } from './screen.js';
 
 export type SnapshotSource = () => Promise<OpenSessionsSnapshot>;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // tcplife --top inside the tracer: a pipeline consumer (trace/pipeline.ts)
 // that shows each snapshot of the open sessions as the interval's pass
-// makes it (open/session.ts OpenSessionsSource). On a terminal it draws
+// makes it (decode/open-session.ts OpenSessionsSource). On a terminal it draws
 // full-screen, entered at the first snapshot, so that anything said while
 // starting (an error, a notice) is on the main screen; otherwise its plain
 // text goes out with the tracer's next write (the tracer owns stdout: a
@@ -9,7 +9,7 @@
 
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import type { ByteOutput } from '../format/output.js';
-import type { OpenSessionsSnapshot, OpenSessionsSource } from '../open/session.js';
+import type { OpenSessionsSnapshot, OpenSessionsSource } from '../decode/open-session.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import { FullScreen } from '../io/terminal.js';
 import type { Consumer } from '../trace/pipeline.js';

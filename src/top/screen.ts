@@ -9,8 +9,11 @@
 
 import { stateNumber } from '../decode/tcp-states.js';
 import { colorState, type Colorizer } from '../format/color.js';
-import type { OpenSession, OpenSessionsSnapshot } from '../open/session.js';
+import type { OpenSession, OpenSessionsSnapshot } from '../decode/open-session.js';
 import { printable } from '../quote.js';
+import type { ScreenSize } from '../io/terminal.js';
+
+export type { ScreenSize };
 
 export type SortKey = 'total' | 'tx' | 'rx' | 'age';
 
@@ -23,11 +26,6 @@ const SORT_LABELS: Readonly<Record<SortKey, string>> = {
   rx: 'RX/s',
   age: 'AGE',
 };
-
-export interface ScreenSize {
-  readonly columns: number;
-  readonly rows: number;
-}
 
 export interface TopView {
   readonly sortKey: SortKey;

@@ -10,7 +10,7 @@ import type { CgroupPathOf } from '../format/json.js';
 import type { ByteOutput } from '../format/output.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import type { JournalWriter } from '../io/journal.js';
-import type { KernelCounters } from '../bpf/counters.js';
+import type { KernelCounters } from '../decode/counters.js';
 import type { EventCounts } from '../metrics/tcp-metrics.js';
 import type { Aggregates } from '../decode/aggregates.js';
 import type { ToolHealth } from '../metrics/tool-health.js';

@@ -6,7 +6,7 @@
 // what it read and the counters it read; it says what is new through
 // Diagnostics and keeps the totals for the final line.
 
-import { ZERO_COUNTERS, type KernelCounters } from '../bpf/counters.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../decode/counters.js';
 import type { EventBatch } from '../reader/batch.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 

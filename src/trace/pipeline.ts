@@ -15,7 +15,7 @@
 
 import type { TraceSession } from '../bpf/loader.js';
 import type { Aggregates } from '../decode/aggregates.js';
-import type { KernelCounters } from '../bpf/counters.js';
+import type { KernelCounters } from '../decode/counters.js';
 import type { EventView } from '../decode/event.js';
 import type { ByteOutput } from '../format/output.js';
 import type { RowWriter } from '../reader/render.js';

@@ -10,12 +10,11 @@
 
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { constants, cpus, getPriority, setPriority } from 'node:os';
-import { openTrace, type IteratorsWanted, type TraceSession } from '../bpf/loader.js';
+import { bindLibbpfNamingLimits, openTrace, type IteratorsWanted, type TraceSession } from '../bpf/loader.js';
 import { machineRingPages, type SizedTraceConfig, type TraceConfig } from '../bpf/config.js';
 import { explainLoadFailure } from '../bpf/features.js';
 import { canLockMemory, checkIterators, checkPrivileges, checkKernel } from '../bpf/preflight.js';
-import { seedAndReport } from '../open/seed-report.js';
-import { bindLibbpf, type Libbpf } from '../ffi/libbpf.js';
+import type { Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import { Output } from '../io/output.js';
@@ -77,8 +76,8 @@ export interface RunOptions extends Omit<TracerOptions, 'mode'> {
   readonly config: TraceConfig;
   /** Where every stderr line goes, in the mode the options set (--json, --verbose). */
   readonly diagnostics: Diagnostics;
-  /** The open-session iterators: the seed (--existing) runs once attached;
-   * the pass (--interval) is handed to onAttached. */
+  /** The open-session iterators to load (the seed and the pass both run
+   * from onAttached, once everything is attached). */
   readonly iterators?: IteratorsWanted & { readonly option: string };
   /** Once loaded, attached and seeded, before the first read. */
   readonly onAttached?: (session: TraceSession, libbpf: Libbpf) => void;
@@ -139,7 +138,7 @@ export const DEFAULT_RUN_DEPS: RunDeps = {
     checkKernel();
     checkPrivileges(tool);
   },
-  libbpf: () => bindLibbpf(),
+  libbpf: () => bindLibbpfNamingLimits(),
   // Creating process.stdout puts a pipe or socket on fd 1 in non-blocking
   // mode (libuv does): a reader that stops reading then makes writes fail
   // with EAGAIN instead of blocking the event loop, and with it the signals.
@@ -170,7 +169,6 @@ function load(options: RunOptions, deps: RunDeps): TraceSession {
     throw explainLoadFailure(error, libbpf);
   }
   try {
-    if (iterators?.seed === true) seedAndReport(libbpf, session, config.netnsIno, diagnostics);
     options.onAttached?.(session, libbpf);
   } catch (error) {
     session.close();

@@ -17,7 +17,7 @@
 // one byte buffer, hands the ring space back, and writes the buffer once.
 
 import type { TraceSession } from '../bpf/loader.js';
-import { ZERO_COUNTERS, type KernelCounters } from '../bpf/counters.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../decode/counters.js';
 import type { TraceMode } from '../bpf/config.js';
 import { EVENT_SIZE, EventView, TRANSITION_EVENT_SIZE } from '../decode/event.js';
 import { EventBatch } from '../reader/batch.js';

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
-import { COUNTER_INDEX } from '../../src/bpf/counters.js';
+import { COUNTER_INDEX } from '../../src/decode/counters.js';
 import { AGGREGATE_BITS, CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
 import { MAP_AGG_FAILURES, MAP_AGG_SESSIONS, MAP_AGG_SUMMARY, MAP_AGG_TRANSITIONS } from '../../src/bpf/aggregate-maps.js';
 import { AGGREGATE_LIMITS, summaryKeyParts } from '../../src/decode/aggregates.js';
@@ -18,7 +18,7 @@ import { DURATION_BUCKETS_SECONDS } from '../../src/metrics/exposition.js';
 import { BUCKET_COUNT, MAX_EXPONENT, SUB_BITS } from '../../src/track/summary.js';
 import { EVENT_FLAG_PASSIVE, EVENT_FLAG_SEEDED, EVENT_SIZE, TASK_COMM_LEN, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { TCP_INFO_F_RTO, TCP_INFO_SIZE } from '../../src/decode/tcp-info.js';
-import { OPEN_SESSION_SIZE } from '../../src/open/record.js';
+import { OPEN_SESSION_SIZE } from '../../src/decode/open-record.js';
 import { PID_LIST_MAX } from '../../src/cli/options.js';
 import { make } from '../../harness/build.js';
 

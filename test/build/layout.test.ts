@@ -12,7 +12,7 @@ import { CONFIG_LAYOUT, CONFIG_SIZE } from '../../src/bpf/config.js';
 import { EVENT_LAYOUT, EVENT_SIZE, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { AGG_SESSION_LAYOUT, AGG_SESSION_SIZE, AGG_TRANSITION_LAYOUT, AGG_TRANSITION_SIZE } from '../../src/decode/aggregates.js';
 import { TCP_INFO_LAYOUT, TCP_INFO_SIZE } from '../../src/decode/tcp-info.js';
-import { OPEN_SESSION_LAYOUT, OPEN_SESSION_SIZE } from '../../src/open/record.js';
+import { OPEN_SESSION_LAYOUT, OPEN_SESSION_SIZE } from '../../src/decode/open-record.js';
 
 interface BtfType {
   kind: string;

@@ -12,7 +12,7 @@ import { openTrace } from '../../src/bpf/loader.js';
 import type { SizedTraceConfig } from '../../src/bpf/config.js';
 import { bindLibbpf } from '../../src/ffi/libbpf.js';
 import { namespacePasses, seedOpenSockets } from '../../src/open/iterators.js';
-import { decodeOpenSession, OPEN_SESSION_SIZE, type OpenSessionRecord } from '../../src/open/record.js';
+import { decodeOpenSession, OPEN_SESSION_SIZE, type OpenSessionRecord } from '../../src/decode/open-record.js';
 import { testPort } from '../../harness/loopback.js';
 import { requireRoot, waitFor } from '../../harness/system.js';
 

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ZERO_COUNTERS } from '../../src/bpf/counters.js';
+import { ZERO_COUNTERS } from '../../src/decode/counters.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
 import { TcplifeMetrics, TcpstatesMetrics } from '../../src/metrics/tcp-metrics.js';

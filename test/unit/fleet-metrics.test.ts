@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { request } from 'node:http';
 import { describe, test } from 'node:test';
-import { ZERO_COUNTERS } from '../../src/bpf/counters.js';
+import { ZERO_COUNTERS } from '../../src/decode/counters.js';
 import { Exposition } from '../../src/metrics/exposition.js';
 import { landingPage } from '../../src/metrics/landing.js';
 import { parseBootTimeSeconds, parseMaxFds, parseProcessStat, readProcessStats, type ProcessStats } from '../../src/metrics/process-metrics.js';

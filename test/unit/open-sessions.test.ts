@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { EVENT_FLAG_SEEDED } from '../../src/decode/event.js';
 import { TCP_INFO_F_RTO, TCP_INFO_LAYOUT } from '../../src/decode/tcp-info.js';
-import { decodeOpenSession, movedSincePass, OPEN_SESSION_LAYOUT as L, OPEN_SESSION_SIZE } from '../../src/open/record.js';
+import { decodeOpenSession, movedSincePass, OPEN_SESSION_LAYOUT as L, OPEN_SESSION_SIZE } from '../../src/decode/open-record.js';
 import { openSessionEvent } from '../../src/open/pass.js';
 import { tcplifeRenderer } from '../../src/format/tcplife.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';

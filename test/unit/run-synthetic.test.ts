@@ -9,7 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { AGGREGATE_BITS, CONFIG_LAYOUT, encodeConfig, type TraceConfig } from '../../src/bpf/config.js';
-import { COUNTER_INDEX } from '../../src/bpf/counters.js';
+import { COUNTER_INDEX } from '../../src/decode/counters.js';
 import { MAP_COUNTERS, MAP_EVENTS, MAP_PIDS, MAP_RODATA, PROGRAM_DATA_READY, PROGRAM_RECV, PROGRAM_SEND, PROGRAM_SET_STATE, PROGRAM_SET_STATE_NESTED } from '../../src/bpf/loader.js';
 import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
 import { main as tcplife } from '../../src/cli/tcplife.js';

@@ -20,7 +20,7 @@ import { runTop, TopDisplay, type TopScreen } from '../../src/top/driver.js';
 import type { ScreenSize } from '../../src/top/screen.js';
 import { LiveView } from '../../src/top/live-view.js';
 import { ByteOutput } from '../../src/format/output.js';
-import type { OpenSessionsSnapshot } from '../../src/open/session.js';
+import type { OpenSessionsSnapshot } from '../../src/decode/open-session.js';
 import { fakeSnapshot, fakeSource } from '../../harness/fake-sessions.js';
 
 class RecordingScreen implements TopScreen {

@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { Chalk } from 'chalk';
-import type { OpenSession, OpenSessionsSnapshot } from '../../src/open/session.js';
+import type { OpenSession, OpenSessionsSnapshot } from '../../src/decode/open-session.js';
 import { formatAge, humanBytes, perSecond, renderTop, sortSessions, topSessions, type SortKey, type TopView } from '../../src/top/screen.js';
 import { fakeSnapshot } from '../../harness/fake-sessions.js';
 

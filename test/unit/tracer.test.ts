@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { TraceSession } from '../../src/bpf/loader.js';
-import { ZERO_COUNTERS, type KernelCounters } from '../../src/bpf/counters.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../../src/decode/counters.js';
 import { EVENT_SIZE, TRANSITION_EVENT_SIZE, type EventView } from '../../src/decode/event.js';
 import type { PerfRings, MappedRing } from '../../src/ffi/libbpf.js';
 import type { ByteOutput } from '../../src/format/output.js';

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { TraceSession } from '../../src/bpf/loader.js';
-import { ZERO_COUNTERS, type KernelCounters } from '../../src/bpf/counters.js';
+import { ZERO_COUNTERS, type KernelCounters } from '../../src/decode/counters.js';
 import { EventView, TRANSITION_EVENT_SIZE } from '../../src/decode/event.js';
 import { ByteOutput } from '../../src/format/output.js';
 import { tcpstatesRenderer } from '../../src/format/tcpstates.js';

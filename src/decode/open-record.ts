@@ -7,7 +7,7 @@ import { AF_INET6, ipv4ToString, ipv6ToString } from '../decode/addr.js';
 import { EVENT_FLAG_SEEDED, hex64, readComm, readU64 } from '../decode/event.js';
 import { readTcpInfo, type TcpInfo } from '../decode/tcp-info.js';
 import { stateName } from '../decode/tcp-states.js';
-import type { OpenSession } from './session.js';
+import type { OpenSession } from './open-session.js';
 
 /** Byte offset of each field of struct open_session. */
 export const OPEN_SESSION_LAYOUT = {
