@@ -29,6 +29,7 @@ import {
   sumLostLines,
   sumSchedstatNs,
   TRANSITIONS_PER_CONNECTION,
+  type BenchDriver,
   type LoadgenResult,
 } from './parse.js';
 import { buildFloor, measureFloor, runFloor, type FloorOptions } from './floor.js';
@@ -822,6 +823,11 @@ async function main(): Promise<void> {
   const burners = Array.from({ length: options.busy }, () =>
     track(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })),
   );
+  const driver: BenchDriver = {
+    runLoadgen: (connections) => runLoadgen(options, connections),
+    track,
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
   const tracerTax = async (): Promise<void> => {
     if (options.taxRounds === 0) return;
     const tax = await measureTracerTax({
@@ -841,9 +847,7 @@ async function main(): Promise<void> {
       ratioRounds: options.openRounds,
       connections: options.connections,
       settleMs: SETTLE_MS,
-      runLoadgen: (connections) => runLoadgen(options, connections),
-      track,
-      log: (line) => process.stdout.write(`${line}\n`),
+      ...driver,
     });
     for (const table of results) process.stdout.write(`\n${tableMarkdown(table)}\n`);
     tables.push(...results);
@@ -876,9 +880,7 @@ async function main(): Promise<void> {
       listeners: options.addresses * options.generators,
       settleMs: SETTLE_MS,
       drainMs: DRAIN_MS,
-      runLoadgen: (connections) => runLoadgen(options, connections),
-      track,
-      log: (line) => process.stdout.write(`${line}\n`),
+      ...driver,
     };
     const built = buildFloor();
     if ('skipped' in built) process.stderr.write(`bench: no storage floor in the warm runs: ${built.skipped}\n`);

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, sleep } from '../harness/system.js';
 import { tryMake } from '../harness/build.js';
-import { expectedRows, fmt, median, rotated, type LoadgenResult } from './parse.js';
+import { expectedRows, fmt, median, rotated, type BenchDriver, type LoadgenResult } from './parse.js';
 import type { ResultTable } from './results.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
@@ -59,7 +59,7 @@ export interface FloorRun {
   readonly counts: FloorLine | null;
 }
 
-export interface FloorOptions {
+export interface FloorOptions extends BenchDriver {
   readonly rounds: number;
   readonly warmup: number;
   readonly connections: number;
@@ -69,11 +69,6 @@ export interface FloorOptions {
    * the last of a load's transitions to run and be read. */
   readonly settleMs: number;
   readonly drainMs: number;
-  /** The bench's generators: `connections` spread over its processes. */
-  readonly runLoadgen: (connections: number) => Promise<LoadgenResult>;
-  /** Registers a child to be stopped if the bench is interrupted. */
-  readonly track: (child: ChildProcess) => ChildProcess;
-  readonly log: (line: string) => void;
 }
 
 export interface FloorResult {

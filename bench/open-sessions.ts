@@ -14,7 +14,7 @@ import type { SizedTraceConfig } from '../src/bpf/config.js';
 import { bindLibbpf } from '../src/ffi/libbpf.js';
 import { seedOpenSockets } from '../src/open/iterators.js';
 import { OpenSessionPasses } from '../src/open/pass.js';
-import { fmt, median, rotated, type LoadgenResult } from './parse.js';
+import { fmt, median, rotated, type BenchDriver, type LoadgenResult } from './parse.js';
 import type { ResultTable } from './results.js';
 
 /** Sessions (sockets: both ends of a loopback connection are one each). */
@@ -23,7 +23,7 @@ export const OPEN_SESSION_SCALES: readonly number[] = [1000, 10_000, 100_000];
 const CONNECTIONS_PER_PAIR = 17_000;
 const SESSIONS: SizedTraceConfig = { mode: 'sessions', localPorts: null, remotePorts: null, family: 0, pids: null, netnsIno: null, cgroup: null, bufferPages: 64 };
 
-export interface OpenSessionsBenchOptions {
+export interface OpenSessionsBenchOptions extends BenchDriver {
   readonly root: string;
   /** Passes timed at each scale. */
   readonly passes: number;
@@ -31,9 +31,6 @@ export interface OpenSessionsBenchOptions {
   readonly ratioRounds: number;
   readonly connections: number;
   readonly settleMs: number;
-  readonly runLoadgen: (connections: number) => Promise<LoadgenResult>;
-  readonly track: (child: ChildProcess) => ChildProcess;
-  readonly log: (line: string) => void;
 }
 
 /** A JSON-lines child (hold_many.py), its records read one at a time. */

@@ -4,6 +4,7 @@
 // bench.ts so that they can be unit-tested. Rows are read with the tests'
 // parser (harness/rows.ts).
 
+import type { ChildProcess } from 'node:child_process';
 import { procStatFields } from '../src/sys/proc-stat.js';
 import { parseTextRow, transition, type StateRow } from '../harness/rows.js';
 
@@ -15,6 +16,17 @@ export interface LoadgenResult {
   readonly seconds: number;
   readonly rate: number;
   readonly cpuUs: number;
+}
+
+/** What bench.ts lends a measurement of its own (the floor, the open
+ * sessions): its generators, its registry of children to stop if the bench
+ * is interrupted, its log. */
+export interface BenchDriver {
+  /** The bench's generators: `connections` spread over its processes. */
+  readonly runLoadgen: (connections: number) => Promise<LoadgenResult>;
+  /** Registers a child to be stopped if the bench is interrupted. */
+  readonly track: (child: ChildProcess) => ChildProcess;
+  readonly log: (line: string) => void;
 }
 
 export function parseLoadgen(stdout: string): LoadgenResult {

@@ -17,10 +17,6 @@ export function stateLabel(state: number): string {
   return stateName(state).toLowerCase();
 }
 
-export function familyLabel(family: number): 'ipv4' | 'ipv6' {
-  return family === AF_INET6 ? 'ipv6' : 'ipv4';
-}
-
 /** The events the tool read and lost, as its final stderr line counts them. */
 export interface EventCounts {
   events: number;

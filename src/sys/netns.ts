@@ -70,18 +70,11 @@ function* netnsFiles(): Generator<string> {
   for (const pid of pids) yield `/proc/${pid}/ns/net`;
 }
 
-/** Whether `ino` is the inode of a live network namespace found in netnsFiles(). */
+/** Whether `ino` is the inode of a live network namespace found in
+ * netnsFiles(): one of its files is a network namespace (nsfs inode numbers
+ * are unique across namespace types). */
 function isLiveNetns(ino: number): boolean {
-  for (const path of netnsFiles()) {
-    let found: number;
-    try {
-      found = statSync(path).ino;
-    } catch {
-      continue; // gone, or not ours to see
-    }
-    if (found === ino && netnsFileInode(path, '').ok) return true;
-  }
-  return false;
+  return (listNetworkNamespaces().get(ino) ?? []).some((path) => netnsFileInode(path, '').ok);
 }
 
 /** -N/--netns: the network namespace's inode number. */
