@@ -11,7 +11,10 @@
 // The byte rule (the kernel's, as tcp_info's): tx_bytes is bytes_acked,
 // which also counts the SYN of the end that connected (acked by the
 // SYN-ACK) and the end's FIN once acked; rx_bytes is bytes_received, which
-// counts the peer's FIN once received.
+// counts the peer's FIN if it arrives while the socket is whole. An end that
+// close()s before the peer's FIN becomes a FIN_WAIT2 timewait socket as soon
+// as its own FIN is acked, unless that ACK brings the peer's FIN (a race), so
+// the client here shuts down, waits for the server's FIN, then closes.
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
@@ -93,13 +96,14 @@ for (const [family, host] of [
       tracer = await TracerProcess.attach('tcplife', ['--existing', '--json']);
       await move(client, server, 500);
       await move(server, client, 70);
-      const clientDone = await run(client, 'close');
+      await run(client, 'shutdown');
       const serverDone = await run(server, 'close');
+      const clientDone = await run(client, 'close');
       const clientRow = await rowWhere(tracer, 'the client row', (row) => ends(row) === `${clientPort}->${port}`);
       const serverRow = await rowWhere(tracer, 'the server row', (row) => ends(row) === `${port}->${clientPort}`);
       assert.deepEqual([clientRow.pid, clientRow.comm, clientRow.family, clientRow.start_seen], [client.pid, `ex${family}cli`, family, false]);
       assert.deepEqual([serverRow.pid, serverRow.comm, serverRow.start_seen], [server.pid, `ex${family}srv`, false]);
-      // The client connected (its SYN) and closed first (its FIN acked, the server's FIN received).
+      // The client connected (its SYN) and shut down first (its FIN acked, the server's FIN received).
       assert.deepEqual([clientRow.tx_bytes, clientRow.rx_bytes], [clientDone.sent + 2, clientDone.received + 1]);
       assert.deepEqual([serverRow.tx_bytes, serverRow.rx_bytes], [serverDone.sent + 1, serverDone.received + 1]);
       assert.deepEqual([clientDone.sent, serverDone.received], [1500, 1500]);
