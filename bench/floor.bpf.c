@@ -12,6 +12,11 @@
  *   2 storage+output  as 1, plus a 104-byte record per transition (the size
  *                     of our tcpstates record) through the perf rings
  *   3 output          the record alone, without storage (delta 0)
+ *   4 storage+second  as 1, plus a second program on the same tracepoint
+ *                     that returns at once (floor_second): what being called
+ *                     twice per transition costs, as our nesting cover is
+ *                     (bpf/nesting.h: a second program is the only way to run
+ *                     where the kernel skips the first)
  * floor_mode is a load-time constant: the verifier drops the other modes'
  * code, so each mode runs nothing more than it says.
  */
@@ -23,6 +28,7 @@
 #define FLOOR_STORAGE 1
 #define FLOOR_STORAGE_OUTPUT 2
 #define FLOOR_OUTPUT 3
+#define FLOOR_STORAGE_SECOND 4
 
 /* The size of our tcpstates record (TCP_EVENT_TRANSITION_SIZE in bpf/tcpstates.h). */
 #define RECORD_SIZE 104
@@ -87,7 +93,7 @@ int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 delta_ns = 0;
 
-	if (floor_mode == FLOOR_STORAGE || floor_mode == FLOOR_STORAGE_OUTPUT) {
+	if (floor_mode == FLOOR_STORAGE || floor_mode == FLOOR_STORAGE_OUTPUT || floor_mode == FLOOR_STORAGE_SECOND) {
 		struct floor_value *value = bpf_sk_storage_get(&states, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 
 		if (value) {
@@ -98,7 +104,7 @@ int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
 			value->last_states = (__u16)(oldstate << 8 | newstate);
 		}
 	}
-	if (floor_mode == FLOOR_STORAGE)
+	if (floor_mode == FLOOR_STORAGE || floor_mode == FLOOR_STORAGE_SECOND)
 		return 0;
 
 	struct floor_record record = {};
@@ -116,6 +122,14 @@ int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
 		if (failed)
 			*failed += 1;
 	}
+	return 0;
+}
+
+/* Mode 4's second program, attached after floor_set_state (floor.c loads it
+ * only in that mode). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(floor_second, const struct sock *sk, int oldstate, int newstate)
+{
 	return 0;
 }
 

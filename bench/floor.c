@@ -2,10 +2,10 @@
 /*
  * floor.c: loads bench/floor.bpf.c in one of its modes, for the benchmark
  * (bench/floor.ts). Usage: floor OBJECT MODE (0 empty, 1 storage,
- * 2 storage+output, 3 output).
+ * 2 storage+output, 3 output, 4 storage+second).
  *
  * Opens the object, sets floor_mode in its .rodata, loads and attaches the
- * program, then writes "attached" on stderr. In the output modes it reads
+ * program (in mode 4, then the second one), then writes "attached" on stderr. In the output modes it reads
  * the per-CPU perf rings (1024 pages each, our tcpstates' default) the way
  * our tool does: the kernel wakes the reader only once a ring is half full
  * (a watermark), and the reader also drains every ring whenever 10 ms pass
@@ -37,7 +37,7 @@
 #define RING_PAGES 1024
 #define POLL_TIMEOUT_MS 10
 
-static const char *const MODE_NAMES[] = { "empty", "storage", "storage+output", "output" };
+static const char *const MODE_NAMES[] = { "empty", "storage", "storage+output", "output", "storage+second" };
 
 static volatile sig_atomic_t stopping;
 
@@ -132,15 +132,17 @@ static uint64_t sum_per_cpu(int map_fd, uint32_t key)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || strlen(argv[2]) != 1 || argv[2][0] < '0' || argv[2][0] > '3') {
-		fprintf(stderr, "usage: floor OBJECT MODE (0 empty, 1 storage, 2 storage+output, 3 output)\n");
+	if (argc != 3 || strlen(argv[2]) != 1 || argv[2][0] < '0' || argv[2][0] > '4') {
+		fprintf(stderr, "usage: floor OBJECT MODE (0 empty, 1 storage, 2 storage+output, 3 output, 4 storage+second)\n");
 		return 2;
 	}
 	uint32_t mode = (uint32_t)(argv[2][0] - '0');
 	int output = mode == 2 || mode == 3;
+	int second = mode == 4;
 	struct counts counts = { 0, 0 };
 	struct perf_buffer *rings = NULL;
 	struct bpf_link *link = NULL;
+	struct bpf_link *second_link = NULL;
 	int status = 1;
 	int error;
 
@@ -155,6 +157,11 @@ int main(int argc, char **argv)
 		status = fail("floor_mode", error);
 		goto out;
 	}
+	struct bpf_program *second_program = bpf_object__find_program_by_name(object, "floor_second");
+	if (!second_program || (error = bpf_program__set_autoload(second_program, second)) != 0) {
+		status = fail("program floor_second", second_program ? error : ENOENT);
+		goto out;
+	}
 	if ((error = bpf_object__load(object)) != 0) {
 		status = fail("load", error);
 		goto out;
@@ -167,6 +174,11 @@ int main(int argc, char **argv)
 	link = bpf_program__attach(program);
 	if (!link) {
 		status = fail("attach", errno);
+		goto out;
+	}
+	/* After the first: on one tracepoint, programs run in the order attached. */
+	if (second && !(second_link = bpf_program__attach(second_program))) {
+		status = fail("attach floor_second", errno);
 		goto out;
 	}
 	if (output) {
@@ -210,6 +222,8 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Detach first, so that nothing more arrives, then drain. */
+	bpf_link__destroy(second_link);
+	second_link = NULL;
 	bpf_link__destroy(link);
 	link = NULL;
 	if (rings && (error = perf_buffer__consume(rings)) < 0) {
@@ -228,6 +242,7 @@ int main(int argc, char **argv)
 	status = fflush(stdout) == 0 ? 0 : 1;
 out:
 	perf_buffer__free(rings);
+	bpf_link__destroy(second_link);
 	bpf_link__destroy(link);
 	bpf_object__close(object);
 	return status;
