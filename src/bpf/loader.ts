@@ -37,6 +37,8 @@ export const PROGRAM_SEED_TCP = 'seed_without_files';
 export const PROGRAM_DUMP = 'dump_open_sessions';
 /** The seed's socket -> owner notes (1 entry unless --existing). */
 export const MAP_FILE_OWNERS = 'file_owners';
+/** tcplife's listening ports and their owners (bpf/owner.h), 131,072 entries: sized to 1 where no owner is tracked. */
+export const MAP_LISTENERS = 'listeners';
 /** Sockets the seed can note the owner of: more are seeded without one (counted). */
 export const FILE_OWNERS_MAX = 1 << 19;
 export const MAP_EVENTS = 'events';
@@ -263,6 +265,8 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wa
   };
   const iterators = [iterator(PROGRAM_SEED_FILES, wanted.seed), iterator(PROGRAM_SEED_TCP, wanted.seed), iterator(PROGRAM_DUMP, wanted.dump)] as const;
   if (wanted.seed) libbpf.setMaxEntries(libbpf.findMap(object, MAP_FILE_OWNERS), FILE_OWNERS_MAX);
+  // Its buckets cost the load some 1 ms to allocate, for nothing where no owner is tracked.
+  if (!owners) libbpf.setMaxEntries(libbpf.findMap(object, MAP_LISTENERS), 1);
   return { stateChange, owner, iterators };
 }
 

@@ -4,7 +4,7 @@
 // whose methods turn libbpf's conventions (NULL + errno, negative errno)
 // into thrown BpfErrors named after the failing step.
 
-import koffi from 'koffi';
+import { koffi } from './koffi.js';
 import { constants } from 'node:os';
 import { BpfError, PreflightError } from '../errors.js';
 import { libc, systemPageSize } from './libc.js';

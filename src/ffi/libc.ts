@@ -6,7 +6,7 @@
 // pinMallocThresholds, namespaceType) are the few things the rest of the program asks of
 // libc directly.
 
-import koffi from 'koffi';
+import { koffi } from './koffi.js';
 
 type CFunction = ReturnType<ReturnType<typeof koffi.load>['func']>;
 

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// koffi, loaded once. Its entry point finds the prebuilt native module for
+// this system through two packages' JavaScript (platform and C library
+// detection, each package's loader), which costs every start some 5 ms
+// (docs/design.md, Start-up). On Linux with glibc (this process has
+// libc.so.6 mapped: what koffi's loader finds out from Node's ELF
+// interpreter), its glibc build is loaded directly from koffi's platform
+// package, if its version is koffi's. Anything else goes through koffi's
+// entry point.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type KoffiDefault from 'koffi';
+
+export type Koffi = typeof KoffiDefault;
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Where koffi's glibc build for this machine is, given this process's
+ * /proc/self/maps and a module resolver; null where koffi's own loader must
+ * choose (another system, another C library, no platform package).
+ */
+export function glibcPrebuiltPath(maps: string, resolve: (id: string) => string, platform = process.platform, arch = process.arch): string | null {
+  if (platform !== 'linux' || !/\/libc\.so\.6$/m.test(maps)) return null;
+  try {
+    return join(dirname(resolve(`@koromix/koffi-linux-${arch}/package.json`)), `linux_${arch}`, 'koffi.node');
+  } catch {
+    return null;
+  }
+}
+
+/** The prebuilt module, loaded directly; null where koffi must choose. */
+function loadPrebuilt(): Koffi | null {
+  try {
+    const path = glibcPrebuiltPath(readFileSync('/proc/self/maps', 'utf8'), (id) => requireHere.resolve(id));
+    if (path === null) return null;
+    const native = requireHere(path) as Koffi & { version?: unknown };
+    const { version } = JSON.parse(readFileSync(join(dirname(requireHere.resolve('koffi')), 'package.json'), 'utf8')) as { version?: unknown };
+    return native.version === version ? native : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How koffi was loaded: directly ('prebuilt') or through its entry point. */
+export let koffiLoadedBy: 'prebuilt' | 'entry point' = 'prebuilt';
+
+function loadKoffi(): Koffi {
+  const prebuilt = loadPrebuilt();
+  if (prebuilt !== null) return prebuilt;
+  koffiLoadedBy = 'entry point';
+  return requireHere('koffi') as Koffi;
+}
+
+export const koffi: Koffi = loadKoffi();
