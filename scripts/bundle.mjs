@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Build step (npm run build:bundle, after tsc): bundles both tools into one
 // CommonJS file, dist/src/bundle/tools.cjs (koffi, a native module, stays
-// outside), written as one function expression for cli/launch.ts to
+// outside), written as one function expression for cli/launch.cts to
 // compile with node:vm; then runs it once (src/cli/bundle-entry.ts prime)
 // and saves V8's code cache next to it. Without esbuild (dev dependencies
 // not installed) it removes any old bundle and says so: the tools then
@@ -43,7 +43,7 @@ const result = await esbuild.build({
 });
 writeFileSync(bundlePath, result.outputFiles[0].text);
 
-const { evaluateBundle } = await import(join(root, 'dist', 'src', 'cli', 'launch.js'));
+const { evaluateBundle } = await import(join(root, 'dist', 'src', 'cli', 'launch.cjs'));
 const { bundle, script } = evaluateBundle(result.outputFiles[0].text, undefined);
 bundle.prime();
 writeFileSync(cachePath, script.createCachedData());

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The entry point of the one-file bundle (scripts/bundle.mjs, loaded by
-// cli/launch.ts): both tools, and `prime`, which the build runs before it
+// cli/launch.cts): both tools, and `prime`, which the build runs before it
 // saves V8's code cache so that the cache also holds the functions that
 // start-up and the read path call, not only the top level.
 

@@ -18,7 +18,7 @@ import type { Libbpf } from '../ffi/libbpf.js';
 import { isHungUp, pinMallocThresholds, signalOnWakeup } from '../ffi/libc.js';
 import type { Diagnostics } from '../io/diagnostics.js';
 import { Output } from '../io/output.js';
-import { earlyStopSignal, STOP_SIGNALS } from './signals.js';
+import { earlyStopSignal, STOP_SIGNALS } from './signals.cjs';
 import { finalMessage, NOTHING_READ_FIELDS, SYSTEM_CLOCK, Tracer, type TracerClock, type TracerOptions } from './tracer.js';
 
 export { EXIT_FLUSH_TIMEOUT_MS, READ_INTERVAL_MS } from './tracer.js';

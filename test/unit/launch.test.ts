@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Start-up from the build's one-file bundle and its V8 code cache
-// (cli/launch.ts, scripts/bundle.mjs): the cache is accepted as built, a
+// (cli/launch.cts, scripts/bundle.mjs): the cache is accepted as built, a
 // bad one is rejected without changing anything but speed, and the bundle
 // holds working tools; without a build, bin/* say so.
 
@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BUNDLE_PATH, CODE_CACHE_PATH, evaluateBundle, loadBundle } from '../../src/cli/launch.js';
+import { BUNDLE_PATH, CODE_CACHE_PATH, evaluateBundle, loadBundle } from '../../src/cli/launch.cjs';
 
 const DIST_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli');
 
@@ -35,7 +35,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-      import { evaluateBundle, BUNDLE_PATH } from ${JSON.stringify(pathToFileURL(join(DIST_CLI, 'launch.js')).href)};
+      import { evaluateBundle, BUNDLE_PATH } from ${JSON.stringify(pathToFileURL(join(DIST_CLI, 'launch.cjs')).href)};
       const source = readFileSync(BUNDLE_PATH, 'utf8') + ${JSON.stringify(appended)};
       const { bundle, script } = evaluateBundle(source, readFileSync(${JSON.stringify(join(dir, 'cache'))}));
       bundle.prime();
@@ -72,6 +72,7 @@ test('bin/* from a clone not built yet: one line saying to build, exit 1, no sta
     for (const tool of ['tcpstates', 'tcplife']) {
       mkdirSync(join(dir, 'bin'), { recursive: true });
       copyFileSync(join(repo, 'bin', tool), join(dir, 'bin', tool));
+      copyFileSync(join(repo, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
       const run = spawnSync(process.execPath, [join(dir, 'bin', tool), '-h'], { encoding: 'utf8' });
       assert.equal(run.status, 1, tool);
       assert.equal(run.stdout, '');

@@ -12,7 +12,7 @@ import { REPO_ROOT as ROOT } from '../../harness/system.js';
 
 function sources(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
+    .filter((entry) => entry.isFile() && /\.c?ts$/.test(entry.name))
     .map((entry) => `${entry.parentPath}/${entry.name}`);
 }
 

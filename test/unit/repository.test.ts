@@ -9,10 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { REPO_ROOT as ROOT } from '../../harness/system.js';
 
-/** The .ts files under `dir` (relative to the repository), recursively. */
+/** The .ts and .cts files under `dir` (relative to the repository), recursively. */
 function sources(dir: string): string[] {
   return readdirSync(`${ROOT}${dir}`, { recursive: true, encoding: 'utf8' })
-    .filter((name) => name.endsWith('.ts'))
+    .filter((name) => /\.c?ts$/.test(name))
     .map((name) => `${dir}/${name}`);
 }
 
