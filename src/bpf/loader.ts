@@ -16,7 +16,7 @@ import { openAggregateMaps, sizeAggregateMaps } from './aggregate-maps.js';
 import { encodeConfig, type SizedTraceConfig } from './config.js';
 import { ZERO_COUNTERS, type KernelCounters } from '../decode/counters.js';
 import { counterReader } from './counters.js';
-import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
+import { DATA_READY_TRACEPOINT, DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from './preflight.js';
 import { KERNEL_FLOOR } from './features.js';
 import { resourceLimitHintHere } from '../sys/limits.js';
 
@@ -250,7 +250,7 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wa
   const owner = [PROGRAM_SEND, PROGRAM_RECV, PROGRAM_DATA_READY].flatMap((name) => {
     const program = findOptional(name);
     if (program === null) return [];
-    const wanted = owners && (name !== PROGRAM_DATA_READY || kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE));
+    const wanted = owners && (name !== PROGRAM_DATA_READY || kernelHasDataReady(libbpf));
     libbpf.setAutoload(program, wanted);
     return wanted ? [{ name, program }] : [];
   });
@@ -268,6 +268,13 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wa
   // Its buckets cost the load some 1 ms to allocate, for nothing where no owner is tracked.
   if (!owners) libbpf.setMaxEntries(libbpf.findMap(object, MAP_LISTENERS), 1);
   return { stateChange, owner, iterators };
+}
+
+/** Whether the kernel has sock:sk_data_ready: asked of the kernel with a
+ * tiny raw tracepoint program (well under 1 ms), else read from the names
+ * in its BTF (some 5 ms). */
+function kernelHasDataReady(libbpf: Libbpf): boolean {
+  return libbpf.rawTracepointExists(DATA_READY_TRACEPOINT) ?? kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE);
 }
 
 /** Step 3: load, turning a verifier rejection into a VerifierError with

@@ -119,11 +119,13 @@ export function checkKernel(btfPath = VMLINUX_BTF_PATH): void {
   }
 }
 
-/** The type the kernel's BTF has for the sock:sk_data_ready tracepoint
- * (btf_trace_<event>, what libbpf looks up to attach a tp_btf program),
- * which tcplife's listener-waiter program needs; without it (mainline
- * before 6.3) that program is not loaded. */
-export const DATA_READY_TRACEPOINT_TYPE = 'btf_trace_sk_data_ready';
+/** The sock:sk_data_ready tracepoint, which tcplife's listener-waiter
+ * program needs; without it (mainline before 6.3) that program is not loaded. */
+export const DATA_READY_TRACEPOINT = 'sk_data_ready';
+
+/** The type the kernel's BTF has for it (btf_trace_<event>, what libbpf
+ * looks up to attach a tp_btf program). */
+export const DATA_READY_TRACEPOINT_TYPE = `btf_trace_${DATA_READY_TRACEPOINT}`;
 
 /** The string section of a BTF blob whose first bytes are `header`: [offset, bytes]. */
 function btfStringSection(header: Uint8Array): [number, number] {

@@ -82,9 +82,18 @@ export interface Libbpf {
   /** bpf_obj_get_info_by_fd into `info`; returns the length the kernel filled. */
   objectInfo(fd: number, info: Uint8Array): number;
   possibleCpus(): number;
+  /** Whether the kernel has the tracepoint `name`: a two-instruction raw
+   * tracepoint program attached to it by name and closed at once; null when
+   * that probe could not tell (it could not load, or another error). */
+  rawTracepointExists(name: string): boolean | null;
   /** The machine's page size: a perf ring is a header page and data pages. */
   pageSize(): number;
 }
+
+// from include/uapi/linux/bpf.h: enum bpf_prog_type
+const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
+/** r0 = 0; exit: a program that does nothing (BPF_MOV64_IMM, BPF_EXIT_INSN). */
+const RETURN_ZERO = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 
 // from include/uapi/linux/perf_event.h
 const PERF_TYPE_SOFTWARE = 1;
@@ -198,6 +207,8 @@ function bind(libraryPath: string): Libbpf {
     update: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
     objInfo: lib.func('int bpf_obj_get_info_by_fd(int fd, void *info, _Inout_ uint32_t *len)'),
     possibleCpus: lib.func('int libbpf_num_possible_cpus()'),
+    progLoad: lib.func('int bpf_prog_load(int prog_type, const char *prog_name, const char *license, const void *insns, size_t insn_cnt, const void *opts)'),
+    rawTracepointOpen: lib.func('int bpf_raw_tracepoint_open(const char *name, int prog_fd)'),
   };
   const { vsnprintf } = libc();
   const pageSize = systemPageSize();
@@ -377,6 +388,17 @@ function bind(libraryPath: string): Libbpf {
       const rc = c.objInfo(fd, info, length) as number;
       if (rc < 0) fail('get', 'object info', rc);
       return length[0];
+    },
+    rawTracepointExists(name) {
+      const programFd = c.progLoad(BPF_PROG_TYPE_RAW_TRACEPOINT, null, 'GPL', RETURN_ZERO, RETURN_ZERO.length / 8, null) as number;
+      if (programFd < 0) return null;
+      try {
+        const linkFd = c.rawTracepointOpen(name, programFd) as number;
+        if (linkFd >= 0) libc().close(linkFd);
+        return linkFd >= 0 ? true : -linkFd === constants.errno.ENOENT ? false : null;
+      } finally {
+        libc().close(programFd);
+      }
     },
     possibleCpus() {
       const n = c.possibleCpus() as number;

@@ -12,7 +12,8 @@ import { runPeers, runRstClient, startListener, type CloseHow, type Closer, type
 import { parseLifeCsvRow as parseCsvRow, type LifeRow as CsvRow } from '../../harness/rows.js';
 import { PROMPTLY_MS, bpfObjectsOf, requireRoot, withoutTracefsWrapper } from '../../harness/system.js';
 import { TracerProcess as Tracer } from '../../harness/tracer-process.js';
-import { DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
+import { DATA_READY_TRACEPOINT, DATA_READY_TRACEPOINT_TYPE, kernelBtfHasName } from '../../src/bpf/preflight.js';
+import { bindLibbpf } from '../../src/ffi/libbpf.js';
 import { TIMER_SLACK_MS } from '../../harness/loopback.js';
 
 requireRoot();
@@ -292,6 +293,13 @@ function linkTracepoint(id: number): string | null {
     return null;
   }
 }
+
+test('the tracepoint probe that decides on sk_data_ready agrees with the kernel BTF, and says no to a made-up name', () => {
+  const libbpf = bindLibbpf();
+  assert.equal(libbpf.rawTracepointExists('inet_sock_set_state'), true);
+  assert.equal(libbpf.rawTracepointExists(DATA_READY_TRACEPOINT), kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE));
+  assert.equal(libbpf.rawTracepointExists('tcpstates_no_such_tracepoint'), false);
+});
 
 test('SIGTERM ends tcplife cleanly and detaches all of its programs', async () => {
   const tracer = await startTcplife([]);

@@ -145,6 +145,10 @@ class SyntheticLibbpf implements Libbpf {
   objectInfo(): number {
     return 0;
   }
+  /** Cannot tell: the loader then reads the kernel BTF's names, as DATA_READY_LOADS does. */
+  rawTracepointExists(): null {
+    return null;
+  }
   possibleCpus(): number {
     return 2;
   }
