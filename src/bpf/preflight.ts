@@ -141,8 +141,9 @@ export function btfStringsHave(strings: Uint8Array, name: string): boolean {
   return Buffer.from(strings.buffer, strings.byteOffset, strings.byteLength).includes(`\0${name}\0`);
 }
 
-/** The kernel BTF's string section, read alone (not the types: cheap enough
- * for every start-up); null when it cannot be read (the load then says why). */
+/** The kernel BTF's string section, read alone (not the types; some 4 ms,
+ * so start-up asks the kernel first: Libbpf.rawTracepointExists); null when
+ * it cannot be read (the load then says why). */
 function kernelBtfStrings(btfPath: string): Buffer | null {
   try {
     const fd = openSync(btfPath, 'r');
