@@ -47,6 +47,7 @@ const LOADGEN = join(BIN_DIR, 'loadgen');
 const MEASURE = join(BIN_DIR, 'measure');
 const OUR_TOOL = join(ROOT, 'bin', 'tcpstates');
 const REFERENCE = '/usr/sbin/tcpstates';
+const REFERENCE_TCPLIFE = '/usr/sbin/tcplife';
 /** Time for a freshly attached tracer to settle (JIT, first GC) before the load. */
 const SETTLE_MS = 200;
 /** Time after the load for the tracers to read what is still in their rings:
@@ -81,6 +82,8 @@ const USAGE = `usage: npm run bench -- [options]
   --open-rounds N    rounds of the workload under tcplife --interval 1 against tcplife
                      and untraced, same run (default 3, 0 to skip)
   --open-only        only the open-session measurement
+  --startup-only     only start to header, of both tools, ours and libbpf-tools',
+                     beside Node alone (--startup-runs rounds)
   --no-reference     skip libbpf-tools
   --port P           the generator's listening port (default: random 20000-29999)
   --out-dir DIR      where run outputs go (default: a fresh directory in $TMPDIR, removed)
@@ -124,6 +127,7 @@ interface Options {
   openPasses: number;
   openRounds: number;
   openOnly: boolean;
+  startupOnly: boolean;
 }
 
 function readOptions(argv: readonly string[]): Options {
@@ -153,6 +157,7 @@ function readOptions(argv: readonly string[]): Options {
       'open-passes': { type: 'string', default: '5' },
       'open-rounds': { type: 'string', default: '3' },
       'open-only': { type: 'boolean', default: false },
+      'startup-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -189,6 +194,7 @@ function readOptions(argv: readonly string[]): Options {
     openPasses: integer(values['open-passes'], 'open-passes', 0),
     openRounds: integer(values['open-rounds'], 'open-rounds', 0),
     openOnly: values['open-only'] === true,
+    startupOnly: values['startup-only'] === true,
   };
 }
 
@@ -593,6 +599,69 @@ async function measureNodeAlone(): Promise<Startup> {
   return { headerMs, quietRowMs: Number.NaN };
 }
 
+/** Spawn to the first line on stdout of `command`, then a clean stop
+ * (libbpf-tools attaches through tracefs, mounted only meanwhile). */
+async function headerMs(command: string[], reference: boolean): Promise<number> {
+  let mounted = reference ? mountTracefs() : false;
+  const started = process.hrtime.bigint();
+  const tracer = TracerProcess.start([], process.env, { command });
+  track(tracer.child);
+  try {
+    await tracer.waitForStdout(() => true, `${command.join(' ')}: header`, 15_000);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (mounted) {
+      unmountTracefs();
+      mounted = false;
+    }
+    await tracer.stop();
+    return ms;
+  } finally {
+    tracer.child.kill('SIGKILL'); // when it failed: a stopped one is gone
+    if (mounted) unmountTracefs();
+  }
+}
+
+/**
+ * --startup-only: start to header of both tools, ours and libbpf-tools'
+ * (under stdbuf -oL, as on a pipe it needs), beside Node alone, in rotating
+ * order, `startupRuns` rounds. Issue 22's bound is ours within Node alone
+ * plus libbpf-tools.
+ */
+async function measureBothStartups(options: Options): Promise<ResultTable> {
+  const setups: Record<string, { command: string[]; reference: boolean }> = {
+    node: { command: [process.execPath, '-e', 'console.log("up")'], reference: false },
+    tcpstates: { command: [OUR_TOOL], reference: false },
+    tcplife: { command: [join(ROOT, 'bin', 'tcplife')], reference: false },
+    ...(options.reference
+      ? {
+          'libbpf-tools tcpstates': { command: ['stdbuf', '-oL', REFERENCE], reference: true },
+          'libbpf-tools tcplife': { command: ['stdbuf', '-oL', REFERENCE_TCPLIFE], reference: true },
+        }
+      : {}),
+  };
+  const runs = new Map<string, number[]>(Object.keys(setups).map((name) => [name, []]));
+  for (let round = 1; round <= options.startupRuns; round++) {
+    for (const name of rotated(Object.keys(setups), round)) {
+      const { command, reference } = setups[name]!;
+      runs.get(name)!.push(await headerMs(command, reference));
+      await sleep(50);
+    }
+  }
+  const medianOf = (name: string) => median(runs.get(name) ?? []);
+  process.stdout.write(`start to header, ms: ${[...runs].map(([name, times]) => `${name} ${times.map((ms) => ms.toFixed(1)).join(' ')}`).join('; ')}\n`);
+  const row = (tool: 'tcpstates' | 'tcplife'): string[] => {
+    const reference = `libbpf-tools ${tool}`;
+    const bound = runs.has(reference) ? medianOf('node') + medianOf(reference) : Number.NaN;
+    return [tool, fmt(medianOf(tool), 1), runs.has(reference) ? fmt(medianOf(reference), 1) : '', Number.isNaN(bound) ? '' : fmt(bound, 1)];
+  };
+  return {
+    id: 'startup',
+    title: `Start to header on a pipe (median of ${options.startupRuns}, rotating)`,
+    columns: ['start to header ms (median)', 'ours', 'libbpf-tools', 'Node alone + libbpf-tools'],
+    rows: [row('tcpstates'), row('tcplife'), ['Node alone (node -e)', fmt(medianOf('node'), 1), '', '']],
+  };
+}
+
 // --- cold starts into a running load
 
 interface ColdRun {
@@ -891,6 +960,12 @@ async function main(): Promise<void> {
     if (options.openOnly) {
       await openSessions();
       saveResults(options, tables);
+      return;
+    }
+    if (options.startupOnly) {
+      const table = await measureBothStartups(options);
+      process.stdout.write(`\n${tableMarkdown(table)}\n`);
+      saveResults(options, [table]);
       return;
     }
     if (options.soak !== null) {
