@@ -550,6 +550,31 @@ interface Startup {
   readonly quietRowMs: number;
 }
 
+/** Node alone: `node -e` printing one line, the floor under any start-up of ours. */
+const NODE_ALONE = [process.execPath, '-e', 'console.log("up")'];
+
+/**
+ * Spawns `command` and waits for its first line on stdout (the header),
+ * libbpf-tools (`reference`) with tracefs mounted only meanwhile, as it
+ * attaches through it. Returns the running process, for the caller to stop;
+ * on failure nothing is left running or mounted.
+ */
+async function startToHeader(command: string[], reference: boolean): Promise<{ tracer: TracerProcess; headerMs: number }> {
+  const mounted = reference ? mountTracefs() : false;
+  const started = process.hrtime.bigint();
+  const tracer = TracerProcess.start([], process.env, { command });
+  track(tracer.child);
+  try {
+    await tracer.waitForStdout(() => true, `${command.join(' ')}: header`, 15_000);
+    return { tracer, headerMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  } catch (error) {
+    tracer.child.kill('SIGKILL');
+    throw error;
+  } finally {
+    if (mounted) unmountTracefs();
+  }
+}
+
 /**
  * Start-up and latency, on a pipe (libbpf-tools made line-buffered with
  * stdbuf, as it would be block-buffered): time to the header, then time
@@ -557,19 +582,9 @@ interface Startup {
  */
 async function measureStartup(tool: ToolName, options: Options): Promise<Startup> {
   const command = tool === 'ours' ? toolCommand(tool, options) : ['stdbuf', '-oL', REFERENCE];
-  let mounted = tool === 'reference' ? mountTracefs() : false;
+  const { tracer, headerMs } = await startToHeader(command, tool === 'reference');
   let server: LoopbackServer | null = null;
-  let tracer: TracerProcess | null = null;
   try {
-    const started = process.hrtime.bigint();
-    tracer = TracerProcess.start([], process.env, { command });
-    track(tracer.child);
-    await tracer.waitForStdout(() => true, `${tool}: header`, 15_000);
-    const headerAt = process.hrtime.bigint();
-    if (mounted) {
-      unmountTracefs();
-      mounted = false;
-    }
     server = await startServer('127.0.0.1');
     const port = server.port;
     await sleep(100); // quiet: nothing of ours for the tracer to read
@@ -579,46 +594,27 @@ async function measureStartup(tool: ToolName, options: Options): Promise<Startup
     const rowAt = process.hrtime.bigint();
     await session;
     await tracer.stop();
-    return { headerMs: Number(headerAt - started) / 1e6, quietRowMs: Number(rowAt - connectAt) / 1e6 };
-  } finally {
-    tracer?.child.kill('SIGKILL'); // when it failed: a stopped one is gone
-    await server?.close();
-    if (mounted) unmountTracefs();
-  }
-}
-
-/** Node alone, in the bench's environment: spawn to the first line of
- * `node -e`, the floor under any start-up of ours. */
-async function measureNodeAlone(): Promise<Startup> {
-  const started = process.hrtime.bigint();
-  const node = TracerProcess.start([], process.env, { command: [process.execPath, '-e', 'console.log("up")'] });
-  track(node.child);
-  await node.waitForStdout(() => true, 'node -e: first line', 15_000);
-  const headerMs = Number(process.hrtime.bigint() - started) / 1e6;
-  await node.exited;
-  return { headerMs, quietRowMs: Number.NaN };
-}
-
-/** Spawn to the first line on stdout of `command`, then a clean stop
- * (libbpf-tools attaches through tracefs, mounted only meanwhile). */
-async function headerMs(command: string[], reference: boolean): Promise<number> {
-  let mounted = reference ? mountTracefs() : false;
-  const started = process.hrtime.bigint();
-  const tracer = TracerProcess.start([], process.env, { command });
-  track(tracer.child);
-  try {
-    await tracer.waitForStdout(() => true, `${command.join(' ')}: header`, 15_000);
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (mounted) {
-      unmountTracefs();
-      mounted = false;
-    }
-    await tracer.stop();
-    return ms;
+    return { headerMs, quietRowMs: Number(rowAt - connectAt) / 1e6 };
   } finally {
     tracer.child.kill('SIGKILL'); // when it failed: a stopped one is gone
-    if (mounted) unmountTracefs();
+    await server?.close();
   }
+}
+
+/** Spawn to the first line on stdout of `command`, then a clean stop. */
+async function headerMs(command: string[], reference: boolean): Promise<number> {
+  const started = await startToHeader(command, reference);
+  try {
+    await started.tracer.stop();
+    return started.headerMs;
+  } finally {
+    started.tracer.child.kill('SIGKILL'); // when it failed: a stopped one is gone
+  }
+}
+
+/** Node alone, in the bench's environment: spawn to the first line of `node -e`. */
+async function measureNodeAlone(): Promise<Startup> {
+  return { headerMs: await headerMs(NODE_ALONE, false), quietRowMs: Number.NaN };
 }
 
 /**
@@ -629,7 +625,7 @@ async function headerMs(command: string[], reference: boolean): Promise<number> 
  */
 async function measureBothStartups(options: Options): Promise<ResultTable> {
   const setups: Record<string, { command: string[]; reference: boolean }> = {
-    node: { command: [process.execPath, '-e', 'console.log("up")'], reference: false },
+    node: { command: NODE_ALONE, reference: false },
     tcpstates: { command: [OUR_TOOL], reference: false },
     tcplife: { command: [join(ROOT, 'bin', 'tcplife')], reference: false },
     ...(options.reference
@@ -933,7 +929,7 @@ async function main(): Promise<void> {
       root: ROOT,
       rounds: options.taxRounds,
       reference: options.reference,
-      log: (line) => process.stdout.write(`${line}\n`),
+      log: driver.log,
     });
     process.stdout.write(`\ntracer tax (median ns per operation, ratio to untraced):\n${tableMarkdown(tax.table)}\n`);
     tables.push(tax.table);

@@ -5,8 +5,9 @@
 // no tool: attached and empty; socket storage created on every transition;
 // that and a second, empty program on the tracepoint (the nesting cover's
 // price: being called twice); a 104-byte record per transition through perf
-// rings read with a watermark; storage and the record. Each runs the warm trials' load, untraced alongside, in rotating
-// order, and the medians are put side by side.
+// rings read with a watermark; storage and the record. Each runs the warm
+// trials' load, untraced alongside, in rotating order, and the medians are
+// put side by side.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT, sleep } from '../harness/system.js';

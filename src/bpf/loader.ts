@@ -272,7 +272,7 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wa
 
 /** Whether the kernel has sock:sk_data_ready: asked of the kernel with a
  * tiny raw tracepoint program (well under 1 ms), else read from the names
- * in its BTF (some 5 ms). */
+ * in its BTF (some 4 ms). */
 function kernelHasDataReady(libbpf: Libbpf): boolean {
   return libbpf.rawTracepointExists(DATA_READY_TRACEPOINT) ?? kernelBtfHasName(DATA_READY_TRACEPOINT_TYPE);
 }
