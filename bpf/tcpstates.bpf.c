@@ -230,18 +230,20 @@ static __always_inline enum verdict read_transition(struct transition *t, struct
 		return OUT_OF_SCOPE;
 
 	/*
-	 * The socket's pointers are followed here, once, ahead of every branch.
-	 * The verifier checks each load of a pointer through a kernel (BTF)
-	 * pointer with a search of the whole kernel BTF, about 1 ms on 6.18, and
-	 * does so on every path it explores that reaches the load: the same
-	 * loads at each use cost the two programs some 20 ms of load time at
-	 * every start. Loaded directly, they cost a few ns at run time.
-	 * sk_cgrp_data.cgroup is NULL without cgroup v2 socket data: direct
-	 * loads through a NULL BTF pointer read 0.
+	 * The socket's pointers are followed here, once, ahead of every branch,
+	 * and through t->tp rather than sk. The verifier checks a load of a
+	 * pointer through a trusted pointer (the tracepoint's sk) with four
+	 * searches of the whole kernel BTF for the field's trust, on every path
+	 * it explores that reaches the load; through the plain pointer that
+	 * bpf_skc_to_tcp_sock() returns it searches nothing. The loads are the
+	 * same at run time: a few ns. sk_cgrp_data.cgroup is NULL without
+	 * cgroup v2 socket data: direct loads through a NULL BTF pointer read 0.
 	 */
-	t->netns_ino = sk->__sk_common.skc_net.net->ns.inum;
+	struct sock *plain = (struct sock *)t->tp;
+
+	t->netns_ino = plain->__sk_common.skc_net.net->ns.inum;
 	/* Only records show it (the --cgroup filter reads its own). */
-	t->cgroup_id = cfg.aggregate & AGGREGATE_NO_RECORDS ? 0 : sk->sk_cgrp_data.cgroup->kn->id;
+	t->cgroup_id = cfg.aggregate & AGGREGATE_NO_RECORDS ? 0 : plain->sk_cgrp_data.cgroup->kn->id;
 
 	t->family = sk->__sk_common.skc_family;
 	if (cfg.target_family && t->family != cfg.target_family)

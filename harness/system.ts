@@ -148,6 +148,8 @@ export function withoutTracefsWrapper(): string[] {
 interface BpftoolEntry {
   id: number;
   name?: string;
+  /** Programs: the runs the kernel skipped (one already running on that CPU). */
+  recursion_misses?: number;
 }
 
 function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
@@ -203,6 +205,14 @@ export function bpfObjectsOf(pid: number): BpfObjects {
 export function stillLoaded(kind: 'prog' | 'link' | 'map', ids: readonly number[]): number[] {
   const present = new Set(bpftoolList(kind).map((entry) => entry.id));
   return ids.filter((id) => present.has(id));
+}
+
+/** The runs the kernel skipped of the program named `name` that process `pid` holds. */
+export function recursionMissesOf(pid: number, name: string): number {
+  const held = new Set(bpfObjectsOf(pid).progs.map((prog) => prog.id));
+  const program = bpftoolList('prog').find((entry) => held.has(entry.id) && entry.name === name);
+  if (program === undefined) throw new Error(`process ${pid} holds no program named ${name}`);
+  return program.recursion_misses ?? 0;
 }
 
 /** bpftool's name for map `id` ('' when gone). */

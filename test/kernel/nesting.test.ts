@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// The nesting cover (bpf/nesting.h) at work. Receive steering (RPS) on a
+// namespace's loopback sends every packet's processing to CPU 0, so a
+// generator on CPU 1 makes transitions in softirqs that interrupt CPU 0's
+// generator, some of them inside handle_set_state: the kernel skips
+// handle_set_state for those, and handle_set_state_nested must do each one.
+// tcpstates' rows and tcpstates --metrics (in-kernel aggregation, no
+// records) are compared with the kernel's own record (the witness): every
+// transition is there, none twice, and the skipped runs were not zero (the
+// cover was exercised).
+
+import { test } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { availableParallelism } from 'node:os';
+import { spawn } from 'node:child_process';
+import { make } from '../../harness/build.js';
+import { createNetns, inNetns, sh, type TestNetns } from '../../harness/namespaces.js';
+import { parseTextRow } from '../../harness/rows.js';
+import { StateWitness, blindThreads, type WitnessedTransition } from '../../harness/state-witness.js';
+import { recursionMissesOf, requireRoot, sleep } from '../../harness/system.js';
+import { TracerProcess } from '../../harness/tracer-process.js';
+
+requireRoot();
+
+/** Per generator and round: 2 x 15,000 connections make 300,000
+ * transitions, within the witness's buffer. */
+const CONNECTIONS = 15_000;
+const ROUNDS_MAX = 3;
+const PORT = 40_000 + Math.floor(Math.random() * 20_000);
+
+/** Every packet on the namespace's loopback is processed on CPU 0. */
+function steerToCpu0(netns: TestNetns): void {
+  sh('ip', ['netns', 'exec', netns.name, 'sh', '-c', 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus']);
+}
+
+/** Two loopback generators in `netns`, pinned to CPU 0 and CPU 1, on ports PORT and PORT + 1. */
+async function churn(netns: TestNetns, loadgen: string): Promise<void> {
+  const runs = [0, 1].map(
+    (cpu) =>
+      new Promise<void>((resolve, reject) => {
+        const argv = [...inNetns(netns), 'taskset', '-c', String(cpu), loadgen, '--count', String(CONNECTIONS), '--seconds', '60', '--port', String(PORT + cpu), '--addresses', '4'];
+        const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('error', reject);
+        child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`loadgen on CPU ${cpu} exited ${code}: ${stderr}`))));
+      }),
+  );
+  await Promise.all(runs);
+}
+
+const key = (laddr: string, lport: number, raddr: string, rport: number, transition: string): string => `${laddr}:${lport}>${raddr}:${rport} ${transition}`;
+
+function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(keyOf(item), (counts.get(keyOf(item)) ?? 0) + 1);
+  return counts;
+}
+
+/** Transitions of the generators' connections: one end on PORT or PORT + 1. */
+const ours = (witnessed: readonly WitnessedTransition[]): WitnessedTransition[] =>
+  witnessed.filter((one) => [one.sport, one.dport].some((port) => port === PORT || port === PORT + 1));
+
+/** What the witness has that `seen` lacks must have run where BPF cannot
+ * (a blind thread); `seen` may have nothing the witness lacks. */
+function assertAllSeen(what: string, seen: Map<string, number>, witnessed: Map<string, number>, blindCounts: Map<string, number>): void {
+  const extra = [...seen].filter(([name, count]) => count > (witnessed.get(name) ?? 0));
+  assert.deepEqual(extra.slice(0, 5), [], `${what}: ${extra.length} transitions the kernel did not make (or made fewer times)`);
+  const missing = [...witnessed].filter(([name, count]) => count - (seen.get(name) ?? 0) > (blindCounts.get(name) ?? 0));
+  assert.deepEqual(missing.slice(0, 5), [], `${what}: ${missing.length} transitions missing`);
+}
+
+test('transitions in softirqs that interrupt handle_set_state (RPS onto one CPU): the kernel skips those runs, the cover does each one, rows and in-kernel metrics equal the witness', async (t) => {
+  assert.ok(availableParallelism() >= 2, 'this test needs 2 CPUs or more (a generator on each of two)');
+  const [loadgen] = make('dist/bench/loadgen');
+  const netns = createNetns('rps');
+  t.after(() => netns.remove());
+  steerToCpu0(netns);
+
+  const witness = StateWitness.start();
+  let witnessed: WitnessedTransition[] = [];
+  let rows: TracerProcess | null = null;
+  let metrics: TracerProcess | null = null;
+  try {
+    rows = await TracerProcess.attach('tcpstates', ['-N', String(netns.ino)]);
+    metrics = await TracerProcess.attach('tcpstates', ['--metrics', '127.0.0.1:0', '-N', String(netns.ino)]);
+    let skipped = { rows: 0, metrics: 0 };
+    for (let round = 1; round <= ROUNDS_MAX && (skipped.rows === 0 || skipped.metrics === 0); round++) {
+      await churn(netns, loadgen!);
+      skipped = { rows: recursionMissesOf(rows.pid, 'handle_set_state'), metrics: recursionMissesOf(metrics.pid, 'handle_set_state') };
+    }
+    assert.ok(skipped.rows > 0 && skipped.metrics > 0, `the kernel skipped handle_set_state (rows ${skipped.rows}, metrics ${skipped.metrics} runs): the cover was exercised`);
+    await sleep(500); // the last FINs
+    const scrape = await (await fetch(`http://127.0.0.1:${metrics.metricsPort}/metrics`)).text();
+    const rowsExit = await rows.finish();
+    const metricsExit = await metrics.finish();
+    witnessed = ours(witness.stop());
+
+    for (const [name, exit] of [['rows', rowsExit], ['metrics', metricsExit]] as const) {
+      assert.equal(exit.code, 0, `${name}: ${exit.stderr.join('\n')}`);
+      assert.deepEqual(exit.stderr.filter((line) => /lost [1-9]|skipped|could not/.test(line)), [], `${name}: nothing reported lost or skipped`);
+    }
+    assert.match(scrape, /^tcpstates_misses_total\{kind="state_change_run_skipped"\} 0$/m);
+
+    const blind = blindThreads();
+    const blindCounts = countBy(
+      witnessed.filter((one) => blind.has(one.tid)),
+      (one) => key(one.saddr, one.sport, one.daddr, one.dport, `${one.oldstate}->${one.newstate}`),
+    );
+    const witnessedCounts = countBy(witnessed, (one) => key(one.saddr, one.sport, one.daddr, one.dport, `${one.oldstate}->${one.newstate}`));
+    const printed = rowsExit.stdout.slice(1).map((line) => parseTextRow(line));
+    assert.ok(witnessed.length >= 2 * CONNECTIONS * 10, `the witness saw the load (${witnessed.length} transitions)`);
+    assertAllSeen(
+      'rows',
+      countBy(printed, (row) => key(row.laddr, row.lport, row.raddr, row.rport, `${row.oldstate}->${row.newstate}`)),
+      witnessedCounts,
+      blindCounts,
+    );
+
+    // The metrics have no ports: the same comparison by transition.
+    const byTransition = (counts: Map<string, number>): Map<string, number> => {
+      const totals = new Map<string, number>();
+      for (const [name, count] of counts) {
+        const transition = name.slice(name.indexOf(' ') + 1).toLowerCase();
+        totals.set(transition, (totals.get(transition) ?? 0) + count);
+      }
+      return totals;
+    };
+    const counted = new Map<string, number>();
+    for (const match of scrape.matchAll(/^tcpstates_transitions_total\{old_state="(\w+)",new_state="(\w+)",family="ipv4"\} (\d+)$/gm)) {
+      counted.set(`${match[1]}->${match[2]}`, Number(match[3]));
+    }
+    assertAllSeen('metrics', counted, byTransition(witnessedCounts), byTransition(blindCounts));
+  } finally {
+    rows?.child.kill('SIGKILL');
+    metrics?.child.kill('SIGKILL');
+    if (witnessed.length === 0) {
+      try {
+        witness.stop();
+      } catch {
+        // stopped already
+      }
+    }
+  }
+});
