@@ -149,11 +149,15 @@ static __always_inline bool ports_pass(__u16 sport, __u16 dport)
 	return true;
 }
 
-/* struct cgroup before Linux 6.1 (a CO-RE flavor: only the name's part
- * before ___ is matched against the kernel's types). */
-struct cgroup___pre61 {
+/* struct cgroup as these programs read it: one CO-RE flavor (only the name's
+ * part before ___ is matched against the kernel's types) for every access, as
+ * libbpf searches the whole kernel BTF once per local type it relocates.
+ * Before Linux 6.1 the ancestors were kept as ids, since then as pointers. */
+struct cgroup___any {
+	struct kernfs_node *kn;
 	int level;
-	__u64 ancestor_ids[];
+	struct cgroup___any *ancestors[0];
+	__u64 ancestor_ids[0];
 } __attribute__((preserve_access_index));
 
 /*
@@ -167,16 +171,15 @@ static __always_inline bool sock_in_scope(struct sock *sk, __u32 netns_ino)
 	if ((cfg.filters & FILTER_NETNS) && netns_ino != cfg.netns_ino)
 		return false;
 	if (cfg.filters & FILTER_CGROUP) {
-		struct cgroup *cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
-		struct cgroup *ancestor = NULL;
+		struct cgroup___any *cgrp = (void *)BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+		struct cgroup___any *ancestor = NULL;
 		__u32 level = cfg.cgroup_level;
 
 		if (!cgrp || BPF_CORE_READ(cgrp, level) < (int)level)
 			return false;
-		if (bpf_core_field_exists(struct cgroup___pre61, ancestor_ids)) {
+		if (bpf_core_field_exists(struct cgroup___any, ancestor_ids)) {
 			/* Before Linux 6.1 the ancestors were kept as ids. */
-			struct cgroup___pre61 *old = (void *)cgrp;
-			__u64 *ids = (void *)old + bpf_core_field_offset(struct cgroup___pre61, ancestor_ids);
+			__u64 *ids = (void *)cgrp + bpf_core_field_offset(struct cgroup___any, ancestor_ids);
 			__u64 id = 0;
 
 			if (bpf_probe_read_kernel(&id, sizeof(id), &ids[level]))
@@ -185,7 +188,7 @@ static __always_inline bool sock_in_scope(struct sock *sk, __u32 netns_ino)
 		}
 		/* ancestors[] is a flexible array: its offset from CO-RE, the
 		 * element read with bpf_probe_read_kernel. */
-		struct cgroup **ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup, ancestors);
+		struct cgroup___any **ancestors = (void *)cgrp + bpf_core_field_offset(struct cgroup___any, ancestors);
 		if (bpf_probe_read_kernel(&ancestor, sizeof(ancestor), &ancestors[level]) || !ancestor)
 			return false;
 		if (BPF_CORE_READ(ancestor, kn, id) != cfg.cgroup_id)
@@ -243,7 +246,7 @@ static __always_inline enum verdict read_transition(struct transition *t, struct
 
 	t->netns_ino = plain->__sk_common.skc_net.net->ns.inum;
 	/* Only records show it (the --cgroup filter reads its own). */
-	t->cgroup_id = cfg.aggregate & AGGREGATE_NO_RECORDS ? 0 : plain->sk_cgrp_data.cgroup->kn->id;
+	t->cgroup_id = cfg.aggregate & AGGREGATE_NO_RECORDS ? 0 : ((struct cgroup___any *)plain->sk_cgrp_data.cgroup)->kn->id;
 
 	t->family = sk->__sk_common.skc_family;
 	if (cfg.target_family && t->family != cfg.target_family)
