@@ -548,10 +548,22 @@ interface Startup {
   readonly headerMs: number;
   /** One connection on an otherwise quiet tracer: connect() to its first row. */
   readonly quietRowMs: number;
+  /** Node alone only: the same without NODE_EXTRA_CA_CERTS (see BARE_ENV). */
+  readonly bareHeaderMs?: number;
 }
 
 /** Node alone: `node -e` printing one line, the floor under any start-up of ours. */
 const NODE_ALONE = [process.execPath, '-e', 'console.log("up")'];
+
+/**
+ * The bench's environment without NODE_EXTRA_CA_CERTS, which Node reads and
+ * parses at every start (some 40 ms for Debian's bundle) and the tools drop
+ * before Node starts (bin/tcpstates): Node alone started so is the floor
+ * the tools' own start-up is to be compared with. Null when the variable
+ * is not set (Node alone is then already bare).
+ */
+const BARE_ENV: NodeJS.ProcessEnv | null =
+  process.env.NODE_EXTRA_CA_CERTS === undefined ? null : Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS'));
 
 /**
  * Spawns `command` and waits for its first line on stdout (the header),
@@ -559,10 +571,10 @@ const NODE_ALONE = [process.execPath, '-e', 'console.log("up")'];
  * attaches through it. Returns the running process, for the caller to stop;
  * on failure nothing is left running or mounted.
  */
-async function startToHeader(command: string[], reference: boolean): Promise<{ tracer: TracerProcess; headerMs: number }> {
+async function startToHeader(command: string[], reference: boolean, env: NodeJS.ProcessEnv = process.env): Promise<{ tracer: TracerProcess; headerMs: number }> {
   const mounted = reference ? mountTracefs() : false;
   const started = process.hrtime.bigint();
-  const tracer = TracerProcess.start([], process.env, { command });
+  const tracer = TracerProcess.start([], env, { command });
   track(tracer.child);
   try {
     await tracer.waitForStdout(() => true, `${command.join(' ')}: header`, 15_000);
@@ -602,8 +614,8 @@ async function measureStartup(tool: ToolName, options: Options): Promise<Startup
 }
 
 /** Spawn to the first line on stdout of `command`, then a clean stop. */
-async function headerMs(command: string[], reference: boolean): Promise<number> {
-  const started = await startToHeader(command, reference);
+async function headerMs(command: string[], reference: boolean, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const started = await startToHeader(command, reference, env);
   try {
     await started.tracer.stop();
     return started.headerMs;
@@ -612,20 +624,23 @@ async function headerMs(command: string[], reference: boolean): Promise<number> 
   }
 }
 
-/** Node alone, in the bench's environment: spawn to the first line of `node -e`. */
+/** Node alone, in the bench's environment and bare: spawn to the first line of `node -e`. */
 async function measureNodeAlone(): Promise<Startup> {
-  return { headerMs: await headerMs(NODE_ALONE, false), quietRowMs: Number.NaN };
+  const bare = BARE_ENV === null ? {} : { bareHeaderMs: await headerMs(NODE_ALONE, false, BARE_ENV) };
+  return { headerMs: await headerMs(NODE_ALONE, false), quietRowMs: Number.NaN, ...bare };
 }
 
 /**
  * --startup-only: start to header of both tools, ours and libbpf-tools'
  * (under stdbuf -oL, as on a pipe it needs), beside Node alone, in rotating
  * order, `startupRuns` rounds. Issue 22's bound is ours within Node alone
- * plus libbpf-tools.
+ * plus libbpf-tools; where the environment sets NODE_EXTRA_CA_CERTS, which
+ * the tools drop, also within bare Node plus libbpf-tools.
  */
 async function measureBothStartups(options: Options): Promise<ResultTable> {
-  const setups: Record<string, { command: string[]; reference: boolean }> = {
+  const setups: Record<string, { command: string[]; reference: boolean; env?: NodeJS.ProcessEnv }> = {
     node: { command: NODE_ALONE, reference: false },
+    ...(BARE_ENV === null ? {} : { 'bare node': { command: NODE_ALONE, reference: false, env: BARE_ENV } }),
     tcpstates: { command: [OUR_TOOL], reference: false },
     tcplife: { command: [join(ROOT, 'bin', 'tcplife')], reference: false },
     ...(options.reference
@@ -638,23 +653,30 @@ async function measureBothStartups(options: Options): Promise<ResultTable> {
   const runs = new Map<string, number[]>(Object.keys(setups).map((name) => [name, []]));
   for (let round = 1; round <= options.startupRuns; round++) {
     for (const name of rotated(Object.keys(setups), round)) {
-      const { command, reference } = setups[name]!;
-      runs.get(name)!.push(await headerMs(command, reference));
+      const { command, reference, env } = setups[name]!;
+      runs.get(name)!.push(await headerMs(command, reference, env));
       await sleep(50);
     }
   }
   const medianOf = (name: string) => median(runs.get(name) ?? []);
   process.stdout.write(`start to header, ms: ${[...runs].map(([name, times]) => `${name} ${times.map((ms) => ms.toFixed(1)).join(' ')}`).join('; ')}\n`);
+  const bare = runs.has('bare node');
   const row = (tool: 'tcpstates' | 'tcplife'): string[] => {
     const reference = `libbpf-tools ${tool}`;
-    const bound = runs.has(reference) ? medianOf('node') + medianOf(reference) : Number.NaN;
-    return [tool, fmt(medianOf(tool), 1), runs.has(reference) ? fmt(medianOf(reference), 1) : '', Number.isNaN(bound) ? '' : fmt(bound, 1)];
+    const bound = (node: string): string => (runs.has(reference) ? fmt(medianOf(node) + medianOf(reference), 1) : '');
+    return [tool, fmt(medianOf(tool), 1), runs.has(reference) ? fmt(medianOf(reference), 1) : '', bound('node'), ...(bare ? [bound('bare node')] : [])];
   };
+  const nodeRow = (name: string, label: string): string[] => [label, fmt(medianOf(name), 1), '', '', ...(bare ? [''] : [])];
   return {
     id: 'startup',
     title: `Start to header on a pipe (median of ${options.startupRuns}, rotating)`,
-    columns: ['start to header ms (median)', 'ours', 'libbpf-tools', 'Node alone + libbpf-tools'],
-    rows: [row('tcpstates'), row('tcplife'), ['Node alone (node -e)', fmt(medianOf('node'), 1), '', '']],
+    columns: ['start to header ms (median)', 'ours', 'libbpf-tools', 'Node alone + libbpf-tools', ...(bare ? ['bare Node + libbpf-tools'] : [])],
+    rows: [
+      row('tcpstates'),
+      row('tcplife'),
+      nodeRow('node', 'Node alone (node -e)'),
+      ...(bare ? [nodeRow('bare node', 'bare Node: without NODE_EXTRA_CA_CERTS, as the tools start it')] : []),
+    ],
   };
 }
 
@@ -793,6 +815,14 @@ function summarize(trials: readonly Trial[], startups: Map<ToolName, Startup[]>,
       'start to header ms (median; untraced: Node alone, node -e)',
       ...tools.map((tool) => ((startups.get(tool) ?? []).length === 0 ? '' : fmt(median((startups.get(tool) ?? []).map((run) => run.headerMs)), 1))),
     ],
+    ...(BARE_ENV === null
+      ? []
+      : [
+          [
+            'start to first line ms, bare Node: without NODE_EXTRA_CA_CERTS, as the tools start it (median)',
+            ...tools.map((tool) => (tool === 'untraced' && (startups.get(tool) ?? []).length > 0 ? fmt(median((startups.get(tool) ?? []).map((run) => run.bareHeaderMs ?? Number.NaN)), 1) : '')),
+          ],
+        ]),
     [
       'quiet connection to its row ms (max)',
       ...tools.map((tool) => ((startups.get(tool) ?? []).length === 0 || tool === 'untraced' ? '' : fmt(Math.max(...(startups.get(tool) ?? []).map((run) => run.quietRowMs)), 1))),
@@ -1020,6 +1050,7 @@ async function main(): Promise<void> {
       if (runs.length === 0) continue;
       if (tool === 'untraced') {
         process.stdout.write(`start to first line, Node alone (node -e): ${runs.map((run) => run.headerMs.toFixed(1)).join(' ')} ms\n`);
+        if (BARE_ENV !== null) process.stdout.write(`start to first line, bare Node: ${runs.map((run) => run.bareHeaderMs?.toFixed(1)).join(' ')} ms\n`);
         continue;
       }
       process.stdout.write(`start to header, ${tool}: ${runs.map((run) => run.headerMs.toFixed(1)).join(' ')} ms\n`);
