@@ -557,7 +557,7 @@ const NODE_ALONE = [process.execPath, '-e', 'console.log("up")'];
 
 /**
  * The bench's environment without NODE_EXTRA_CA_CERTS, which Node reads and
- * parses at every start (some 40 ms for Debian's bundle) and the tools drop
+ * parses at every start (some 35 ms for Debian's bundle) and the tools drop
  * before Node starts (bin/tcpstates): Node alone started so is the floor
  * the tools' own start-up is to be compared with. Null when the variable
  * is not set (Node alone is then already bare).
