@@ -8,24 +8,41 @@
 // package, if its version is koffi's. Anything else goes through koffi's
 // entry point.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type KoffiDefault from 'koffi';
 
 export type Koffi = typeof KoffiDefault;
 
 const requireHere = createRequire(import.meta.url);
 
+/** This package's root: dist/src/ffi (or dist/src/bundle) is three levels below it. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * The package.json of dependency `name`: in this package's own node_modules
+ * where it is there (a clone, a global install), which costs one stat;
+ * else where Node's resolution finds it (some 2 ms of package lookups).
+ */
+function packageJsonOf(name: string): string {
+  const direct = join(PACKAGE_ROOT, 'node_modules', name, 'package.json');
+  if (existsSync(direct)) return direct;
+  // koffi's exports do not name its package.json: it sits beside the entry point.
+  return name === 'koffi' ? join(dirname(requireHere.resolve('koffi')), 'package.json') : requireHere.resolve(`${name}/package.json`);
+}
+
 /**
  * Where koffi's glibc build for this machine is, given this process's
- * /proc/self/maps and a module resolver; null where koffi's own loader must
- * choose (another system, another C library, no platform package).
+ * /proc/self/maps and where a package's package.json is; null where koffi's
+ * own loader must choose (another system, another C library, no platform
+ * package).
  */
-export function glibcPrebuiltPath(maps: string, resolve: (id: string) => string, platform = process.platform, arch = process.arch): string | null {
+export function glibcPrebuiltPath(maps: string, packageJson: (name: string) => string, platform = process.platform, arch = process.arch): string | null {
   if (platform !== 'linux' || !/\/libc\.so\.6$/m.test(maps)) return null;
   try {
-    return join(dirname(resolve(`@koromix/koffi-linux-${arch}/package.json`)), `linux_${arch}`, 'koffi.node');
+    return join(dirname(packageJson(`@koromix/koffi-linux-${arch}`)), `linux_${arch}`, 'koffi.node');
   } catch {
     return null;
   }
@@ -34,10 +51,10 @@ export function glibcPrebuiltPath(maps: string, resolve: (id: string) => string,
 /** The prebuilt module, loaded directly; null where koffi must choose. */
 function loadPrebuilt(): Koffi | null {
   try {
-    const path = glibcPrebuiltPath(readFileSync('/proc/self/maps', 'utf8'), (id) => requireHere.resolve(id));
+    const path = glibcPrebuiltPath(readFileSync('/proc/self/maps', 'utf8'), packageJsonOf);
     if (path === null) return null;
     const native = requireHere(path) as Koffi & { version?: unknown };
-    const { version } = JSON.parse(readFileSync(join(dirname(requireHere.resolve('koffi')), 'package.json'), 'utf8')) as { version?: unknown };
+    const { version } = JSON.parse(readFileSync(packageJsonOf('koffi'), 'utf8')) as { version?: unknown };
     return native.version === version ? native : null;
   } catch {
     return null;

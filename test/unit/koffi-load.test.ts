@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { glibcPrebuiltPath, koffi, koffiLoadedBy } from '../../src/ffi/koffi.js';
 
 const require = createRequire(import.meta.url);
-const resolve = (id: string) => require.resolve(id);
+const resolve = (name: string) => require.resolve(`${name}/package.json`);
 const GLIBC_MAPS = '7f0000000000-7f0000001000 r--p 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libc.so.6\n';
 const MUSL_MAPS = '7f0000000000-7f0000001000 r--p 00000000 08:01 123 /lib/ld-musl-x86_64.so.1\n';
 
