@@ -33,6 +33,11 @@ function steerToCpu0(netns: TestNetns): void {
   sh('ip', ['netns', 'exec', netns.name, 'sh', '-c', 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus']);
 }
 
+/** Sockets in `netns` that are not in TIME-WAIT: each makes a transition yet. */
+function stillOpen(netns: TestNetns): number {
+  return sh('ip', ['netns', 'exec', netns.name, 'ss', '-tanH', 'exclude', 'time-wait']).split('\n').filter((line) => line.trim() !== '').length;
+}
+
 /** Two loopback generators in `netns`, pinned to CPU 0 and CPU 1, on ports PORT and PORT + 1. */
 async function churn(netns: TestNetns, loadgen: string): Promise<void> {
   const runs = [0, 1].map(
@@ -90,7 +95,11 @@ test('transitions in softirqs that interrupt handle_set_state (RPS onto one CPU)
       skipped = { rows: recursionMissesOf(rows.pid, 'handle_set_state'), metrics: recursionMissesOf(metrics.pid, 'handle_set_state') };
     }
     assert.ok(skipped.rows > 0 && skipped.metrics > 0, `the kernel skipped handle_set_state (rows ${skipped.rows}, metrics ${skipped.metrics} runs): the cover was exercised`);
-    await sleep(500); // the last FINs
+    // Every socket closed (a FIN dropped from a full backlog is resent later), so
+    // that the tracers and the witness, stopped in turn, see the same transitions.
+    const closeDeadline = Date.now() + 60_000;
+    while (stillOpen(netns) > 0 && Date.now() < closeDeadline) await sleep(200);
+    assert.equal(stillOpen(netns), 0, 'every socket of the load closed');
     const scrape = await (await fetch(`http://127.0.0.1:${metrics.metricsPort}/metrics`)).text();
     const rowsExit = await rows.finish();
     const metricsExit = await metrics.finish();
