@@ -76,7 +76,7 @@ export class StateWitness {
 
   /** Starts recording in a tracing instance of its own (mounting tracefs
    * privately if it is not mounted; nothing global is changed). */
-  static start(): StateWitness {
+  static start(bufferKibPerCpu = BUFFER_KIB_PER_CPU): StateWitness {
     let root = tracefsMountPoints()[0] ?? null;
     let ownMount: string | null = null;
     if (root === null) {
@@ -88,7 +88,7 @@ export class StateWitness {
     mkdirSync(instance);
     const witness = new StateWitness(instance, ownMount);
     try {
-      writeFileSync(join(instance, 'buffer_size_kb'), String(BUFFER_KIB_PER_CPU));
+      writeFileSync(join(instance, 'buffer_size_kb'), String(bufferKibPerCpu));
       writeFileSync(join(instance, EVENT, 'enable'), '1');
       writeFileSync(join(instance, 'tracing_on'), '1');
     } catch (error) {
