@@ -57,11 +57,17 @@ async function churn(netns: TestNetns, loadgen: string): Promise<void> {
   await Promise.all(runs);
 }
 
-const key = (laddr: string, lport: number, raddr: string, rport: number, transition: string): string => `${laddr}:${lport}>${raddr}:${rport} ${transition}`;
+/** A socket, by its two ends. */
+const socketKey = (laddr: string, lport: number, raddr: string, rport: number): string => `${laddr}:${lport}>${raddr}:${rport}`;
+const witnessedSocket = (one: WitnessedTransition): string => socketKey(one.saddr, one.sport, one.daddr, one.dport);
+const witnessedTransition = (one: WitnessedTransition): string => `${witnessedSocket(one)} ${one.oldstate}->${one.newstate}`;
 
 function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const item of items) counts.set(keyOf(item), (counts.get(keyOf(item)) ?? 0) + 1);
+  for (const item of items) {
+    const name = keyOf(item);
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
   return counts;
 }
 
@@ -125,49 +131,32 @@ test('transitions in softirqs that interrupt handle_set_state (RPS onto one CPU)
     assert.match(scrape, /^tcpstates_misses_total\{kind="state_change_run_skipped"\} 0$/m);
 
     const blind = blindThreads();
-    const blindCounts = countBy(
-      witnessed.filter((one) => blind.has(one.tid)),
-      (one) => key(one.saddr, one.sport, one.daddr, one.dport, `${one.oldstate}->${one.newstate}`),
-    );
-    const witnessedCounts = countBy(witnessed, (one) => key(one.saddr, one.sport, one.daddr, one.dport, `${one.oldstate}->${one.newstate}`));
+    const blindOnes = witnessed.filter((one) => blind.has(one.tid));
     const printed = rowsExit.stdout.slice(1).map((line) => parseTextRow(line));
     assert.ok(witnessed.length >= 2 * CONNECTIONS * 10, `the witness saw the load (${witnessed.length} transitions)`);
     assertAllSeen(
       'rows',
-      countBy(printed, (row) => key(row.laddr, row.lport, row.raddr, row.rport, `${row.oldstate}->${row.newstate}`)),
-      witnessedCounts,
-      blindCounts,
+      countBy(printed, (row) => `${socketKey(row.laddr, row.lport, row.raddr, row.rport)} ${row.oldstate}->${row.newstate}`),
+      countBy(witnessed, witnessedTransition),
+      countBy(blindOnes, witnessedTransition),
     );
 
     // The metrics have no ports: the same comparison by transition.
-    const byTransition = (counts: Map<string, number>): Map<string, number> => {
-      const totals = new Map<string, number>();
-      for (const [name, count] of counts) {
-        const transition = name.slice(name.indexOf(' ') + 1).toLowerCase();
-        totals.set(transition, (totals.get(transition) ?? 0) + count);
-      }
-      return totals;
-    };
+    const transitionOnly = (one: WitnessedTransition): string => `${one.oldstate}->${one.newstate}`.toLowerCase();
     const counted = new Map<string, number>();
     for (const match of scrape.matchAll(/^tcpstates_transitions_total\{old_state="(\w+)",new_state="(\w+)",family="ipv4"\} (\d+)$/gm)) {
       counted.set(`${match[1]}->${match[2]}`, Number(match[3]));
     }
-    assertAllSeen('metrics', counted, byTransition(witnessedCounts), byTransition(blindCounts));
+    assertAllSeen('metrics', counted, countBy(witnessed, transitionOnly), countBy(blindOnes, transitionOnly));
 
     // tcplife: a session row for each socket's CLOSE but a listener's.
-    const socketOf = (name: string): string => name.slice(0, name.indexOf(' '));
-    const closes = new Map<string, number>();
-    for (const [name, count] of witnessedCounts) {
-      if (name.endsWith('->CLOSE') && !name.endsWith(' LISTEN->CLOSE')) closes.set(socketOf(name), (closes.get(socketOf(name)) ?? 0) + count);
-    }
-    const blindBySocket = new Map<string, number>();
-    for (const [name, count] of blindCounts) blindBySocket.set(socketOf(name), (blindBySocket.get(socketOf(name)) ?? 0) + count);
+    const sessionEnds = witnessed.filter((one) => one.newstate === 'CLOSE' && one.oldstate !== 'LISTEN');
     const lifeRows = sessionsExit.stdout.map(parseLifeCsvRow).filter((row) => row !== null);
     assertAllSeen(
       'sessions',
-      countBy(lifeRows, (row) => key(row.localAddress, row.localPort, row.remoteAddress, row.remotePort, '').trimEnd()),
-      closes,
-      blindBySocket,
+      countBy(lifeRows, (row) => socketKey(row.localAddress, row.localPort, row.remoteAddress, row.remotePort)),
+      countBy(sessionEnds, witnessedSocket),
+      countBy(blindOnes, witnessedSocket),
     );
   } finally {
     for (const tracer of tracers) tracer.child.kill('SIGKILL');
