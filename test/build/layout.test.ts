@@ -39,6 +39,13 @@ function structLayout(name: string): { size: number; offsets: Record<string, num
   return { size: struct.size ?? -1, offsets };
 }
 
+/** struct `name` in the object's BTF has this size and exactly these members' offsets. */
+function assertStruct(name: string, size: number, layout: Readonly<Record<string, number>>): void {
+  const btf = structLayout(name);
+  assert.equal(size, btf.size);
+  assert.deepEqual({ ...layout }, btf.offsets);
+}
+
 test('EVENT_LAYOUT and EVENT_SIZE match struct tcp_event in the object BTF', () => {
   const btf = structLayout('tcp_event');
   assert.equal(EVENT_SIZE, btf.size);
@@ -48,12 +55,8 @@ test('EVENT_LAYOUT and EVENT_SIZE match struct tcp_event in the object BTF', () 
 });
 
 test('TCP_INFO_LAYOUT and OPEN_SESSION_LAYOUT match struct session_tcp_info and struct open_session in the object BTF', () => {
-  const info = structLayout('session_tcp_info');
-  assert.equal(TCP_INFO_SIZE, info.size);
-  assert.deepEqual({ ...TCP_INFO_LAYOUT }, info.offsets);
-  const open = structLayout('open_session');
-  assert.equal(OPEN_SESSION_SIZE, open.size);
-  assert.deepEqual({ ...OPEN_SESSION_LAYOUT }, open.offsets);
+  assertStruct('session_tcp_info', TCP_INFO_SIZE, TCP_INFO_LAYOUT);
+  assertStruct('open_session', OPEN_SESSION_SIZE, OPEN_SESSION_LAYOUT);
 });
 
 test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object BTF', () => {
@@ -64,12 +67,8 @@ test('CONFIG_LAYOUT and CONFIG_SIZE match struct tcpstates_config in the object 
 });
 
 test('the aggregate maps\' values match struct agg_transition and struct agg_session in the object BTF', () => {
-  const transition = structLayout('agg_transition');
-  assert.equal(AGG_TRANSITION_SIZE, transition.size);
-  assert.deepEqual({ ...AGG_TRANSITION_LAYOUT }, transition.offsets);
-  const session = structLayout('agg_session');
-  assert.equal(AGG_SESSION_SIZE, session.size);
-  assert.deepEqual({ ...AGG_SESSION_LAYOUT }, session.offsets);
+  assertStruct('agg_transition', AGG_TRANSITION_SIZE, AGG_TRANSITION_LAYOUT);
+  assertStruct('agg_session', AGG_SESSION_SIZE, AGG_SESSION_LAYOUT);
 });
 
 test('the .rodata section holds the config and nothing else', () => {
