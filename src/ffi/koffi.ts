@@ -22,27 +22,33 @@ const requireHere = createRequire(import.meta.url);
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
- * The package.json of dependency `name`: in this package's own node_modules
- * where it is there (a clone, a global install), which costs one stat;
- * else where Node's resolution finds it (some 2 ms of package lookups).
+ * koffi's package directory: in this package's own node_modules where it is
+ * there (a clone, a global install), which costs one stat; else where Node's
+ * resolution finds koffi's entry point (some 2 ms of package lookups).
  */
-function packageJsonOf(name: string): string {
-  const direct = join(PACKAGE_ROOT, 'node_modules', name, 'package.json');
-  if (existsSync(direct)) return direct;
-  // koffi's exports do not name its package.json: it sits beside the entry point.
-  return name === 'koffi' ? join(dirname(requireHere.resolve('koffi')), 'package.json') : requireHere.resolve(`${name}/package.json`);
+function koffiDirectory(): string {
+  const direct = join(PACKAGE_ROOT, 'node_modules', 'koffi');
+  return existsSync(join(direct, 'package.json')) ? direct : dirname(requireHere.resolve('koffi'));
+}
+
+function versionOf(packageDirectory: string): unknown {
+  return (JSON.parse(readFileSync(join(packageDirectory, 'package.json'), 'utf8')) as { version?: unknown }).version;
 }
 
 /**
  * Where koffi's glibc build for this machine is, given this process's
- * /proc/self/maps and where a package's package.json is; null where koffi's
- * own loader must choose (another system, another C library, no platform
- * package).
+ * /proc/self/maps and koffi's package directory: in koffi's platform package
+ * beside koffi, where koffi's own loader looks, and never further up (a
+ * node_modules in /tmp or / is anyone's). null where koffi's own loader must
+ * choose (another system, another C library), or where that package is
+ * missing or not koffi's version: nothing of it is loaded before its version
+ * is known to be koffi's.
  */
-export function glibcPrebuiltPath(maps: string, packageJson: (name: string) => string, platform = process.platform, arch = process.arch): string | null {
+export function glibcPrebuiltPath(maps: string, koffiDir: string, platform = process.platform, arch = process.arch): string | null {
   if (platform !== 'linux' || !/\/libc\.so\.6$/m.test(maps)) return null;
+  const platformPackage = join(koffiDir, '..', '@koromix', `koffi-linux-${arch}`);
   try {
-    return join(dirname(packageJson(`@koromix/koffi-linux-${arch}`)), `linux_${arch}`, 'koffi.node');
+    return versionOf(platformPackage) === versionOf(koffiDir) ? join(platformPackage, `linux_${arch}`, 'koffi.node') : null;
   } catch {
     return null;
   }
@@ -51,11 +57,11 @@ export function glibcPrebuiltPath(maps: string, packageJson: (name: string) => s
 /** The prebuilt module, loaded directly; null where koffi must choose. */
 function loadPrebuilt(): Koffi | null {
   try {
-    const path = glibcPrebuiltPath(readFileSync('/proc/self/maps', 'utf8'), packageJsonOf);
+    const koffiDir = koffiDirectory();
+    const path = glibcPrebuiltPath(readFileSync('/proc/self/maps', 'utf8'), koffiDir);
     if (path === null) return null;
     const native = requireHere(path) as Koffi & { version?: unknown };
-    const { version } = JSON.parse(readFileSync(packageJsonOf('koffi'), 'utf8')) as { version?: unknown };
-    return native.version === version ? native : null;
+    return native.version === versionOf(koffiDir) ? native : null;
   } catch {
     return null;
   }

@@ -82,3 +82,28 @@ test('bin/* from a clone not built yet: one line saying to build, exit 1, no sta
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('bin/* built, but a module will not load (koffi\'s native module missing, say): one line saying to reinstall, exit 1, no stack trace', () => {
+  const repo = join(DIST_CLI, '..', '..', '..');
+  const dir = mkdtempSync(join(tmpdir(), 'tcpstates-broken-'));
+  try {
+    mkdirSync(join(dir, 'bin'));
+    mkdirSync(join(dir, 'dist', 'src', 'cli'), { recursive: true });
+    mkdirSync(join(dir, 'dist', 'src', 'trace'), { recursive: true });
+    copyFileSync(join(repo, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
+    writeFileSync(join(dir, 'dist', 'src', 'trace', 'signals.cjs'), '');
+    writeFileSync(join(dir, 'dist', 'src', 'cli', 'launch.cjs'), "throw new Error('Cannot find the native Koffi module; did you bundle it correctly?');\n");
+    for (const tool of ['tcpstates', 'tcplife']) {
+      copyFileSync(join(repo, 'bin', tool), join(dir, 'bin', tool));
+      const run = spawnSync(process.execPath, [join(dir, 'bin', tool), '-h'], { encoding: 'utf8' });
+      assert.equal(run.status, 1, tool);
+      assert.equal(run.stdout, '');
+      assert.equal(
+        run.stderr,
+        `${tool}: broken installation: Cannot find the native Koffi module; did you bundle it correctly?: reinstall the tools (npm ci in a clone, or install the package again)\n`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
