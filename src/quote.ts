@@ -41,3 +41,9 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 export function printable(text: string): string {
   return CONTROL.test(text) ? text.replace(CONTROLS, '?') : text;
 }
+
+/** `text` (a message built around a user's text) with each control character
+ * written as its \uXXXX escape: the last guard of a message's one line. */
+export function escapeControls(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
+}

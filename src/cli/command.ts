@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { TraceConfig, TraceMode } from '../bpf/config.js';
 import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
+import { escapeControls } from '../quote.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from '../io/output.js';
 import type { Diagnostics } from '../io/diagnostics.js';
@@ -226,7 +227,9 @@ function commanderMessage(error: CommanderError, command: Command): string {
     if (command.args.length > MAX_SHOWN_ARGUMENTS) shownArgs.push(`... (${command.args.length} arguments)`);
     return `unexpected argument${command.args.length === 1 ? '' : 's'} ${shownArgs.join(' ')}`;
   }
-  return (
+  // Quoted parts that the pattern below cannot pair (an apostrophe in the
+  // user's text) keep their control characters until escapeControls.
+  return escapeControls(
     error.message
       .replace(/^error: /, '')
       .replace(/\n\(Did you mean (.*)\?\)/, ' (did you mean $1?)')

@@ -109,6 +109,10 @@ for (const tool of TOOLS) {
       const escape = await run(tool.name, ['--dur\x1b[31m']);
       assert.equal(escape.status, 2);
       assert.equal(escape.stderr.split('\n')[0], `${tool.name}: unknown option "--dur\\u001b[31m"`);
+      // An apostrophe in the text: commander's quotes no longer pair.
+      const apostrophe = await run(tool.name, ["--x'\x1b]0;T\x07\x1b[2J'"]);
+      assert.equal(apostrophe.status, 2);
+      assert.equal(apostrophe.stderr.split('\n')[0], `${tool.name}: unknown option '--x'\\u001b]0;T\\u0007\\u001b[2J''`);
       const csi = await run(tool.name, ['-D', '8\u009b0']);
       assert.equal(csi.stderr, `${tool.name}: -D/--remoteport: invalid port "8\\u009b0": not a positive integer\n`);
     });
