@@ -382,6 +382,17 @@ describe('containers: namespaces and cgroups', () => {
       'ROW 4026531840 -            /a\nROW 42         -            -\nA,B,42,-,/a\n' +
         `ROW 42         0123456789ab ${docker}\nA,B,42,${'0123456789abcdef'.repeat(4)},${docker}\n`,
     );
+    // A cgroup name is anyone's with a delegated subtree.
+    const hostile = '/user.slice/x\x1b]0;T\x07\x1b[2J,extra,"csv"';
+    const rows = new ByteOutput(64);
+    rows.text('ROW\n');
+    appendContainerColumns(rows, 42, 9, () => hostile, false);
+    rows.text('A,B\n');
+    appendContainerColumns(rows, 42, 9, () => hostile, true);
+    assert.equal(
+      rows.toString(),
+      'ROW 42         -            /user.slice/x?]0;T??[2J,extra,"csv"\n' + 'A,B,42,-,"/user.slice/x?]0;T??[2J,extra,""csv"""\n',
+    );
     assert.equal(containerHeader('H', false), 'H NETNS      CONTAINER    CGROUP');
     assert.equal(containerHeader('A,B', true), 'A,B,NETNS,CONTAINER,CGROUP');
   });
