@@ -47,3 +47,14 @@ export function printable(text: string): string {
 export function escapeControls(text: string): string {
   return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
 }
+
+const DEL_AND_C1 = /[\u007f-\u009f]/;
+const DELS_AND_C1S = /[\u007f-\u009f]/g;
+
+/** `value` as JSON, with DEL and the C1 controls escaped too (JSON.stringify
+ * escapes only C0): a process or cgroup name in a JSON row cannot reach a
+ * terminal as an escape sequence. The same value to any JSON parser. */
+export function jsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return DEL_AND_C1.test(text) ? text.replace(DELS_AND_C1S, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
+}

@@ -11,6 +11,7 @@ import { containerIdOf } from '../sys/container-id.js';
 import { tcpInfoJson, TCP_INFO_JSON_FIELDS, type TcpInfoJson } from '../decode/tcp-info.js';
 import type { OpenSessionRecord } from '../decode/open-record.js';
 import { startSeen } from './seeded.js';
+import { jsonText } from '../quote.js';
 
 /** Resolves a cgroup id to its path relative to the cgroup2 mount (null:
  * unknown); src/sys/cgroup.ts CgroupPaths. */
@@ -297,5 +298,5 @@ export function openSessionJson(
  * {"tool":"tcpstates","message":"lost 3 events: ...","lost":3}.
  */
 export function jsonDiagnostic(tool: string): (message: string, fields: Record<string, number>) => string {
-  return (message, fields) => JSON.stringify({ tool, message, ...fields });
+  return (message, fields) => jsonText({ tool, message, ...fields });
 }

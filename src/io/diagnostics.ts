@@ -8,6 +8,7 @@
 import { writeSync } from 'node:fs';
 import { TcpToolError, VerifierError } from '../errors.js';
 import { jsonDiagnostic } from '../format/json.js';
+import { jsonText } from '../quote.js';
 
 /** Numbers a diagnostic carries in JSON mode next to its message. */
 export type DiagnosticFields = Record<string, number>;
@@ -50,7 +51,7 @@ export function formatErrorJson(tool: string, error: unknown, verbose: boolean):
     if (verbose && error instanceof Error && error.stack) record['stack'] = error.stack;
   }
   record['exit_code'] = exitCodeOf(error);
-  return JSON.stringify(record);
+  return jsonText(record);
 }
 
 /** The exit code an error ends the program with. */

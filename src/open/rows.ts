@@ -16,6 +16,7 @@ import type { ByteOutput } from '../format/output.js';
 import type { Consumer } from '../trace/pipeline.js';
 import { openSessionEvent, type OpenSessionPasses, type PassSnapshot } from './pass.js';
 import type { OpenSessionsSnapshot, OpenSessionsSource } from '../decode/open-session.js';
+import { jsonText } from '../quote.js';
 
 export interface OpenSessionRowsOptions {
   readonly intervalMs: number;
@@ -87,7 +88,7 @@ export class OpenSessionRows implements Consumer, OpenSessionsSource {
       if (written >= maxRows) break;
       if (!last && !this.options.all && session.txDeltaBytes === 0 && session.rxDeltaBytes === 0) continue;
       if ('json' in rows) {
-        out.text(`${JSON.stringify(openSessionJson(session, atNs, this.options.wallClockOffsetMs, this.options.cgroupPathOf))}\n`);
+        out.text(`${jsonText(openSessionJson(session, atNs, this.options.wallClockOffsetMs, this.options.cgroupPathOf))}\n`);
       } else {
         out.text(`${rows.renderer.row(openSessionEvent(session, atNs))}\n`);
         if (rows.container !== null) appendContainerColumns(out, session.netnsIno, session.cgroupId, this.options.cgroupPathOf, rows.container.csv);

@@ -15,6 +15,7 @@ import type { EventCounts } from '../metrics/tcp-metrics.js';
 import type { Aggregates } from '../decode/aggregates.js';
 import type { ToolHealth } from '../metrics/tool-health.js';
 import type { Consumer } from './pipeline.js';
+import { jsonText } from '../quote.js';
 
 /** Text or CSV rows, bcc's byte for byte; with --container, NETNS and
  * CGROUP after them. Its own warm-up twin: the tracer drops those rows. */
@@ -49,7 +50,7 @@ export class JsonRows implements Consumer {
   ) {}
 
   add(event: EventView, out: ByteOutput): void {
-    out.text(`${JSON.stringify(this.toJson(event, this.wallClockOffsetMs, this.cgroupPathOf))}\n`);
+    out.text(`${jsonText(this.toJson(event, this.wallClockOffsetMs, this.cgroupPathOf))}\n`);
   }
 
   warmUpTwin(): Consumer {

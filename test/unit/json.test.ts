@@ -12,6 +12,7 @@ import {
   tcplifeJson,
   tcpstatesJson,
 } from '../../src/format/json.js';
+import { jsonText } from '../../src/quote.js';
 import { sampleEvent } from '../../harness/events.js';
 import { EVENT_FLAG_SEEDED } from '../../src/decode/event.js';
 
@@ -59,6 +60,14 @@ describe('tcpstatesJson', () => {
     assert.ok(!line.includes('\n'));
     assert.ok(line.includes('"comm":"a\\n\\"b\\""'));
     assert.equal(JSON.parse(line).comm, 'a\n"b"');
+  });
+
+  it('jsonText, as the rows are written: DEL and C1 escaped too (U+009B is a CSI on some terminals), the same value to a parser', () => {
+    const comm = 'a\u009b2J\u009b31m\u007fZ\u00e9';
+    const line = jsonText(tcpstatesJson(sampleEvent({ comm }), OFFSET_MS));
+    assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f]/);
+    assert.ok(line.includes('"comm":"a\\u009b2J\\u009b31m\\u007fZ\u00e9"'), line);
+    assert.equal(JSON.parse(line).comm, comm);
   });
 });
 
