@@ -5,7 +5,7 @@
 // (NS_GET_NSTYPE), not its name; a number is taken only if it names a live
 // network namespace that this process can find.
 
-import { closeSync, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import { environmentProblem, usageProblem, type Checked } from '../errors.js';
 import { namespaceType } from '../ffi/libc.js';
 import { quoted } from '../quote.js';
@@ -33,13 +33,16 @@ const NAMED_NETNS_DIRECTORY = '/run/netns';
 function netnsFileInode(path: string, optionName: string): Checked<number> {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // O_NONBLOCK: a FIFO (or a device) given here must not block the open
+    // beyond Ctrl-C; namespace files are regular files to fstat.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'an error';
     const message = `${optionName}: cannot open namespace ${quoted(path)}: ${code}`;
     return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP' ? usageProblem(message) : environmentProblem(message, 'run it as root, or give a namespace file this user may open');
   }
   try {
+    if (!fstatSync(fd).isFile()) return usageProblem(`${optionName}: ${quoted(path)} is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)`);
     const type = namespaceType(fd);
     if (type === null) return usageProblem(`${optionName}: ${quoted(path)} is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)`);
     if (type !== CLONE_NEWNET) {

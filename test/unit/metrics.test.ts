@@ -3,6 +3,7 @@
 // aggregates of tcpstates and tcplife, the address option, the HTTP
 // endpoint on loopback, and the container/error additions to rows.
 
+import { execFileSync } from 'node:child_process';
 import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -332,6 +333,12 @@ describe('containers: namespaces and cgroups', () => {
       assert.deepEqual(resolveNetnsOption(`${dir}/net`, '-N/--netns'), {
         ok: false,
         problem: { kind: 'usage', message: `-N/--netns: "${dir}/net" is a uts namespace, not a network namespace` },
+      });
+      // A FIFO: refused at once, not an open that waits for a writer.
+      execFileSync('mkfifo', [`${dir}/fifo`]);
+      assert.deepEqual(resolveNetnsOption(`${dir}/fifo`, '-N/--netns'), {
+        ok: false,
+        problem: { kind: 'usage', message: `-N/--netns: "${dir}/fifo" is not a namespace file (such as /proc/PID/ns/net or /run/netns/NAME)` },
       });
     } finally {
       rmSync(dir, { recursive: true });
