@@ -1,10 +1,27 @@
 # Sourced by scripts/setup and scripts/setup-tests: what each needs, and
 # one way to install what is missing (Debian/Ubuntu's apt). Not run alone.
 
+# The callers run under `set -o pipefail`, so no check pipes a command into
+# `grep -q`: grep exits at the first match, the writer still writing gets
+# SIGPIPE (exit 141), and the pipeline fails although the match was found
+# (ldconfig -p's 45 kB did so in about 1% of runs). Outputs are captured
+# whole, then matched.
+
 # dpkg_installed PACKAGE: whether dpkg has it installed (for packages
 # known by their files rather than by a command).
 dpkg_installed() {
-  dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q ' ok installed$'
+  case "$(dpkg-query -W -f '${Status}' "$1" 2>/dev/null)" in
+    *' ok installed') return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# has_library SONAME: whether the dynamic linker's cache has it.
+has_library() {
+  case "$(ldconfig -p 2>/dev/null)" in
+    *"$1 "*) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
 # What building and running the tools needs: clang, llvm-strip and bpftool
@@ -16,7 +33,7 @@ run_packages_missing() {
   command -v bpftool >/dev/null || echo bpftool
   command -v make >/dev/null || echo make
   dpkg_installed libbpf-dev || echo libbpf-dev
-  ldconfig -p 2>/dev/null | grep -q 'libbpf\.so\.1 ' || echo libbpf1
+  has_library libbpf.so.1 || echo libbpf1
 }
 
 # What only the tests need: libbpf-tools for the differential tests and the

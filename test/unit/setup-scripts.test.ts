@@ -30,6 +30,8 @@ interface Sandbox {
   readonly log: string;
   readonly policy: string;
   run(script: string, env?: Record<string, string>): { status: number | null; stderr: string; calls: string[] };
+  /** `bash -c CODE` in the repository, packages.sh sourced, under the scripts' own `set -euo pipefail`. */
+  source(code: string): { status: number | null; stdout: string; stderr: string };
   remove(): void;
 }
 
@@ -71,6 +73,14 @@ function sandbox(): Sandbox {
       const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
       return { status: result.status, stderr: result.stderr, calls };
     },
+    source(code) {
+      const result = spawnSync('bash', ['-c', `set -euo pipefail; . scripts/packages.sh; ${code}`], {
+        encoding: 'utf8',
+        cwd: REPO_ROOT,
+        env: { PATH: bin, HOME: dir, TCPSTATES_POLICY_RC_D: policy },
+      });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -82,6 +92,24 @@ function installed(calls: readonly string[]): string[] {
     .flatMap((call) => call.split(' ').slice(2))
     .filter((word) => !word.startsWith('-'));
 }
+
+test('a library in the linker cache is found, however long the cache: no SIGPIPE under pipefail', (t) => {
+  // ldconfig -p lists libbpf.so.1 first, then 256 KiB more (a real cache
+  // is 45 kB): piped into `grep -q`, which exits at the first line, the
+  // rest would meet a closed pipe and the check report libbpf1 missing.
+  const box = sandbox();
+  t.after(box.remove);
+  const cache = `${box.dir}/ld.so.cache.txt`;
+  writeFileSync(cache, `${'\tlibfoo.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfoo.so.1\n'.repeat(4096)}`);
+  writeFileSync(`${box.path}/ldconfig`, `#!/bin/bash\nprintf '\\tlibbpf.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libbpf.so.1\\n'\ncat '${cache}'\n`, { mode: 0o755 });
+  for (let i = 0; i < 20; i++) {
+    const found = box.source('has_library libbpf.so.1 && echo found');
+    assert.deepEqual({ status: found.status, stdout: found.stdout }, { status: 0, stdout: 'found\n' }, found.stderr);
+  }
+  const missing = box.source('has_library libbpf.so.2 || echo missing');
+  assert.equal(missing.stdout, 'missing\n');
+  assert.ok(!box.source('run_packages_missing').stdout.split('\n').includes('libbpf1'));
+});
 
 describe('set-up', { skip: process.getuid?.() !== 0 ? 'needs root (the scripts install only as root)' : false }, () => {
   test('scripts/setup: what running needs, no test package, no systemctl call (an enabled prometheus unit is left alone)', (t) => {
