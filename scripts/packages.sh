@@ -66,6 +66,12 @@ test_packages_missing() {
 # deb-systemd-invoke honours too) refuses every start, and afterwards the
 # one that was there before, or none, is put back. So nothing starts that
 # was not running, and nothing the user had is stopped, disabled or changed.
+#
+# The user's own policy (a container image often has one; it may be a
+# symlink, even a dangling one) is never written through nor copied: it is
+# renamed aside in its directory (POLICY.tcpstates-saved) and renamed back,
+# so it returns exactly as it was, link or file, target untouched. Ours is
+# written beside it and renamed into place.
 apt_install() {
   local who="$1"
   shift
@@ -75,26 +81,38 @@ apt_install() {
     return 1
   fi
   echo "$who: installing $*" >&2
-  local policy="${TCPSTATES_POLICY_RC_D:-/usr/sbin/policy-rc.d}" saved=""
-  if [ -e "$policy" ]; then
-    saved="$(mktemp)"
-    cp -p "$policy" "$saved"
-  fi
-  # shellcheck disable=SC2064 # the paths are fixed now
-  trap "restore_policy '$policy' '$saved'" EXIT INT TERM
-  printf '#!/bin/sh\n# %s: no service starts while packages install (exit 101: action forbidden)\nexit 101\n' "$who" >"$policy"
-  chmod 755 "$policy"
+  local policy="${TCPSTATES_POLICY_RC_D:-/usr/sbin/policy-rc.d}"
+  local saved="$policy.tcpstates-saved" ours="$policy.tcpstates-new"
+  # A run killed outright (SIGKILL) left things as they were during its
+  # install: put them back before anything else.
+  restore_policy "$policy"
+  if [ -e "$policy" ] || [ -L "$policy" ]; then mv -fT -- "$policy" "$saved"; fi
+  # shellcheck disable=SC2064 # the path is fixed now
+  trap "restore_policy '$policy'" EXIT INT TERM
+  rm -f -- "$ours"
+  printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_MARK" >"$ours"
+  chmod 755 "$ours"
+  mv -fT -- "$ours" "$policy"
   local status=0
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } || status=$?
-  restore_policy "$policy" "$saved"
+  restore_policy "$policy"
   trap - EXIT INT TERM
   return "$status"
 }
 
+# The second line of the policy apt_install puts in place: a policy-rc.d
+# with it is ours.
+POLICY_MARK='# scripts/packages.sh: no service starts while packages install (exit 101: action forbidden)'
+
+# restore_policy POLICY: the user's policy back from POLICY.tcpstates-saved
+# (a rename, replacing ours), or, when there was none, ours removed. Does
+# nothing when neither is there, so running it twice is harmless.
 restore_policy() {
-  if [ -n "$2" ]; then
-    mv -f "$2" "$1"
-  else
-    rm -f "$1"
+  local policy="$1"
+  rm -f -- "$policy.tcpstates-new"
+  if [ -e "$policy.tcpstates-saved" ] || [ -L "$policy.tcpstates-saved" ]; then
+    mv -fT -- "$policy.tcpstates-saved" "$policy"
+  elif [ -f "$policy" ] && [ ! -L "$policy" ] && grep -qxF -- "$POLICY_MARK" "$policy"; then
+    rm -f -- "$policy"
   fi
 }

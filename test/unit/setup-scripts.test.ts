@@ -11,7 +11,7 @@
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { REPO_ROOT } from '../../harness/system.js';
@@ -22,7 +22,7 @@ const RUN_PACKAGES = ['clang', 'llvm', 'bpftool', 'make', 'libbpf-dev', 'libbpf1
 const TEST_PACKAGES = ['libbpf-tools', 'sudo', 'groff-base', 'man-db', 'prometheus', 'iproute2', 'iptables', 'systemd', 'gcc', 'python3'];
 
 /** Real commands the scripts may use (the rest of the PATH is hidden). */
-const KEPT = ['bash', 'sh', 'dirname', 'grep', 'cat', 'cp', 'mv', 'rm', 'chmod', 'mktemp', 'id', 'printf', 'env'];
+const KEPT = ['bash', 'sh', 'dirname', 'grep', 'cat', 'cp', 'mv', 'rm', 'chmod', 'id', 'printf', 'env'];
 
 interface Sandbox {
   readonly dir: string;
@@ -31,7 +31,7 @@ interface Sandbox {
   readonly policy: string;
   run(script: string, env?: Record<string, string>): { status: number | null; stderr: string; calls: string[] };
   /** `bash -c CODE` in the repository, packages.sh sourced, under the scripts' own `set -euo pipefail`. */
-  source(code: string): { status: number | null; stdout: string; stderr: string };
+  source(code: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
   remove(): void;
 }
 
@@ -79,7 +79,7 @@ function sandbox(): Sandbox {
         cwd: REPO_ROOT,
         env: { PATH: bin, HOME: dir, TCPSTATES_POLICY_RC_D: policy },
       });
-      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+      return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -145,6 +145,57 @@ describe('set-up', { skip: process.getuid?.() !== 0 ? 'needs root (the scripts i
     assert.equal(again.status, 0, again.stderr);
     assert.ok(again.calls.includes('policy-rc.d exit 101'));
     assert.equal(readFileSync(box.policy, 'utf8'), own);
+  });
+
+  test('scripts/setup-tests with a policy-rc.d that is a symlink: never written through, the link itself put back', (t) => {
+    const box = sandbox();
+    t.after(box.remove);
+    const target = `${box.dir}/their-policy`;
+    const theirs = '#!/bin/sh\n# the image\'s own\nexit 0\n';
+    writeFileSync(target, theirs, { mode: 0o750 });
+    symlinkSync(target, box.policy);
+    const run = box.run('setup-tests');
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.calls.includes('policy-rc.d exit 101'), run.calls.join('\n'));
+    assert.ok(lstatSync(box.policy).isSymbolicLink(), 'still a symlink');
+    assert.equal(readlinkSync(box.policy), target);
+    assert.equal(readFileSync(target, 'utf8'), theirs, 'its target untouched');
+    assert.equal(lstatSync(target).mode & 0o7777, 0o750);
+    assert.deepEqual(readdirSync(box.dir).filter((name) => name.startsWith('policy-rc.d')), ['policy-rc.d'], 'nothing left beside it');
+
+    // A dangling link comes back dangling.
+    rmSync(target);
+    const dangling = box.run('setup-tests');
+    assert.equal(dangling.status, 0, dangling.stderr);
+    assert.ok(dangling.calls.includes('policy-rc.d exit 101'));
+    assert.equal(readlinkSync(box.policy), target);
+    assert.ok(!existsSync(target));
+  });
+
+  test('scripts/setup-tests after a run killed mid-install: the user\'s policy comes back, a leftover of ours goes', (t) => {
+    const box = sandbox();
+    t.after(box.remove);
+    const killedDuringInstall = () => {
+      const killed = box.source(`apt-get() { [ "$1" != install ] || kill -KILL $$; }; apt_install setup-tests tmux`);
+      assert.equal(killed.signal, 'SIGKILL');
+      assert.match(readFileSync(box.policy, 'utf8'), /exit 101/);
+    };
+    // With a policy of the user's: set aside, and ours in its place, when killed.
+    const own = '#!/bin/sh\nexit 0\n';
+    writeFileSync(box.policy, own, { mode: 0o755 });
+    killedDuringInstall();
+    assert.equal(readFileSync(`${box.policy}.tcpstates-saved`, 'utf8'), own);
+    const next = box.run('setup-tests');
+    assert.equal(next.status, 0, next.stderr);
+    assert.ok(next.calls.includes('policy-rc.d exit 101'));
+    assert.equal(readFileSync(box.policy, 'utf8'), own);
+    assert.ok(!existsSync(`${box.policy}.tcpstates-saved`));
+    // Without one: ours, left behind, is removed by the next run.
+    rmSync(box.policy);
+    killedDuringInstall();
+    const after = box.run('setup-tests');
+    assert.equal(after.status, 0, after.stderr);
+    assert.ok(!existsSync(box.policy));
   });
 
   test('scripts/setup-tests when apt fails: the policy is put back all the same, and the failure is the exit code', (t) => {
