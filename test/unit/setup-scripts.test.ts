@@ -115,6 +115,8 @@ function sandbox(enabledOnInstall = ENABLED_ON_INSTALL): Sandbox {
   );
   recorder('systemctl');
   recorder('npm');
+  // A supported Node.js (scripts/setup asks it its version).
+  writeFileSync(`${bin}/node`, '#!/bin/bash\necho 22.11.0\n', { mode: 0o755 });
   recorder('ldconfig');
   // scripts/install-man's: the pages are not installed for real.
   recorder('install');
@@ -174,6 +176,31 @@ test('a library in the linker cache is found, however long the cache: no SIGPIPE
   const missing = box.source('has_library libbpf.so.2 || echo missing');
   assert.equal(missing.stdout, 'missing\n');
   assert.ok(!box.source('run_packages_missing').stdout.split('\n').includes('libbpf1'));
+});
+
+test('scripts/setup without a supported Node.js or npm: one line saying what to do, exit 1, before anything else (root or not)', (t) => {
+  const box = sandbox();
+  t.after(box.remove);
+  const cases: [string, () => void, RegExp][] = [
+    ['no node', () => rmSync(`${box.path}/node`), /found no node on the PATH/],
+    ['Debian 12\'s node', () => writeFileSync(`${box.path}/node`, '#!/bin/bash\necho 18.19.0\n', { mode: 0o755 }), /found Node\.js 18\.19\.0:/],
+    ['a node without npm', () => {
+      writeFileSync(`${box.path}/node`, '#!/bin/bash\necho 24.1.0\n', { mode: 0o755 });
+      rmSync(`${box.path}/npm`);
+    }, /found Node\.js 24\.1\.0 but no npm/],
+  ];
+  for (const [name, make, found] of cases) {
+    make();
+    const run = box.run('setup');
+    assert.equal(run.status, 1, name);
+    assert.deepEqual(run.calls, [], `${name}: nothing ran`);
+    const lines = run.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(lines[0]!, /^setup: needs Node\.js 20 or later with npm, /);
+    assert.match(lines[0]!, found);
+    assert.match(lines[0]!, /install Node\.js 22 or 24 /);
+    assert.ok(!existsSync(box.policy));
+  }
 });
 
 /** The user's links, as USERS_LINKS makes them. */
