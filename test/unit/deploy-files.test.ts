@@ -2,7 +2,8 @@
 // The deployment files and documents agree with the code: each tool's
 // metrics port (src/metrics/ports.ts) wherever an address is given, no
 // other exporter's port, install lines that name the tarball of this
-// version and never an npm registry name, and a Grafana dashboard that
+// version and never an npm registry name (after removing scripts/setup's
+// man pages, which npm would not replace), and a Grafana dashboard that
 // only queries metrics the tools export.
 
 import { strict as assert } from 'node:assert';
@@ -63,6 +64,19 @@ test('install lines: the tarball of this version into /usr/local, never a regist
   assert.match(manifest.bugs.url, /^https:\/\/.+\/issues$/);
   assert.match(manifest.homepage, /^https:\/\//);
   for (const file of ['dist/bpf/probe.bpf.o', 'docs/deploy.md']) assert.ok(manifest.files.includes(file), `the package ships ${file}`);
+});
+
+test('the documented package install works after scripts/setup: its man pages (plain files npm will not replace) are removed first', () => {
+  for (const name of ['README.md', 'docs/deploy.md']) {
+    const blocks = [...read(name).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!.split('\n').map((line) => line.trim()));
+    const installs = blocks.filter((lines) => lines.some((line) => line.startsWith('sudo npm install -g')));
+    assert.ok(installs.length > 0, `${name} has an install block`);
+    for (const lines of installs) {
+      const install = lines.findIndex((line) => line.startsWith('sudo npm install -g'));
+      const remove = lines.findIndex((line) => /^sudo scripts\/install-man --remove(\s|$)/.test(line));
+      assert.ok(remove >= 0 && remove < install, `${name}: scripts/install-man --remove comes before npm install -g:\n${lines.join('\n')}`);
+    }
+  }
 });
 
 /** Every metric family the tools serve, from their own renderers. */

@@ -203,6 +203,44 @@ test('scripts/setup without a supported Node.js or npm: one line saying what to 
   }
 });
 
+test('scripts/install-man, then --remove: the pages as plain files, then gone; the npm package\'s links left alone both ways', (t) => {
+  // npm install -g links the package's pages into MANDIR/man8 and refuses
+  // to replace files there (EEXIST): README's install removes scripts/
+  // setup's copies first with --remove, which must never take npm's links.
+  const dir = mkdtempSync(`${tmpdir()}/tcpstates-man-`);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const man8 = `${dir}/man8`;
+  const installMan = (...args: string[]) => spawnSync(`${REPO_ROOT}scripts/install-man`, [...args, dir], { encoding: 'utf8' });
+  const pages = ['tcpstates.8', 'tcplife.8'];
+
+  assert.equal(installMan().status, 0);
+  for (const page of pages) {
+    assert.ok(lstatSync(`${man8}/${page}`).isFile(), page);
+    assert.equal(readFileSync(`${man8}/${page}`, 'utf8'), readFileSync(`${REPO_ROOT}man/${page}`, 'utf8'));
+  }
+  const removed = installMan('--remove');
+  assert.equal(removed.status, 0, removed.stderr);
+  assert.deepEqual(readdirSync(man8), []);
+  assert.equal(installMan('--remove').status, 0, 'nothing to remove is fine');
+
+  // The package's links (npm's, relative, into its folder).
+  const packageMan = `${dir}/lib/node_modules/tcpstates/man`;
+  mkdirSync(packageMan, { recursive: true });
+  for (const page of pages) {
+    writeFileSync(`${packageMan}/${page}`, 'the package\'s page\n');
+    symlinkSync(`../lib/node_modules/tcpstates/man/${page}`, `${man8}/${page}`);
+  }
+  const links = () => pages.map((page) => [lstatSync(`${man8}/${page}`).isSymbolicLink(), readFileSync(`${man8}/${page}`, 'utf8')]);
+  const before = links();
+  const installed = installMan();
+  assert.equal(installed.status, 0, installed.stderr);
+  assert.match(installed.stderr, /tcpstates\.8 is a link \(the npm package's page\): left as it is/);
+  assert.deepEqual(links(), before);
+  assert.equal(installMan('--remove').status, 0);
+  assert.deepEqual(links(), before);
+  assert.deepEqual(before.map(([link]) => link), [true, true]);
+});
+
 /** The user's links, as USERS_LINKS makes them. */
 const USERS = Object.fromEntries(USERS_LINKS);
 
