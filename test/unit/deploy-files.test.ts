@@ -7,6 +7,7 @@
 // only queries metrics the tools export.
 
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ZERO_COUNTERS } from '../../src/decode/counters.js';
@@ -77,6 +78,15 @@ test('the documented package install works after scripts/setup: its man pages (p
       assert.ok(remove >= 0 && remove < install, `${name}: scripts/install-man --remove comes before npm install -g:\n${lines.join('\n')}`);
     }
   }
+});
+
+test('the package ships every deployment file its docs/deploy.md and unit tell the user to install', () => {
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  assert.equal(packed.status, 0, packed.stderr);
+  const paths = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map((file) => file.path));
+  const deployFiles = filesUnder('deploy');
+  assert.ok(deployFiles.length >= 9, deployFiles.join(' '));
+  for (const file of [...deployFiles, 'docs/deploy.md']) assert.ok(paths.has(file), `the tarball has ${file}`);
 });
 
 /** Every metric family the tools serve, from their own renderers. */
