@@ -10,6 +10,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { ZERO_COUNTERS } from '../../src/decode/counters.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
@@ -87,6 +88,37 @@ test('the package ships every deployment file its docs/deploy.md and unit tell t
   const deployFiles = filesUnder('deploy');
   assert.ok(deployFiles.length >= 9, deployFiles.join(' '));
   for (const file of [...deployFiles, 'docs/deploy.md']) assert.ok(paths.has(file), `the tarball has ${file}`);
+});
+
+/** The YAML documents of the file or of every .yaml file of the directory `path` (relative to the repository). */
+function manifests(path: string): { apiVersion: string; kind: string }[] {
+  const files = path.endsWith('.yaml') ? [path] : filesUnder(path.replace(/\/$/, '')).filter((name) => name.endsWith('.yaml'));
+  return files.flatMap((name) => parseAllDocuments(read(name)).map((document) => document.toJS() as { apiVersion: string; kind: string }));
+}
+
+test('every documented kubectl apply works on a cluster without the Prometheus Operator, but the PodMonitor\'s own', () => {
+  const commands = new Set<string>();
+  for (const name of ['README.md', 'docs/deploy.md', ...filesUnder('deploy/kubernetes')]) {
+    for (const match of read(name).matchAll(/kubectl apply -f\s+(\S+)/g)) commands.add(match[1]!.replace(/[`.,)]+$/, ''));
+  }
+  const applied: string[] = [];
+  for (const path of commands) {
+    const objects = manifests(path);
+    assert.ok(objects.length > 0, path);
+    const operators = objects.filter((object) => object.apiVersion.startsWith('monitoring.coreos.com/'));
+    assert.ok(operators.length === 0 || operators.length === objects.length, `${path} mixes the operator's kinds with the API's: ${objects.map((object) => object.kind).join(', ')}`);
+    applied.push(...objects.map((object) => object.kind));
+  }
+  assert.deepEqual(applied.sort(), ['DaemonSet', 'Namespace', 'PodMonitor']);
+  // And the doc says the directory at once is what fails.
+  assert.match(read('docs/deploy.md').replace(/\s+/g, ' '), /`kubectl apply` of both at once \(`-f deploy\/kubernetes\/`\) exits with an error/);
+});
+
+test('the DaemonSet runs where its single-architecture Linux image can: nodeSelector os and arch', () => {
+  const daemonSet = manifests('deploy/kubernetes/daemonset.yaml').find((object) => object.kind === 'DaemonSet') as unknown as {
+    spec: { template: { spec: { nodeSelector?: Record<string, string> } } };
+  };
+  assert.deepEqual(daemonSet.spec.template.spec.nodeSelector, { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
 });
 
 /** Every metric family the tools serve, from their own renderers. */
