@@ -90,6 +90,14 @@ test('the package ships every deployment file its docs/deploy.md and unit tell t
   for (const file of [...deployFiles, 'docs/deploy.md']) assert.ok(paths.has(file), `the tarball has ${file}`);
 });
 
+test('npm pack builds the shipped output from scratch: prepack removes dist/src before the build', () => {
+  // A module whose source was deleted or renamed would otherwise stay in
+  // dist/src and ship; tsc never removes what it no longer emits.
+  const manifest = JSON.parse(read('package.json')) as { scripts: Record<string, string>; files: string[] };
+  assert.equal(manifest.scripts['prepack'], 'rm -rf dist/src && npm run build');
+  assert.ok(manifest.files.includes('dist/src/'));
+});
+
 /** The YAML documents of the file or of every .yaml file of the directory `path` (relative to the repository). */
 function manifests(path: string): { apiVersion: string; kind: string }[] {
   const files = path.endsWith('.yaml') ? [path] : filesUnder(path.replace(/\/$/, '')).filter((name) => name.endsWith('.yaml'));
