@@ -2,12 +2,15 @@
 // The deployment files and documents agree with the code: each tool's
 // metrics port (src/metrics/ports.ts) wherever an address is given, no
 // other exporter's port, install lines that name the tarball of this
-// version and never an npm registry name, and a Grafana dashboard that
+// version and never an npm registry name (after removing scripts/setup's
+// man pages, which npm would not replace), and a Grafana dashboard that
 // only queries metrics the tools export.
 
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { ZERO_COUNTERS } from '../../src/decode/counters.js';
 import { packageVersion } from '../../src/cli/version.js';
 import { DEFAULT_METRICS_PORTS } from '../../src/metrics/ports.js';
@@ -63,6 +66,67 @@ test('install lines: the tarball of this version into /usr/local, never a regist
   assert.match(manifest.bugs.url, /^https:\/\/.+\/issues$/);
   assert.match(manifest.homepage, /^https:\/\//);
   for (const file of ['dist/bpf/probe.bpf.o', 'docs/deploy.md']) assert.ok(manifest.files.includes(file), `the package ships ${file}`);
+});
+
+test('the documented package install works after scripts/setup: its man pages (plain files npm will not replace) are removed first', () => {
+  for (const name of ['README.md', 'docs/deploy.md']) {
+    const blocks = [...read(name).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!.split('\n').map((line) => line.trim()));
+    const installs = blocks.filter((lines) => lines.some((line) => line.startsWith('sudo npm install -g')));
+    assert.ok(installs.length > 0, `${name} has an install block`);
+    for (const lines of installs) {
+      const install = lines.findIndex((line) => line.startsWith('sudo npm install -g'));
+      const remove = lines.findIndex((line) => /^sudo scripts\/install-man --remove(\s|$)/.test(line));
+      assert.ok(remove >= 0 && remove < install, `${name}: scripts/install-man --remove comes before npm install -g:\n${lines.join('\n')}`);
+    }
+  }
+});
+
+test('the package ships every deployment file its docs/deploy.md and unit tell the user to install', () => {
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } });
+  assert.equal(packed.status, 0, packed.stderr);
+  const paths = new Set((JSON.parse(packed.stdout) as { files: { path: string }[] }[])[0]!.files.map((file) => file.path));
+  const deployFiles = filesUnder('deploy');
+  assert.ok(deployFiles.length >= 9, deployFiles.join(' '));
+  for (const file of [...deployFiles, 'docs/deploy.md']) assert.ok(paths.has(file), `the tarball has ${file}`);
+});
+
+test('npm pack builds the shipped output from scratch: prepack removes dist/src before the build', () => {
+  // A module whose source was deleted or renamed would otherwise stay in
+  // dist/src and ship; tsc never removes what it no longer emits.
+  const manifest = JSON.parse(read('package.json')) as { scripts: Record<string, string>; files: string[] };
+  assert.equal(manifest.scripts['prepack'], 'rm -rf dist/src && npm run build');
+  assert.ok(manifest.files.includes('dist/src/'));
+});
+
+/** The YAML documents of the file or of every .yaml file of the directory `path` (relative to the repository). */
+function manifests(path: string): { apiVersion: string; kind: string }[] {
+  const files = path.endsWith('.yaml') ? [path] : filesUnder(path.replace(/\/$/, '')).filter((name) => name.endsWith('.yaml'));
+  return files.flatMap((name) => parseAllDocuments(read(name)).map((document) => document.toJS() as { apiVersion: string; kind: string }));
+}
+
+test('every documented kubectl apply works on a cluster without the Prometheus Operator, but the PodMonitor\'s own', () => {
+  const commands = new Set<string>();
+  for (const name of ['README.md', 'docs/deploy.md', ...filesUnder('deploy/kubernetes')]) {
+    for (const match of read(name).matchAll(/kubectl apply -f\s+(\S+)/g)) commands.add(match[1]!.replace(/[`.,)]+$/, ''));
+  }
+  const applied: string[] = [];
+  for (const path of commands) {
+    const objects = manifests(path);
+    assert.ok(objects.length > 0, path);
+    const operators = objects.filter((object) => object.apiVersion.startsWith('monitoring.coreos.com/'));
+    assert.ok(operators.length === 0 || operators.length === objects.length, `${path} mixes the operator's kinds with the API's: ${objects.map((object) => object.kind).join(', ')}`);
+    applied.push(...objects.map((object) => object.kind));
+  }
+  assert.deepEqual(applied.sort(), ['DaemonSet', 'Namespace', 'PodMonitor']);
+  // And the doc says the directory at once is what fails.
+  assert.match(read('docs/deploy.md').replace(/\s+/g, ' '), /`kubectl apply` of both at once \(`-f deploy\/kubernetes\/`\) exits with an error/);
+});
+
+test('the DaemonSet runs where its single-architecture Linux image can: nodeSelector os and arch', () => {
+  const daemonSet = manifests('deploy/kubernetes/daemonset.yaml').find((object) => object.kind === 'DaemonSet') as unknown as {
+    spec: { template: { spec: { nodeSelector?: Record<string, string> } } };
+  };
+  assert.deepEqual(daemonSet.spec.template.spec.nodeSelector, { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
 });
 
 /** Every metric family the tools serve, from their own renderers. */
