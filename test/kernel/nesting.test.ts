@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
+import { adopt } from '../../harness/children.js';
 import { make } from '../../harness/build.js';
 import { createNetns, inNetns, sh, type TestNetns } from '../../harness/namespaces.js';
 import { parseLifeCsvRow, parseTextRow } from '../../harness/rows.js';
@@ -47,7 +48,7 @@ async function churn(netns: TestNetns, loadgen: string): Promise<void> {
     (cpu) =>
       new Promise<void>((resolve, reject) => {
         const argv = [...inNetns(netns), 'taskset', '-c', String(cpu), loadgen, '--count', String(CONNECTIONS), '--seconds', '60', '--port', String(PORT + cpu), '--addresses', '4'];
-        const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = adopt(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
         let stderr = '';
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         child.once('error', reject);

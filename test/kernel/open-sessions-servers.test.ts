@@ -17,6 +17,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adopt } from '../../harness/children.js';
 import { FixturePeer, FIXTURES } from '../../harness/peers.js';
 import { testPort } from '../../harness/loopback.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
@@ -103,20 +104,22 @@ test('redis-server with a redis-cli session and redis-benchmark -k 1 connections
   assert.ok(existsSync('/usr/bin/redis-server'), 'redis-server is not installed: npm test installs it (scripts/setup-tests)');
   const dir = mkdtempSync(join(tmpdir(), 'tcpstates-redis-'));
   const port = testPort(61);
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const redis = adopt(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const redisOut = lines(redis);
   let cli: ChildProcess | null = null;
   let tracer: TracerProcess | null = null;
   try {
     await waitFor('redis ready', () => redisOut.some((line) => line.includes('Ready to accept connections')));
-    cli = spawn('redis-cli', ['-p', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cli = adopt(spawn('redis-cli', ['-p', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] }));
     const cliOut = lines(cli);
     cli.stdin!.write('SET greeting hello\n');
     await waitFor('SET answered', () => cliOut.includes('OK'));
     const cliPort = clientPortOf(cli.pid!, port);
-    const bench = spawn('redis-benchmark', ['-p', String(port), '-c', '2', '-n', '60000', '-k', '1', '-t', 'ping', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bench = adopt(spawn('redis-benchmark', ['-p', String(port), '-c', '2', '-n', '60000', '-k', '1', '-t', 'ping', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const benchDone = new Promise((resolve) => bench.once('exit', resolve));
     await sleep(300);
     tracer = await TracerProcess.attach('tcplife', ['--existing', '--json']);
@@ -160,7 +163,7 @@ test('PostgreSQL with a psql session open before tcplife --existing', async () =
   let tracer: TracerProcess | null = null;
   try {
     asPostgres(pgBin('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
-    psql = spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    psql = adopt(spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-At'], { stdio: ['pipe', 'pipe', 'inherit'] }));
     const out = lines(psql);
     psql.stdin!.write("select 'before';\n");
     await waitFor('the first query', () => out.includes('before'));
