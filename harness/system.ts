@@ -143,6 +143,34 @@ export function withoutTracefsWrapper(): string[] {
   return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'];
 }
 
+// ---- CPUs and ports --------------------------------------------------------
+
+/** The CPUs of a kernel CPU list ("0-3,8,10-11": /proc/PID/status, /sys). */
+export function parseCpuList(text: string): number[] {
+  return text
+    .trim()
+    .split(',')
+    .filter((part) => part !== '')
+    .flatMap((part) => {
+      const [first, last = first] = part.split('-').map(Number);
+      return Array.from({ length: last! - first! + 1 }, (_, index) => first! + index);
+    });
+}
+
+/** The online CPUs this process may run on, ascending (not every machine
+ * has a CPU 0 and 1 that a test may pin to). */
+export function allowedCpus(): number[] {
+  const allowed = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const online = new Set(parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8')));
+  return parseCpuList(allowed).filter((cpu) => online.has(cpu));
+}
+
+/** This namespace's ip_local_port_range: the ports any connect() may take. */
+export function ephemeralPorts(): { readonly low: number; readonly high: number } {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return { low: low!, high: high! };
+}
+
 // ---- BPF objects -----------------------------------------------------------
 
 interface BpftoolEntry {
