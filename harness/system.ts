@@ -180,10 +180,20 @@ interface BpftoolEntry {
   recursion_misses?: number;
 }
 
+/** Listings in a row that may meet a link being attached (see bpftoolList). */
+const BPFTOOL_ATTEMPTS = 20;
+
 function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
-  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`bpftool ${kind} show failed: ${result.stderr}`);
-  return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+  for (let attempt = 1; ; attempt++) {
+    const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (result.status === 0) return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+    // A link that any process on the machine is still attaching cannot be
+    // opened by its id yet (EAGAIN), and bpftool then fails the whole listing
+    // (its -j errors are on stdout): list again, it is settled in moments.
+    if (!/Resource temporarily unavailable/.test(result.stdout) || attempt === BPFTOOL_ATTEMPTS) {
+      throw new Error(`bpftool ${kind} show failed: ${result.stderr}${result.stdout.slice(-500)}`);
+    }
+  }
 }
 
 /** A BPF object a process holds, as its fdinfo describes it. */
