@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { adopt } from './children.js';
 import { sleep } from './system.js';
 
 const ATTACKER = fileURLToPath(import.meta.url);
@@ -140,9 +141,11 @@ export function startAttackers(kind: string, port: number, connections: number, 
   const processes = kind === 'idle' ? Math.ceil(connections / IDLE_PER_PROCESS) : 1;
   return Array.from({ length: processes }, (_, index) => {
     const share = Math.floor(connections / processes) + (index < connections % processes ? 1 : 0);
-    const child = spawn('prlimit', [`--nofile=${IDLE_PER_PROCESS + 100}`, process.execPath, ATTACKER, kind, String(port), String(share), String(seconds)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = adopt(
+      spawn('prlimit', [`--nofile=${IDLE_PER_PROCESS + 100}`, process.execPath, ATTACKER, kind, String(port), String(share), String(seconds)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     return new Promise<AttackStats>((resolve) => child.on('close', () => resolve(JSON.parse(out || '{"connected":0,"closed":0,"errors":0}') as AttackStats)));

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adopt } from './children.js';
 import { sleep } from './system.js';
 
 const RECEIVER = String.raw`
@@ -61,7 +62,7 @@ export class JournalReceiver {
   static async start(): Promise<JournalReceiver> {
     const directory = mkdtempSync(join(tmpdir(), 'tcpstates-journal-'));
     const path = join(directory, 'socket');
-    const child = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = adopt(spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const receiver = new JournalReceiver(child, directory, path);
     let partial = '';
     let ready: () => void = () => {};

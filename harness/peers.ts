@@ -9,6 +9,7 @@
 // test process itself is in loopback.ts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { adopt } from './children.js';
 import type { Ending } from './loopback.js';
 import { inCgroup, inNetns, type TestNetns } from './namespaces.js';
 import { REPO_ROOT } from './system.js';
@@ -154,9 +155,11 @@ export async function runPeers(
   const serverTitle = uniqueTitle('tlsrv');
   const clientTitle = uniqueTitle('tlcli');
   const planJson = JSON.stringify(plan);
-  const server = spawn(process.execPath, ['-e', PEER_PROGRAM, 'server', serverTitle, planJson], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const server = adopt(
+    spawn(process.execPath, ['-e', PEER_PROGRAM, 'server', serverTitle, planJson], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const children: ChildProcess[] = [server];
   try {
     const serverOut = new LineCollector(server.stdout!);
@@ -164,9 +167,11 @@ export async function runPeers(
       await serverOut.waitFor((line) => line.includes('"listening"'), timeoutMs, 'the server to listen'),
     ) as JsonRecord;
     await options.afterListening?.({ pid: server.pid!, port: listening.port! });
-    const client = spawn(process.execPath, ['-e', PEER_PROGRAM, 'client', clientTitle, planJson, String(listening.port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const client = adopt(
+      spawn(process.execPath, ['-e', PEER_PROGRAM, 'client', clientTitle, planJson, String(listening.port)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     children.push(client);
     const clientOut = new LineCollector(client.stdout!);
     await Promise.all([
@@ -236,7 +241,7 @@ export interface Listener {
 
 export async function startListener(family: Family, timeoutMs = 10_000): Promise<Listener> {
   const title = uniqueTitle('tllsn');
-  const child = spawn('python3', ['-c', PY_LISTENER, String(family), title], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = adopt(spawn('python3', ['-c', PY_LISTENER, String(family), title], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const out = new LineCollector(child.stdout!);
   try {
     const port = Number(await out.waitFor(() => true, timeoutMs, 'the listener port'));
@@ -264,9 +269,11 @@ export async function startListener(family: Family, timeoutMs = 10_000): Promise
 /** Runs the python RST client to completion; resolves with its pid, title and local port. */
 export async function runRstClient(family: Family, port: number, bytes: number, holdMs: number) {
   const title = uniqueTitle('tlrst');
-  const child = spawn('python3', ['-c', PY_RST_CLIENT, String(family), title, String(port), String(bytes), String(holdMs)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = adopt(
+    spawn('python3', ['-c', PY_RST_CLIENT, String(family), title, String(port), String(bytes), String(holdMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const out = new LineCollector(child.stdout!);
   const exit = await exitOf(child);
   await out.untilEnd();
@@ -291,6 +298,7 @@ export class FixturePeer {
   readonly exited: Promise<Exit>;
 
   constructor(readonly child: ChildProcess) {
+    adopt(child);
     this.stdout = new LineCollector(child.stdout);
     this.exited = exitOf(child);
   }
@@ -443,7 +451,7 @@ export async function runLoad(steps: readonly string[], options: { netns?: TestN
     LOAD_PROGRAM,
     ...steps,
   ];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = adopt(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
   const stdout = new LineCollector(child.stdout);
   const stderr = new LineCollector(child.stderr);
   const exit = await new Promise<Exit>((resolve, reject) => {

@@ -143,6 +143,34 @@ export function withoutTracefsWrapper(): string[] {
   return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'];
 }
 
+// ---- CPUs and ports --------------------------------------------------------
+
+/** The CPUs of a kernel CPU list ("0-3,8,10-11": /proc/PID/status, /sys). */
+export function parseCpuList(text: string): number[] {
+  return text
+    .trim()
+    .split(',')
+    .filter((part) => part !== '')
+    .flatMap((part) => {
+      const [first, last = first] = part.split('-').map(Number);
+      return Array.from({ length: last! - first! + 1 }, (_, index) => first! + index);
+    });
+}
+
+/** The online CPUs this process may run on, ascending (not every machine
+ * has a CPU 0 and 1 that a test may pin to). */
+export function allowedCpus(): number[] {
+  const allowed = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const online = new Set(parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8')));
+  return parseCpuList(allowed).filter((cpu) => online.has(cpu));
+}
+
+/** This namespace's ip_local_port_range: the ports any connect() may take. */
+export function ephemeralPorts(): { readonly low: number; readonly high: number } {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  return { low: low!, high: high! };
+}
+
 // ---- BPF objects -----------------------------------------------------------
 
 interface BpftoolEntry {
@@ -152,10 +180,20 @@ interface BpftoolEntry {
   recursion_misses?: number;
 }
 
+/** Listings in a row that may meet a link being attached (see bpftoolList). */
+const BPFTOOL_ATTEMPTS = 20;
+
 function bpftoolList(kind: 'prog' | 'link' | 'map'): BpftoolEntry[] {
-  const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`bpftool ${kind} show failed: ${result.stderr}`);
-  return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+  for (let attempt = 1; ; attempt++) {
+    const result = spawnSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (result.status === 0) return JSON.parse(result.stdout === '' ? '[]' : result.stdout) as BpftoolEntry[];
+    // A link that any process on the machine is still attaching cannot be
+    // opened by its id yet (EAGAIN), and bpftool then fails the whole listing
+    // (its -j errors are on stdout): list again, it is settled in moments.
+    if (!/Resource temporarily unavailable/.test(result.stdout) || attempt === BPFTOOL_ATTEMPTS) {
+      throw new Error(`bpftool ${kind} show failed: ${result.stderr}${result.stdout.slice(-500)}`);
+    }
+  }
 }
 
 /** A BPF object a process holds, as its fdinfo describes it. */

@@ -6,6 +6,7 @@
 // The one way the kernel tests and the benchmark spawn a tracer.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { adopt } from './children.js';
 import { startServer } from './loopback.js';
 import { csvRows, type ToolUnderTest } from './rows.js';
 import { REPO_ROOT, binPath, waitFor } from './system.js';
@@ -178,11 +179,13 @@ export class TracerProcess {
   static start(args: readonly string[], env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): TracerProcess {
     const bin = options.bin ?? binPath(options.tool ?? 'tcpstates');
     const command = [...(options.wrapper ?? []), ...(options.command ?? [...(options.exec ? [] : [process.execPath]), bin]), ...args];
-    const child = spawn(command[0]!, command.slice(1), {
-      stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
-      cwd: options.cwd ?? REPO_ROOT,
-      env,
-    });
+    const child = adopt(
+      spawn(command[0]!, command.slice(1), {
+        stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
+        cwd: options.cwd ?? REPO_ROOT,
+        env,
+      }),
+    );
     child.once('error', () => {}); // reported below, not as an unhandled 'error' event
     if (child.pid === undefined) throw new Error(`cannot start ${command.join(' ')}`);
     return new TracerProcess(child, (options.stdout ?? 'pipe') === 'pipe' && options.readStdout !== false);

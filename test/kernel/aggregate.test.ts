@@ -27,7 +27,7 @@ import { SUMMARY_NOTICE } from '../../src/cli/tcpstates.js';
 import { createNetns, dropSyns, type TestNetns } from '../../harness/namespaces.js';
 import { runLoad } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
-import { requireRoot, sleep } from '../../harness/system.js';
+import { PROMPTLY_MS, requireRoot, sleep } from '../../harness/system.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
@@ -165,6 +165,17 @@ async function scrape(tool: TracerProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${tool.metricsPort}/metrics`)).text();
 }
 
+/** Scrapes `tool` until its body matches `pattern`: a per-event tool counts
+ * the load's last records at its next read of the rings, which a busy
+ * machine can delay for longer than any fixed pause. */
+async function scrapeUntil(tool: TracerProcess, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + PROMPTLY_MS;
+  for (let body = await scrape(tool); !pattern.test(body); body = await scrape(tool)) {
+    if (Date.now() > deadline) assert.fail(`no ${pattern} within ${PROMPTLY_MS} ms: ${body}`);
+    await sleep(20);
+  }
+}
+
 test('the tools: --metrics alone (aggregated in the kernel) counts what --metrics --json counts, and says nothing was lost', { timeout: 90_000 }, async (t) => {
   const netns = createNetns('aggc');
   t.after(netns.remove);
@@ -182,7 +193,8 @@ test('the tools: --metrics alone (aggregated in the kernel) counts what --metric
   const life = await start('tcplife', []);
   const lifeRows = await start('tcplife', ['--json']);
   await runTestLoad(netns);
-  await sleep(200); // the per-event tools' next read
+  await scrapeUntil(statesRows, /\ntcpstates_events_total 256\n/);
+  await scrapeUntil(lifeRows, /\ntcplife_events_total 51\n/);
 
   const [statesBody, statesRowsBody, lifeBody, lifeRowsBody] = await Promise.all([states, statesRows, life, lifeRows].map(scrape));
   assert.deepEqual(timeFreeSamples(statesBody!), timeFreeSamples(statesRowsBody!));

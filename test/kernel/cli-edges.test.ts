@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { chmodSync, closeSync, copyFileSync, linkSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
+import { adopt } from '../../harness/children.js';
 import { clientSession, startServer, testAddress, testPort } from '../../harness/loopback.js';
 import { csvRows, TOOLS } from '../../harness/rows.js';
 import { binPath, requireRoot, waitFor } from '../../harness/system.js';
@@ -234,10 +235,12 @@ describe('tcpstates on a terminal: the colour conventions', () => {
     // node --test sets FORCE_COLOR=1 in its children when on a terminal.
     delete clean.FORCE_COLOR;
     delete clean.NO_COLOR;
-    const child = spawn('script', ['-qec', `"${process.execPath}" "${binPath('tcpstates')}" --count 1 -L ${port}`, '/dev/null'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...clean, ...env },
-    });
+    const child = adopt(
+      spawn('script', ['-qec', `"${process.execPath}" "${binPath('tcpstates')}" --count 1 -L ${port}`, '/dev/null'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...clean, ...env },
+      }),
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     const exited = once(child, 'exit');

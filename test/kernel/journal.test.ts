@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TcpstatesJson } from '../../src/format/json.js';
+import { adopt } from '../../harness/children.js';
 import { JournalReceiver } from '../../harness/journal-receiver.js';
 import { clientSession, startServer, untilTraced, type LoopbackServer } from '../../harness/loopback.js';
 import { TracerProcess, runTracerToExit } from '../../harness/tracer-process.js';
@@ -71,7 +72,7 @@ describe('tcpstates -Y (kernel)', () => {
       // the tracer is attached (those rows are journaled and checked too).
       await untilTraced(server4, () => tracer.stdoutLines.length > 0);
       await clientSession('::1', server6.port, 5);
-      const child = spawn(process.execPath, ['-e', NEWLINE_CLIENT, String(server4.port)], { stdio: 'ignore' });
+      const child = adopt(spawn(process.execPath, ['-e', NEWLINE_CLIENT, String(server4.port)], { stdio: 'ignore' }));
       const [childCode] = (await once(child, 'exit')) as [number];
       assert.equal(childCode, 0);
       await tracer.waitForStdout((line) => line.includes('"comm":"jr\\nnl"'), 'the newline client');
@@ -121,7 +122,7 @@ describe('tcpstates -Y (kernel)', () => {
 
   it('fails at start, exit 1, when nothing listens on the socket', async () => {
     const path = join(receiver.directory, 'stale');
-    const bind = spawn('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])', path]);
+    const bind = adopt(spawn('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])', path]));
     assert.deepEqual(await once(bind, 'exit'), [0, null]);
     const result = await runTracerToExit(['-Y'], { ...process.env, TCPSTATES_JOURNAL_SOCKET: path });
     assert.equal(result.code, 1);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { packageVersion } from '../../src/cli/version.js';
 import { procStatFields } from '../../src/sys/proc-stat.js';
+import { adopt } from '../../harness/children.js';
 import { createNetns } from '../../harness/namespaces.js';
 import { runLoad } from '../../harness/peers.js';
 import { jsonRows } from '../../harness/rows.js';
@@ -65,10 +66,12 @@ class Prometheus {
     writeFileSync(`${dir}/prometheus.yml`, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs}`);
     const port = await freePort();
     const log: string[] = [];
-    const child = spawn(
-      'prometheus',
-      [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    const child = adopt(
+      spawn(
+        'prometheus',
+        [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      ),
     );
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => log.push(chunk));
     const prometheus = new Prometheus(child, `http://127.0.0.1:${port}`, log);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The nesting cover (bpf/nesting.h) at work. Receive steering (RPS) on a
-// namespace's loopback sends every packet's processing to CPU 0, so a
-// generator on CPU 1 makes transitions in softirqs that interrupt CPU 0's
-// generator, some of them inside handle_set_state: the kernel skips
+// namespace's loopback sends every packet's processing to one CPU, so a
+// generator on a second CPU makes transitions in softirqs that interrupt the
+// first CPU's generator, some of them inside handle_set_state: the kernel skips
 // handle_set_state for those, and handle_set_state_nested must do each one.
 // tcpstates' rows, tcpstates --metrics (in-kernel aggregation, no records)
 // and tcplife's sessions are compared with the kernel's own record (the
@@ -11,13 +11,14 @@
 
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { availableParallelism } from 'node:os';
 import { spawn } from 'node:child_process';
+import { adopt } from '../../harness/children.js';
 import { make } from '../../harness/build.js';
+import { testPort } from '../../harness/loopback.js';
 import { createNetns, inNetns, sh, type TestNetns } from '../../harness/namespaces.js';
 import { parseLifeCsvRow, parseTextRow } from '../../harness/rows.js';
 import { StateWitness, blindThreads, type WitnessedTransition } from '../../harness/state-witness.js';
-import { recursionMissesOf, requireRoot, sleep } from '../../harness/system.js';
+import { allowedCpus, ephemeralPorts, recursionMissesOf, requireRoot, sleep } from '../../harness/system.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
@@ -26,14 +27,19 @@ requireRoot();
  * transitions; a round makes hundreds of skipped runs here. */
 const CONNECTIONS = 10_000;
 const ROUNDS_MAX = 3;
-/** The witness's buffer per CPU: RPS puts most transitions on CPU 0, and
+/** The witness's buffer per CPU: RPS puts most transitions on one CPU, and
  * ROUNDS_MAX rounds must fit there (some 100 bytes a transition). */
 const WITNESS_KIB_PER_CPU = 128 * 1024;
-const PORT = 40_000 + Math.floor(Math.random() * 20_000);
+/** The generators listen on PORT and PORT + 1, below the ephemeral range: the
+ * witness sees every namespace and is filtered by these ports, so no
+ * connection elsewhere on the machine may have one as its own. */
+const PORT = testPort(500);
 
-/** Every packet on the namespace's loopback is processed on CPU 0. */
-function steerToCpu0(netns: TestNetns): void {
-  sh('ip', ['netns', 'exec', netns.name, 'sh', '-c', 'echo 1 > /sys/class/net/lo/queues/rx-0/rps_cpus']);
+/** Every packet on the namespace's loopback is processed on `cpu` (the
+ * mask: hexadecimal words of 32 CPUs, the highest first, comma-separated). */
+function steerTo(netns: TestNetns, cpu: number): void {
+  const words = Array.from({ length: Math.floor(cpu / 32) + 1 }, (_, word) => (word === Math.floor(cpu / 32) ? 2 ** (cpu % 32) : 0).toString(16).padStart(8, '0'));
+  sh('ip', ['netns', 'exec', netns.name, 'sh', '-c', `echo ${words.reverse().join(',')} > /sys/class/net/lo/queues/rx-0/rps_cpus`]);
 }
 
 /** Sockets in `netns` that are not in TIME-WAIT: each makes a transition yet. */
@@ -41,13 +47,13 @@ function stillOpen(netns: TestNetns): number {
   return sh('ip', ['netns', 'exec', netns.name, 'ss', '-tanH', 'exclude', 'time-wait']).split('\n').filter((line) => line.trim() !== '').length;
 }
 
-/** Two loopback generators in `netns`, pinned to CPU 0 and CPU 1, on ports PORT and PORT + 1. */
-async function churn(netns: TestNetns, loadgen: string): Promise<void> {
-  const runs = [0, 1].map(
-    (cpu) =>
+/** Two loopback generators in `netns`, pinned to `cpus` (two), on ports PORT and PORT + 1. */
+async function churn(netns: TestNetns, loadgen: string, cpus: readonly number[]): Promise<void> {
+  const runs = cpus.map(
+    (cpu, index) =>
       new Promise<void>((resolve, reject) => {
-        const argv = [...inNetns(netns), 'taskset', '-c', String(cpu), loadgen, '--count', String(CONNECTIONS), '--seconds', '60', '--port', String(PORT + cpu), '--addresses', '4'];
-        const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        const argv = [...inNetns(netns), 'taskset', '-c', String(cpu), loadgen, '--count', String(CONNECTIONS), '--seconds', '60', '--port', String(PORT + index), '--addresses', '4'];
+        const child = adopt(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
         let stderr = '';
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         child.once('error', reject);
@@ -85,11 +91,14 @@ function assertAllSeen(what: string, seen: Map<string, number>, witnessed: Map<s
 }
 
 test('transitions in softirqs that interrupt handle_set_state (RPS onto one CPU): the kernel skips those runs, the cover does each one, rows, in-kernel metrics and sessions equal the witness', async (t) => {
-  assert.ok(availableParallelism() >= 2, 'this test needs 2 CPUs or more (a generator on each of two)');
+  const cpus = allowedCpus();
+  assert.ok(cpus.length >= 2, `this test needs 2 online CPUs it may run on (a generator on each of two); it has: ${cpus.join(',') || 'none'}`);
+  const { low, high } = ephemeralPorts();
+  assert.ok(PORT + 1 < low || PORT > high, `ports ${PORT} and ${PORT + 1} are outside the ephemeral range ${low}-${high} (ip_local_port_range)`);
   const [loadgen] = make('dist/bench/loadgen');
   const netns = createNetns('rps');
   t.after(() => netns.remove());
-  steerToCpu0(netns);
+  steerTo(netns, cpus[0]!);
 
   const witness = StateWitness.start(WITNESS_KIB_PER_CPU);
   let witnessed: WitnessedTransition[] = [];
@@ -104,7 +113,7 @@ test('transitions in softirqs that interrupt handle_set_state (RPS onto one CPU)
     const skippedRuns = (): number[] => tracers.map((tracer) => recursionMissesOf(tracer.pid, 'handle_set_state'));
     let rounds = 0;
     while (rounds < ROUNDS_MAX && skippedRuns().some((runs) => runs === 0)) {
-      await churn(netns, loadgen!);
+      await churn(netns, loadgen!, cpus.slice(0, 2));
       rounds++;
     }
     const skipped = skippedRuns();

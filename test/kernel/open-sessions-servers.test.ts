@@ -17,10 +17,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adopt } from '../../harness/children.js';
 import { FixturePeer, FIXTURES } from '../../harness/peers.js';
 import { testPort } from '../../harness/loopback.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
-import { requireRoot, sleep, waitFor } from '../../harness/system.js';
+import { openFds, requireRoot, waitFor } from '../../harness/system.js';
 
 requireRoot();
 
@@ -78,48 +79,77 @@ function lines(child: ChildProcess): string[] {
   return seen;
 }
 
-/** The local port of `pid`'s TCP connection to `port` (from /proc/PID/fd and ss). */
-function clientPortOf(pid: number, port: number): number {
-  const inodes = new Set(
-    readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
-      try {
-        const match = /^socket:\[(\d+)\]$/.exec(execFileSync('readlink', [`/proc/${pid}/fd/${fd}`], { encoding: 'utf8' }).trim());
-        return match ? [match[1]!] : [];
-      } catch {
-        return [];
-      }
-    }),
-  );
+/** The local ports of `pid`'s established TCP connections to `port` (from
+ * /proc/PID/fd and ss), ascending; none once it has exited. */
+function clientPortsOf(pid: number, port: number): number[] {
+  const inodes = new Set(openFds(pid).flatMap(({ target }) => /^socket:\[(\d+)\]$/.exec(target)?.[1] ?? []));
   const ss = execFileSync('ss', ['-tnpe', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  const ports: number[] = [];
   for (const line of ss.split('\n')) {
     const inode = /ino:(\d+)/.exec(line)?.[1];
     const local = /\S+:(\d+)\s+\S+:\d+/.exec(line);
-    if (inode !== undefined && inodes.has(inode) && local) return Number(local[1]);
+    if (inode !== undefined && inodes.has(inode) && local) ports.push(Number(local[1]));
   }
-  throw new Error(`no connection of ${pid} to port ${port}: ${ss}`);
+  return ports.sort((a, b) => a - b);
 }
+
+/** The local port of `pid`'s one TCP connection to `port`. */
+function clientPortOf(pid: number, port: number): number {
+  const [local] = clientPortsOf(pid, port);
+  if (local === undefined) throw new Error(`no connection of ${pid} to port ${port}`);
+  return local;
+}
+
+/** The commands redis on `port` has processed (INFO stats, over a connection of its own). */
+function commandsProcessed(port: number): number {
+  return Number(/^total_commands_processed:(\d+)/m.exec(execFileSync('redis-cli', ['-p', String(port), 'INFO', 'stats'], { encoding: 'utf8' }))?.[1] ?? 0);
+}
+
+/** redis-benchmark's pings: on two connections that stay open from the first
+ * to the last (-k 1, one test) and then close cleanly, every answer read (a
+ * kill would abort them with answers unread: the ends' bytes would not
+ * agree). About a second here. */
+const REDIS_BENCHMARK_REQUESTS = 100_000;
 
 test('redis-server with a redis-cli session and redis-benchmark -k 1 connections open before tcplife --existing', async () => {
   assert.ok(existsSync('/usr/bin/redis-server'), 'redis-server is not installed: npm test installs it (scripts/setup-tests)');
   const dir = mkdtempSync(join(tmpdir(), 'tcpstates-redis-'));
   const port = testPort(61);
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const redis = adopt(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const redisOut = lines(redis);
   let cli: ChildProcess | null = null;
+  let bench: ChildProcess | null = null;
   let tracer: TracerProcess | null = null;
   try {
     await waitFor('redis ready', () => redisOut.some((line) => line.includes('Ready to accept connections')));
-    cli = spawn('redis-cli', ['-p', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cli = adopt(spawn('redis-cli', ['-p', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] }));
     const cliOut = lines(cli);
     cli.stdin!.write('SET greeting hello\n');
     await waitFor('SET answered', () => cliOut.includes('OK'));
     const cliPort = clientPortOf(cli.pid!, port);
-    const bench = spawn('redis-benchmark', ['-p', String(port), '-c', '2', '-n', '60000', '-k', '1', '-t', 'ping', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const benchDone = new Promise((resolve) => bench.once('exit', resolve));
-    await sleep(300);
+    // Its two connections must be open while the tracer starts, however long
+    // that takes: it is stopped (SIGSTOP) with both open, then continues.
+    let benchDone: Promise<unknown> = Promise.resolve();
+    for (let attempt = 1; ; attempt++) {
+      const load = adopt(spawn('redis-benchmark', ['-p', String(port), '-c', '2', '-n', String(REDIS_BENCHMARK_REQUESTS), '-k', '1', '-t', 'ping_mbulk', '-q'], { stdio: 'ignore' }));
+      bench = load;
+      benchDone = new Promise((resolve) => load.once('exit', resolve));
+      let open: number[] = [];
+      await waitFor('redis-benchmark connected', () => (open = clientPortsOf(load.pid!, port)).length === 2);
+      await waitFor('pings before the tracer starts', () => commandsProcessed(port) > 1000);
+      load.kill('SIGSTOP');
+      // Unless it was done before it stopped (its pings ran out first).
+      if (JSON.stringify(clientPortsOf(load.pid!, port)) === JSON.stringify(open)) break;
+      assert.ok(attempt < 3, `redis-benchmark stopped with its connections open (attempt ${attempt})`);
+      load.kill('SIGCONT');
+      await benchDone;
+    }
     tracer = await TracerProcess.attach('tcplife', ['--existing', '--json']);
+    bench.kill('SIGCONT');
     cli.stdin!.write('GET greeting\n');
     await waitFor('GET answered', () => cliOut.includes('hello'));
     cli.stdin!.end(); // redis-cli exits: its session closes
@@ -134,6 +164,7 @@ test('redis-server with a redis-cli session and redis-benchmark -k 1 connections
     }
   } finally {
     cli?.kill();
+    bench?.kill('SIGKILL'); // stopped, it would not act on SIGTERM
     redis.kill();
     await new Promise((resolve) => redis.once('exit', resolve));
     if (tracer !== null) await stopCleanly(tracer);
@@ -160,7 +191,7 @@ test('PostgreSQL with a psql session open before tcplife --existing', async () =
   let tracer: TracerProcess | null = null;
   try {
     asPostgres(pgBin('pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
-    psql = spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    psql = adopt(spawn('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-At'], { stdio: ['pipe', 'pipe', 'inherit'] }));
     const out = lines(psql);
     psql.stdin!.write("select 'before';\n");
     await waitFor('the first query', () => out.includes('before'));

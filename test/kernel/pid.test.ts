@@ -11,6 +11,7 @@ import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { adopt } from '../../harness/children.js';
 import { TIMER_SLACK_MS, startServer, type LoopbackServer } from '../../harness/loopback.js';
 import { parseTextRow, type StateRow } from '../../harness/rows.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
@@ -51,9 +52,11 @@ async function startClient(server: LoopbackServer): Promise<ChildProcess> {
   // then not preempted between the two tracers' programs (see
   // TWO_PROGRAMS_TOLERANCE_MS), whose MS are compared.
   const [command, ...args] = [...REALTIME_WRAPPER, process.execPath, '-e', CLIENT, server.host, String(server.port), String(CLOSE_WAIT_MS)];
-  const child = spawn(command!, args, {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = adopt(
+    spawn(command!, args, {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
   const [line] = (await once(child.stdout!.setEncoding('utf8'), 'data')) as [string];
   assert.equal(line.trim(), 'ready');
   return child;

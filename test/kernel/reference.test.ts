@@ -5,10 +5,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { clientSession, onLoopback, refusedConnection, settle, startServer, type Ending, type LoopbackHost as Host } from '../../harness/loopback.js';
 import { parseTextRow, transition, type StateRow } from '../../harness/rows.js';
-import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, atRealtimePriority, requireRoot, tracefsMounted, waitFor, withTracefs } from '../../harness/system.js';
+import { PROMPTLY_MS, TWO_PROGRAMS_TOLERANCE_MS, atRealtimePriority, requireRoot, waitFor, withTracefs, withoutTracefsWrapper } from '../../harness/system.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
@@ -16,20 +16,21 @@ requireRoot();
 const REFERENCE = '/usr/sbin/tcpstates';
 
 test('works with tracefs not mounted', async () => {
-  await withTracefs(false, async () => {
-    assert.equal(tracefsMounted(), false);
-    const tracer = await TracerProcess.attach('tcpstates', []);
-    const server = await startServer('127.0.0.1', { echo: true });
-    const port = server.port;
-    await clientSession('127.0.0.1', port, 0, 'ping\n', { awaitAnswer: true });
-    await server.close();
-    await settle();
-    const result = await tracer.finish();
-    assert.equal(result.code, 0, result.stderr.join('\n'));
-    const rows = result.stdout.slice(1).map((l) => parseTextRow(l)).filter((r) => (r.lport === port || r.rport === port) && onLoopback(r));
-    assert.equal(rows.length, 12, 'client 5 + child 5 + listener close... and the listener LISTEN->CLOSE');
-    assert.equal(tracefsMounted(), false, 'and we did not mount it');
-  });
+  // In a private mount namespace without tracefs (and debugfs): nothing is
+  // unmounted for the rest of the machine, whose tracers may be using it.
+  const tracer = await TracerProcess.attach('tcpstates', [], { wrapper: withoutTracefsWrapper() });
+  const tracefsInItsNamespace = () => readFileSync(`/proc/${tracer.pid}/mounts`, 'utf8').split('\n').filter((line) => line.split(' ')[2] === 'tracefs');
+  assert.deepEqual(tracefsInItsNamespace(), [], 'attached without tracefs, and did not mount it');
+  const server = await startServer('127.0.0.1', { echo: true });
+  const port = server.port;
+  await clientSession('127.0.0.1', port, 0, 'ping\n', { awaitAnswer: true });
+  await server.close();
+  await settle();
+  assert.deepEqual(tracefsInItsNamespace(), [], 'traced without mounting tracefs');
+  const result = await tracer.finish();
+  assert.equal(result.code, 0, result.stderr.join('\n'));
+  const rows = result.stdout.slice(1).map((l) => parseTextRow(l)).filter((r) => (r.lport === port || r.rport === port) && onLoopback(r));
+  assert.equal(rows.length, 12, 'client 5 + child 5 + listener close... and the listener LISTEN->CLOSE');
 });
 
 /** A key that identifies one transition of one socket, as both tools print it. */

@@ -11,6 +11,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { EXIT_FLUSH_TIMEOUT_MS } from '../../src/trace/run.js';
+import { adopt } from '../../harness/children.js';
 import { TIMER_SLACK_MS, startServer, testAddress, testPort } from '../../harness/loopback.js';
 import { csvRows, TOOLS } from '../../harness/rows.js';
 import {
@@ -134,10 +135,12 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
     test('`tool | head -5` in a shell: head gets 5 lines, both exit 0, nothing left loaded', async () => {
       const port = testPort(50 + toolIndex);
       const server = await startServer(address, { port: port });
-      const shell = spawn('bash', ['-c', '"$NODE" "$BIN" -L "$PORT" | head -5; echo "status ${PIPESTATUS[*]}"'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NODE: process.execPath, BIN: binPath(tool.name), PORT: String(port) },
-      });
+      const shell = adopt(
+        spawn('bash', ['-c', '"$NODE" "$BIN" -L "$PORT" | head -5; echo "status ${PIPESTATUS[*]}"'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NODE: process.execPath, BIN: binPath(tool.name), PORT: String(port) },
+        }),
+      );
       let out = '';
       let err = '';
       shell.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

@@ -5,17 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TCPLIFE_JSON_FIELDS, type TcplifeJson } from '../../src/format/json.js';
-import { clientSession, onLoopback, settle, startServer } from '../../harness/loopback.js';
+import { TIMER_SLACK_MS, clientSession, onLoopback, settle, startServer } from '../../harness/loopback.js';
 import { requireRoot } from '../../harness/system.js';
 import { TracerProcess } from '../../harness/tracer-process.js';
 
 requireRoot();
 
+const HOLD_MS = 100;
+
 test('tcplife --json: one object per side, documented fields, owner, lifespan', async () => {
   const tracer = await TracerProcess.attach('tcplife', ['--json']);
   const server = await startServer('::1', { echo: true });
   const port = server.port;
-  const { localPort: clientPort } = await clientSession('::1', port, 100, 'ping\n', { awaitAnswer: true });
+  const { localPort: clientPort } = await clientSession('::1', port, HOLD_MS, 'ping\n', { awaitAnswer: true });
   await server.close();
   await settle();
   const result = await tracer.finish();
@@ -29,7 +31,7 @@ test('tcplife --json: one object per side, documented fields, owner, lifespan', 
     // The test process both connects and accepts.
     assert.equal(row.pid, process.pid);
     assert.equal(row.comm, 'node');
-    assert.ok(row.duration_ms >= 100, `lifespan ${row.duration_ms} ms`);
+    assert.ok(row.duration_ms >= HOLD_MS - TIMER_SLACK_MS, `lifespan ${row.duration_ms} ms, held ${HOLD_MS}`);
     assert.ok(row.tx_bytes >= 5 && row.rx_bytes >= 5, 'the ping line went each way');
   }
   assert.deepEqual(rows.map((r) => r.lport).sort(), [clientPort, port].sort());

@@ -2,7 +2,8 @@
 // Rules of the repository's layout, read from the sources: every kernel test
 // file checks for root the same way, before any test; the bench and the
 // harness never import test/; no TypeScript runs a C compiler (the Makefile
-// is the one build graph, harness/build.ts calls it); CI lints first.
+// is the one build graph, harness/build.ts calls it); CI lints first; a
+// failed test ends the run red instead of hanging it.
 
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -53,4 +54,25 @@ test('CI lints (tsc --noEmit and eslint) before it runs the tests', () => {
   assert.match(scripts['lint'] ?? '', /^tsc -p tsconfig\.json --noEmit && eslint \.$/);
   const steps = read('.ci/run').split('\n').filter((line) => /^npm /.test(line));
   assert.deepEqual(steps, ['npm run lint', 'npm test']);
+});
+
+test('every test script ends a failed run red instead of hanging it: --test-force-exit and a --test-timeout', () => {
+  // The runner waits for a file's process, which a tracer left running keeps
+  // alive; harness/children.ts kills what is left once the file's tests are done.
+  const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+  const runs = Object.entries(scripts).filter(([, command]) => command.includes('node --test '));
+  assert.ok(runs.length >= 4, `${runs.length} test scripts`);
+  for (const [name, command] of runs) {
+    assert.match(command, /node --test [^&|;]*--test-force-exit/, `${name} passes --test-force-exit`);
+    assert.match(command, /node --test [^&|;]*--test-timeout=\d+/, `${name} passes --test-timeout`);
+  }
+});
+
+test('every process the harness and the tests start is adopted (harness/children.ts), so that none outlives a failed test', () => {
+  for (const file of [...sources('test'), ...sources('harness')]) {
+    const text = read(file);
+    const spawned = [...text.matchAll(/\bspawn\(/g)].length;
+    const adopted = [...text.matchAll(/\b(adopt|new FixturePeer)\(\s*spawn\(/g)].length;
+    assert.equal(adopted, spawned, `${file}: ${spawned - adopted} of its spawn calls not adopted`);
+  }
 });

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { humanBytes } from '../../src/top/screen.js';
+import { adopt } from '../../harness/children.js';
 import { waitFor } from '../../harness/system.js';
 import { Tmux } from '../../harness/tmux.js';
 
@@ -132,7 +133,7 @@ describe('tcplife --top in tmux (synthetic sessions)', () => {
 
 describe('tcplife --top without a terminal', () => {
   it('prints the plain table each interval: no escapes, every session, stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [HARNESS, '--interval', '50', '--idle', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = adopt(spawn(process.execPath, [HARNESS, '--interval', '50', '--idle', '30'], { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     await waitFor('three tables', () => out.split('\n\n').length > 3);
