@@ -153,11 +153,12 @@ test('tcplife: the maps give every --metrics series the records give', { timeout
 /** The scrape's samples whose value does not depend on when the program ran:
  * counts, bytes, failures and histogram counts (not buckets nor sums: two
  * programs time one transition a few ns apart), and the tool's health but
- * its own process's (process_*: each tool's CPU, memory, fds). */
+ * its own process's (process_*: each tool's CPU, memory, fds) and its
+ * endpoint's (*_metrics_*: how often this test scraped it). */
 function timeFreeSamples(body: string): string[] {
   return body
     .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('process_') && !/_bucket\{|_sum\{|_events_total /.test(line))
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith('process_') && !/_bucket\{|_sum\{|_events_total |^\w+?_metrics_/.test(line))
     .sort();
 }
 
