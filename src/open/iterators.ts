@@ -2,7 +2,9 @@
 // Runs the iterators of bpf/open_sessions.h: the seed at start (--existing)
 // and the open-session passes (--interval). An iterator instance is an fd
 // whose read()s run the program over its objects; the seed's programs write
-// nothing, the dump writes one struct open_session per session.
+// nothing, the dump writes one struct open_session per session. Which
+// namespaces a pass enters is namespace-turns.ts's: within a budget for those
+// any user can make, so that making thousands cannot stall the tool.
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { IteratorLinks } from '../bpf/loader.js';
@@ -10,6 +12,7 @@ import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { enterNetworkNamespace } from '../ffi/libc.js';
 import { errnoName } from '../errors.js';
 import { listNetworkNamespaces } from '../sys/netns.js';
+import { NamespaceTurns } from './namespace-turns.js';
 
 /** Bytes per read(): the kernel fills up to this much per call. */
 const READ_BYTES = 1 << 20;
@@ -72,19 +75,31 @@ export interface UnreachableNamespace {
   readonly ino: number;
   /** Why (an errno name, or "not found"). */
   readonly reason: string;
+  /** Not tried in this pass: over its budget for namespaces any user can
+   * make (namespace-turns.ts); a later pass takes it in turn. */
+  readonly deferred: boolean;
 }
 
 export interface NamespacePasses {
   /** Network namespaces visited. */
   readonly namespaces: number;
+  /** Not entered: their TCP tables were empty. */
+  readonly empty: number;
+  /** Not entered: could not be, or left for a later pass (`deferred`). */
   readonly unreachable: readonly UnreachableNamespace[];
   readonly records: number;
   readonly elapsedMs: number;
 }
 
+/** Per pass (--interval, --top), the time for namespaces any user can make. */
+export const PASS_BUDGET_MS = 50;
+/** The seed runs once: more time for them. */
+export const SEED_BUDGET_MS = 250;
+
 /**
  * One instance of the iter/tcp program `link` in each network namespace of
- * the host (`netnsIno`, -N: only that one), each read to its end.
+ * the host that `turns` takes this pass (`netnsIno`, -N: only that one,
+ * always), each read to its end.
  */
 export function namespacePasses(
   libbpf: Libbpf,
@@ -93,28 +108,35 @@ export function namespacePasses(
   recordBytes: number,
   onRecord: (view: DataView, offset: number) => void,
   buffer: Uint8Array,
+  turns: NamespaceTurns = new NamespaceTurns(PASS_BUDGET_MS),
 ): NamespacePasses {
   const started = process.hrtime.bigint();
   const namespaces = listNetworkNamespaces();
-  const wanted = netnsIno === null ? [...namespaces.keys()] : [netnsIno];
   const unreachable: UnreachableNamespace[] = [];
   let visited = 0;
   let records = 0;
   const own = openSync(OWN_NETNS, 'r');
+  const enter = (ino: number, paths: readonly string[]): void => {
+    const instance = instanceIn(libbpf, link, paths, own);
+    if (typeof instance === 'string') {
+      unreachable.push({ ino, reason: instance, deferred: false });
+      return;
+    }
+    visited++;
+    records += readInstance(instance, recordBytes, onRecord, buffer);
+  };
+  let empty = 0;
   try {
-    for (const ino of wanted) {
-      const instance = instanceIn(libbpf, link, namespaces.get(ino) ?? [], own);
-      if (typeof instance === 'string') {
-        unreachable.push({ ino, reason: instance });
-        continue;
-      }
-      visited++;
-      records += readInstance(instance, recordBytes, onRecord, buffer);
+    if (netnsIno !== null) enter(netnsIno, namespaces.get(netnsIno) ?? []);
+    else {
+      const taken = turns.run(namespaces, enter);
+      empty = taken.empty;
+      for (const ino of taken.deferred) unreachable.push({ ino, reason: 'over the budget of this pass', deferred: true });
     }
   } finally {
     closeSync(own);
   }
-  return { namespaces: visited, unreachable, records, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  return { namespaces: visited, empty, unreachable, records, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 
 /** The seed: which process holds which socket (every open file of every
@@ -125,7 +147,7 @@ export function seedOpenSockets(libbpf: Libbpf, links: IteratorLinks, netnsIno: 
   const started = process.hrtime.bigint();
   const buffer = new Uint8Array(4096); // the seed writes nothing
   readIterator(libbpf, links.seedFiles, 1, ignore, buffer);
-  const passes = namespacePasses(libbpf, links.seedTcp, netnsIno, 1, ignore, buffer);
+  const passes = namespacePasses(libbpf, links.seedTcp, netnsIno, 1, ignore, buffer, new NamespaceTurns(SEED_BUDGET_MS));
   return { ...passes, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 };
 }
 

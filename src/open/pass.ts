@@ -6,7 +6,8 @@ import type { Libbpf, Pointer } from '../ffi/libbpf.js';
 import { AF_INET, AF_INET6 } from '../decode/addr.js';
 import type { TcpEvent } from '../decode/event.js';
 import { EVENT_FLAG_SEEDED } from '../decode/event.js';
-import { namespacePasses, type UnreachableNamespace } from './iterators.js';
+import { namespacePasses, PASS_BUDGET_MS, type UnreachableNamespace } from './iterators.js';
+import { NamespaceTurns } from './namespace-turns.js';
 import { decodeOpenSession, movedSincePass, OPEN_SESSION_SIZE, type OpenSessionRecord } from '../decode/open-record.js';
 import type { OpenSessionsSnapshot } from '../decode/open-session.js';
 
@@ -24,6 +25,8 @@ export interface PassSnapshot extends OpenSessionsSnapshot {
 
 export class OpenSessionPasses {
   private readonly buffer = new Uint8Array(PASS_READ_BYTES);
+  /** Across passes: the namespaces left over by one come first in the next. */
+  private readonly turns = new NamespaceTurns(PASS_BUDGET_MS);
   private previousAtNs = 0;
 
   constructor(
@@ -47,7 +50,7 @@ export class OpenSessionPasses {
       const session = decodeOpenSession(view, offset, atNs);
       if (session.seenNs > since) openedInInterval++;
       sessions.push(session);
-    }, this.buffer);
+    }, this.buffer, this.turns);
     this.previousAtNs = atNs;
     return {
       atNs: BigInt(atNs),
