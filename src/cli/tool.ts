@@ -46,11 +46,12 @@ export interface ToolSpec {
 
 /** The rows consumer and its header, or none; with --interval, the open
  * sessions' rows beside them. */
-function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<TcpEvent, EventView>, wallClockOffsetMs: number) {
+function rowsOf(options: CommonOptions, spec: ToolSpec, renderer: RowRenderer<TcpEvent, EventView>, wallClockOffsetMs: number, diagnostics: Diagnostics) {
   const { fleet } = options;
   // With --metrics (or --summary), rows only if --json asks for them.
   if (spec.noRows === true || (fleet.metrics !== null && !options.json)) return { consumer: null, header: null, open: null };
-  const cgroupPaths = options.json || fleet.container ? new CgroupPaths() : null;
+  // Past its bound, a cgroup's path is said to be unknown, and how many were left out is told.
+  const cgroupPaths = options.json || fleet.container ? new CgroupPaths(undefined, undefined, (message, fields) => diagnostics.notice(message, fields)) : null;
   const cgroupPathOf = (id: number): string | null => cgroupPaths?.pathOf(id) ?? null;
   const open = (rows: ConstructorParameters<typeof OpenSessionRows>[0]['rows']): OpenSessionRows | null =>
     options.openSessions === null
@@ -108,7 +109,7 @@ export async function runTool(options: CommonOptions, diagnostics: Diagnostics, 
   const health = options.fleet.metrics === null ? null : new ToolHealth(diagnostics.tool, packageVersion());
   const metrics = health === null ? null : new MetricsAggregation(spec.metrics(), spec.metrics, health);
   const renderer = spec.renderer(await rowLayout(options, wallClockOffsetMs));
-  const rows = rowsOf(options, spec, renderer, wallClockOffsetMs);
+  const rows = rowsOf(options, spec, renderer, wallClockOffsetMs, diagnostics);
   // After the passes in the pipeline: a pass's snapshot goes out in the same read.
   const live = rows.open !== null && options.openSessions?.top === true ? await liveViewOnTerminal(rows.open, options.openSessions.intervalMs, diagnostics) : null;
   const consumers = [
