@@ -17,6 +17,7 @@ import { namespacePasses } from '../../src/open/iterators.js';
 import { NamespaceTurns } from '../../src/open/namespace-turns.js';
 import { decodeOpenSession, OPEN_SESSION_SIZE } from '../../src/decode/open-record.js';
 import { createNetns } from '../../harness/namespaces.js';
+import { adopt } from '../../harness/children.js';
 import { requireRoot } from '../../harness/system.js';
 
 requireRoot();
@@ -39,7 +40,7 @@ print("ready", flush=True); sys.stdin.read()'`,
 
 /** Runs `argv` holding a session; resolves with the process and its namespace's inode. */
 async function holdSession(argv: readonly string[]): Promise<{ child: ChildProcess; ino: number }> {
-  const child = spawn(argv[0]!, [...argv.slice(1), ...HOLD_SESSION], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = adopt(spawn(argv[0]!, [...argv.slice(1), ...HOLD_SESSION], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
   assert.equal(chunk.toString().trim(), 'ready');
   return { child, ino: statSync(`/proc/${child.pid}/ns/net`).ino };
@@ -60,7 +61,7 @@ test('a root-made namespace is entered every pass; the others one a pass in turn
       held.push(other.child);
       others.push(other.ino);
     }
-    const empty = spawn('unshare', ['--user', '--map-root-user', '--net', 'sleep', '60'], { stdio: 'ignore' });
+    const empty = adopt(spawn('unshare', ['--user', '--map-root-user', '--net', 'sleep', '60'], { stdio: 'ignore' }));
     held.push(empty);
 
     const turns = new NamespaceTurns(0);
