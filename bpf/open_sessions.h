@@ -60,7 +60,7 @@ static __always_inline struct sock_info *seed(struct sock *sk, struct tcp_sock *
 	if (!seed_in_scope(sk, tp, netns_ino))
 		return NULL;
 
-	struct sock_info *info = bpf_sk_storage_get(&sk_info, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	struct sock_info *info = info_of(sk, true);
 	if (!info) {
 		count(COUNTER_SEED_FAILED);
 		return NULL;
@@ -219,7 +219,7 @@ int dump_open_sessions(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0;
 	struct sock *sk = (struct sock *)tp;
-	struct sock_info *info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
+	struct sock_info *info = info_of(sk, false);
 
 	/* Sessions only: not listeners, not closed (storage is zeroed at CLOSE). */
 	if (!info || !info->birth_ns)

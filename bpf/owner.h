@@ -313,7 +313,7 @@ static __always_inline void claim(struct sock *sk)
 		return;
 	/* No create: a socket with no transition seen is not a session of ours
 	 * (it predates the trace, or is a listener's). */
-	struct sock_info *info = bpf_sk_storage_get(&sk_info, sk, NULL, 0);
+	struct sock_info *info = info_of(sk, false);
 	if (!info || !info->birth_ns)
 		return;
 

@@ -9,7 +9,7 @@
  * like a raw tracepoint it is attached by name through
  * bpf(BPF_RAW_TRACEPOINT_OPEN), so it needs no tracefs; unlike one, its
  * arguments are typed, so the struct sock is read directly (no
- * bpf_probe_read per field) and can be handed to bpf_sk_storage_get().
+ * bpf_probe_read per field).
  * The fields are read from the struct sock exactly where the tracepoint's
  * own TP_fast_assign reads them, so the values equal the tracepoint's.
  *
@@ -18,8 +18,8 @@
  * run after the shared read_transition() and write through fill_event().
  * The nesting cover is in nesting.h, the owner tracking in owner.h.
  *
- * Needs socket storage from tracing programs (mainline 5.11); a failed load
- * is explained by the feature probes (probe.bpf.c, src/bpf/features.ts).
+ * A failed load is explained by the feature probes (probe.bpf.c,
+ * src/bpf/features.ts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -43,13 +43,14 @@
 #define IPPROTO_TCP 6
 
 #define MAX_PIDS 1024
+/* Sockets tracked at once (sk_info). The map's buckets are allocated at load,
+ * 16 bytes each: 4 MiB, some 1.3 ms of the start. */
+#define MAX_SOCKETS 262144
 
 const volatile struct tcpstates_config cfg = {};
 
 /*
- * What we remember per socket, in the socket's own storage: it has no size
- * limit and is freed with the socket, so no eviction and no reused socket
- * address can carry one socket's state into another's rows.
+ * What we remember per socket, in sk_info under the socket's kernel address.
  * Internal: never crosses to user space. A zeroed value (just created) has
  * last_ns == 0: the socket's first transition seen.
  */
@@ -63,14 +64,59 @@ struct sock_info {
 	char owner_comm[TASK_COMM_LEN]; /* sessions only: tcpstates shows no owner comm */
 	__u64 tx_reported; /* open-session passes: bytes_acked at the previous pass */
 	__u64 rx_reported; /* and bytes_received (open_sessions.h) */
+	__u64 cookie;      /* the socket's cookie: whose entry this is (info_of()) */
 };
 
+/*
+ * A hash by socket address, its entries allocated as used, rather than socket
+ * storage: creating a socket's storage (two memcg-charged allocations, a lock,
+ * an RCU free at its end) costs a connection-churning load several times what
+ * an entry here does (docs/design.md). The price is a size limit (a socket the
+ * full map refuses is counted, COUNTER_TRACKING_FAILED), a delete at CLOSE
+ * (handle_set_state_nested, see settle()), and the sockets the kernel frees
+ * without a CLOSE (a listener's child dropped before accept() when another CPU
+ * won the handshake): their entries stay until a socket at the same address
+ * finds them, which the socket cookie in each entry tells apart.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(max_entries, MAX_SOCKETS);
+	__type(key, __u64);
 	__type(value, struct sock_info);
 } sk_info SEC(".maps");
+
+/* The socket's entry; with `create`, a zeroed one if it has none (or has an
+ * earlier socket's). NULL: none, or (create) the map refused it: full, or no
+ * memory. */
+static __always_inline struct sock_info *info_of(const struct sock *sk, bool create)
+{
+	__u64 key = (__u64)sk;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct sock_info *info = bpf_map_lookup_elem(&sk_info, &key);
+
+	if (info && info->cookie == cookie)
+		return info;
+	if (!create)
+		return NULL;
+	if (info) {
+		__builtin_memset(info, 0, sizeof(*info));
+		info->cookie = cookie;
+		return info;
+	}
+	struct sock_info fresh = { .cookie = cookie };
+
+	/* BPF_NOEXIST: another CPU may have created it meanwhile; then that one. */
+	bpf_map_update_elem(&sk_info, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sk_info, &key);
+}
+
+static __always_inline void forget_sock_info(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&sk_info, &key);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -203,7 +249,7 @@ static __always_inline bool sock_in_scope(struct sock *sk, __u32 netns_ino)
 struct transition {
 	struct sock *sk;
 	struct tcp_sock *tp;      /* the typed view of the rest of the socket */
-	struct sock_info *info;   /* the socket's storage, or &fallback */
+	struct sock_info *info;   /* the socket's entry in sk_info, or &fallback */
 	__u64 now_ns;
 	__u64 cgroup_id;
 	__u32 netns_ino;
@@ -267,10 +313,10 @@ static __always_inline enum verdict read_transition(struct transition *t, struct
 	t->newstate = newstate;
 	t->now_ns = bpf_ktime_get_ns();
 	t->pid = bpf_get_current_pid_tgid() >> 32;
-	t->info = bpf_sk_storage_get(&sk_info, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	t->info = info_of(sk, true);
 	if (!t->info) {
-		/* No memory for the storage: this row is right, the socket's next
-		 * ones restart as if first seen. Counted and reported. */
+		/* No entry (the map is full, or no memory): this row is right, the
+		 * socket's next ones restart as if first seen. Counted and reported. */
 		count(COUNTER_TRACKING_FAILED);
 		__builtin_memset(&t->fallback, 0, sizeof(t->fallback));
 		t->info = &t->fallback;
@@ -291,17 +337,20 @@ static __always_inline bool born_passive(const struct transition *t)
 }
 
 /* After the body: the note for the next transition. A socket can leave
- * CLOSE again (connect() after a failed one): it then starts afresh. The
- * storage itself goes with the socket; it keeps last_states, so that a redone
- * CLOSE is known as one. */
+ * CLOSE again (connect() after a failed one): it then starts afresh. At CLOSE
+ * the entry is zeroed but for last_states, so that handle_set_state_nested
+ * knows a redone CLOSE as one; it deletes the entry after that check. */
 static __always_inline void settle(struct transition *t)
 {
 	struct sock_info *info = t->info;
 
 	if (t->newstate == TCP_CLOSE) {
 		if (info != &t->fallback) {
+			__u64 cookie = info->cookie;
+
 			__builtin_memset(info, 0, sizeof(*info));
 			info->last_states = t->states;
+			info->cookie = cookie;
 		}
 		return;
 	}
@@ -477,12 +526,18 @@ int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int n
 {
 	struct handled *ring = handled_ring();
 
-	if (!ring || nesting_was_handled(ring, sk, (__u32)oldstate << 8 | (__u32)newstate))
+	if (!ring)
 		return 0;
 	/* Counted only when it was not a redo: the loader weighs this count
 	 * against the first program's skipped runs. */
-	if (!on_set_state(ctx, (struct sock *)sk, oldstate, newstate, false))
+	if (!nesting_was_handled(ring, sk, (__u32)oldstate << 8 | (__u32)newstate) &&
+	    !on_set_state(ctx, (struct sock *)sk, oldstate, newstate, false))
 		count(COUNTER_NESTED);
+	/* The socket's entry goes once the redo check above is done with it. A
+	 * run of this program that the kernel skips (a softirq interrupting it)
+	 * leaves a zeroed entry, which the next socket at that address reuses. */
+	if (newstate == TCP_CLOSE)
+		forget_sock_info(sk);
 	return 0;
 }
 

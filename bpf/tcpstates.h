@@ -32,7 +32,7 @@ enum counter_index {
 	COUNTER_EMITTED = 0,       /* bpf_perf_event_output succeeded, in a run of handle_set_state
 				    * that no other run interrupted (counted without an atomic) */
 	COUNTER_OUTPUT_FAILED = 1, /* bpf_perf_event_output failed: the ring was full */
-	COUNTER_TRACKING_FAILED = 2, /* no socket storage (allocation failed): the socket's MS/owner restart */
+	COUNTER_TRACKING_FAILED = 2, /* no entry for the socket in sk_info (full, or no memory): its MS/owner restart */
 	COUNTER_LISTENER_FAILED = 3, /* the listeners map refused an insert (full): a child reset before
 				      * accept() on that port may name the wrong owner */
 	COUNTER_NESTED = 4, /* transitions handled by handle_set_state_nested: a run of

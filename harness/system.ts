@@ -253,6 +253,16 @@ export function recursionMissesOf(pid: number, name: string): number {
   return program.recursion_misses ?? 0;
 }
 
+/** How many entries the map named `name` that process `pid` holds has now. */
+export function mapEntriesOf(pid: number, name: string): number {
+  const held = new Set(bpfObjectsOf(pid).maps.map((map) => map.id));
+  const map = bpftoolList('map').find((entry) => held.has(entry.id) && entry.name === name);
+  if (map === undefined) throw new Error(`process ${pid} holds no map named ${name}`);
+  const result = spawnSync('bpftool', ['-j', 'map', 'dump', 'id', String(map.id)], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (result.status !== 0) throw new Error(`bpftool map dump id ${map.id} failed: ${result.stderr}`);
+  return (JSON.parse(result.stdout === '' ? '[]' : result.stdout) as unknown[]).length;
+}
+
 /** bpftool's name for map `id` ('' when gone). */
 export function mapName(id: number): string {
   return bpftoolList('map').find((entry) => entry.id === id)?.name ?? '';

@@ -24,7 +24,7 @@ export interface KernelCounters {
   readonly emitted: number;
   /** Events the program could not write: the ring was full. */
   readonly outputFailed: number;
-  /** Sockets whose storage could not be allocated (no memory). */
+  /** Sockets the per-socket map could not take (full, or no memory). */
   readonly trackingFailed: number;
   /** Listening ports the listeners map refused (full). */
   readonly listenerFailed: number;

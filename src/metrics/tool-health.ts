@@ -18,8 +18,8 @@ import { describeProcess, readProcessStats, type ProcessStats } from './process-
  *    change (it was already running on that CPU): a transition not seen;
  *  - socket_io_run_skipped: tcplife's send/receive program skipped so: an
  *    owner may be an earlier user;
- *  - socket_untracked: no memory for a socket's storage: its next rows
- *    restart as first seen;
+ *  - socket_untracked: no entry for a socket (the per-socket map full, or
+ *    no memory): its next rows restart as first seen;
  *  - listening_port_untracked: the listeners map was full;
  *  - sample_undecodable: a ring sample too short to decode.
  */

@@ -103,7 +103,7 @@ export class LossReport {
     }
     const untracked = counters.trackingFailed - last.trackingFailed;
     if (untracked > 0) {
-      diagnostics.notice(`could not track ${untracked} sockets (no memory for socket storage): their next rows restart as if first seen`, { untracked });
+      diagnostics.notice(`could not track ${untracked} sockets (the per-socket map is full, or out of memory): their next rows restart as if first seen`, { untracked });
     }
     const unaggregated = counters.aggregateFailed - last.aggregateFailed;
     if (unaggregated > 0) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A longer run over many short loopback connections, for every tool: the
-// kernel maps are bounded (per-socket state in socket storage, freed with the
-// socket; the listeners hash sized for real servers), the tracer's RSS
+// kernel maps are bounded (per-socket state in a hash whose entries go at
+// each socket's CLOSE; the listeners hash sized for real servers), the tracer's RSS
 // stays flat, and a reused struct sock address never shows a duration from
 // the socket that had it before (every new socket's first row is 0.000, no
 // duration exceeds the time the test ran).
@@ -20,7 +20,6 @@ requireRoot();
 const CONNECTIONS = 25_000;
 // from include/uapi/linux/bpf.h: enum bpf_map_type
 const BPF_MAP_TYPE_HASH = 1;
-const BPF_MAP_TYPE_SK_STORAGE = 24;
 
 for (const [toolIndex, tool] of TOOLS.entries()) {
   describe(`${tool.name}: a long run over ${CONNECTIONS} connections`, () => {
@@ -52,8 +51,8 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
           }
         })();
 
-        // Per-socket state is socket storage (no size limit, freed with the
-        // socket); the listeners hash is sized for real servers and its
+        // Per-socket state is a hash (MAX_SOCKETS, entries allocated as used
+        // and deleted at CLOSE); the listeners hash is sized for real servers and its
         // refusals are counted (tcplife; tcpstates tracks no owner: one entry);
         // the PID filter map is only written from user space.
         const maps = bpfObjectsOf(sides[0]!.tracer.pid).maps.map((map) => ({ ...map, name: mapName(map.id) }));
@@ -61,7 +60,7 @@ for (const [toolIndex, tool] of TOOLS.entries()) {
         assert.deepEqual(
           ['sk_info', 'listeners', 'pids'].map((name) => [name, Number(byName(name)?.info.map_type), Number(byName(name)?.info.max_entries)]),
           [
-            ['sk_info', BPF_MAP_TYPE_SK_STORAGE, 0],
+            ['sk_info', BPF_MAP_TYPE_HASH, 262144],
             ['listeners', BPF_MAP_TYPE_HASH, tool.name === 'tcplife' ? 131072 : 1],
             ['pids', BPF_MAP_TYPE_HASH, 1024],
           ],
