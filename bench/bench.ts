@@ -95,9 +95,13 @@ const USAGE = `usage: npm run bench -- [options]
  * event; floor: the floor's socket-storage-only program (bench/floor.ts),
  * run in the same rotation, the target --metrics is measured against;
  * floor-second: that and a second, empty program on the tracepoint, what a
- * tool that covers the kernel's skipped runs (bpf/nesting.h) cannot go under. */
-type ToolName = 'untraced' | 'ours' | 'metrics' | 'reference' | 'floor' | 'floor-second';
-const FLOOR_TOOLS: readonly ToolName[] = ['floor', 'floor-second'];
+ * tool that covers the kernel's skipped runs (bpf/nesting.h) and keeps its
+ * state in socket storage cannot go under; floor-hash: the state in a hash
+ * by socket address, as ours keeps it, and the second program: the floor
+ * under our own design. */
+type ToolName = 'untraced' | 'ours' | 'metrics' | 'reference' | 'floor' | 'floor-second' | 'floor-hash';
+const FLOOR_TOOLS: readonly ToolName[] = ['floor', 'floor-second', 'floor-hash'];
+const FLOOR_TOOL_MODES = { floor: 'storage', 'floor-second': 'storage+second', 'floor-hash': 'hash+second' } as const;
 /** The traced setups' columns, untraced first. */
 function traceTools(options: Options): ToolName[] {
   return ['untraced', 'ours', 'metrics', ...(options.reference ? (['reference'] as const) : [])];
@@ -479,7 +483,7 @@ async function runTrial(tool: ToolName, round: number, options: Options, dir: st
   }
   if (FLOOR_TOOLS.includes(tool)) {
     if (floor === null) throw new Error('the floor is not built');
-    const run = await runFloor(tool === 'floor' ? 'storage' : 'storage+second', round, floor.built, floor.options);
+    const run = await runFloor(FLOOR_TOOL_MODES[tool as keyof typeof FLOOR_TOOL_MODES], round, floor.built, floor.options);
     return { tool, round, load: run.load, connections: run.load.connections, expected: run.expected };
   }
   const base = join(dir, `${round}-${tool}`);
@@ -861,6 +865,7 @@ function summarizeAgainstFloor(trials: readonly Trial[], options: Options): Resu
     ['untraced', '1.00x', '', fmt(cpuNsPerConnection('untraced')), ''],
     row("socket storage only (the floor's program)", 'floor'),
     row('socket storage and a second, empty program (the floor under a nesting cover)', 'floor-second'),
+    row('a hash by socket address and a second, empty program (the floor under our design)', 'floor-hash'),
     ...traceTools(options)
       .filter((tool) => tool !== 'untraced')
       .map((tool) => row(label(tool), tool)),

@@ -17,6 +17,11 @@
  *                     twice per transition costs, as our nesting cover is
  *                     (bpf/nesting.h: a second program is the only way to run
  *                     where the kernel skips the first)
+ *   5 hash            the same value in a hash by socket address instead,
+ *                     its entries allocated as used and deleted at CLOSE, as
+ *                     our tools keep it (bpf/tcpstates.bpf.c, sk_info)
+ *   6 hash+second     as 5, plus the second, empty program: the floor under
+ *                     our tools' own design
  * floor_mode is a load-time constant: the verifier drops the other modes'
  * code, so each mode runs nothing more than it says.
  */
@@ -29,6 +34,10 @@
 #define FLOOR_STORAGE_OUTPUT 2
 #define FLOOR_OUTPUT 3
 #define FLOOR_STORAGE_SECOND 4
+#define FLOOR_HASH 5
+#define FLOOR_HASH_SECOND 6
+
+#define TCP_CLOSE 7
 
 /* The size of our tcpstates record (TCP_EVENT_TRANSITION_SIZE in bpf/tcpstates.h). */
 #define RECORD_SIZE 104
@@ -70,6 +79,15 @@ struct {
 	__type(value, struct floor_value);
 } states SEC(".maps");
 
+/* As large as our sk_info (MAX_SOCKETS in bpf/tcpstates.bpf.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct floor_value);
+} hashed_states SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(__u32));
@@ -93,6 +111,27 @@ int BPF_PROG(floor_set_state, const struct sock *sk, int oldstate, int newstate)
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	__u64 delta_ns = 0;
 
+	if (floor_mode == FLOOR_HASH || floor_mode == FLOOR_HASH_SECOND) {
+		__u64 key = (__u64)sk;
+		struct floor_value *value = bpf_map_lookup_elem(&hashed_states, &key);
+
+		if (newstate == TCP_CLOSE) {
+			bpf_map_delete_elem(&hashed_states, &key);
+			return 0;
+		}
+		if (!value) {
+			struct floor_value fresh = {};
+
+			bpf_map_update_elem(&hashed_states, &key, &fresh, BPF_NOEXIST);
+			value = bpf_map_lookup_elem(&hashed_states, &key);
+		}
+		if (value) {
+			value->last_ns = now_ns;
+			value->pid = pid;
+			value->last_states = (__u16)(oldstate << 8 | newstate);
+		}
+		return 0;
+	}
 	if (floor_mode == FLOOR_STORAGE || floor_mode == FLOOR_STORAGE_OUTPUT || floor_mode == FLOOR_STORAGE_SECOND) {
 		struct floor_value *value = bpf_sk_storage_get(&states, (struct sock *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 

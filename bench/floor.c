@@ -2,10 +2,10 @@
 /*
  * floor.c: loads bench/floor.bpf.c in one of its modes, for the benchmark
  * (bench/floor.ts). Usage: floor OBJECT MODE (0 empty, 1 storage,
- * 2 storage+output, 3 output, 4 storage+second).
+ * 2 storage+output, 3 output, 4 storage+second, 5 hash, 6 hash+second).
  *
  * Opens the object, sets floor_mode in its .rodata, loads and attaches the
- * program (in mode 4, then the second one), then writes "attached" on stderr. In the output modes it reads
+ * program (in modes 4 and 6, then the second one), then writes "attached" on stderr. In the output modes it reads
  * the per-CPU perf rings (1024 pages each, our tcpstates' default) the way
  * our tool does: the kernel wakes the reader only once a ring is half full
  * (a watermark), and the reader also drains every ring whenever 10 ms pass
@@ -37,7 +37,7 @@
 #define RING_PAGES 1024
 #define POLL_TIMEOUT_MS 10
 
-static const char *const MODE_NAMES[] = { "empty", "storage", "storage+output", "output", "storage+second" };
+static const char *const MODE_NAMES[] = { "empty", "storage", "storage+output", "output", "storage+second", "hash", "hash+second" };
 
 static volatile sig_atomic_t stopping;
 
@@ -132,13 +132,13 @@ static uint64_t sum_per_cpu(int map_fd, uint32_t key)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || strlen(argv[2]) != 1 || argv[2][0] < '0' || argv[2][0] > '4') {
-		fprintf(stderr, "usage: floor OBJECT MODE (0 empty, 1 storage, 2 storage+output, 3 output, 4 storage+second)\n");
+	if (argc != 3 || strlen(argv[2]) != 1 || argv[2][0] < '0' || argv[2][0] > '6') {
+		fprintf(stderr, "usage: floor OBJECT MODE (0 empty, 1 storage, 2 storage+output, 3 output, 4 storage+second, 5 hash, 6 hash+second)\n");
 		return 2;
 	}
 	uint32_t mode = (uint32_t)(argv[2][0] - '0');
 	int output = mode == 2 || mode == 3;
-	int second = mode == 4;
+	int second = mode == 4 || mode == 6;
 	struct counts counts = { 0, 0 };
 	struct perf_buffer *rings = NULL;
 	struct bpf_link *link = NULL;

@@ -16,11 +16,11 @@ import { expectedRows, fmt, median, rotated, type BenchDriver, type LoadgenResul
 import type { ResultTable } from './results.js';
 
 /** floor.bpf.c's floor_mode values, by name. */
-export const FLOOR_MODES = { empty: 0, storage: 1, 'storage+output': 2, output: 3, 'storage+second': 4 } as const;
+export const FLOOR_MODES = { empty: 0, storage: 1, 'storage+output': 2, output: 3, 'storage+second': 4, hash: 5, 'hash+second': 6 } as const;
 export type FloorMode = keyof typeof FLOOR_MODES;
 export type FloorSetup = 'untraced' | FloorMode;
 /** The table's columns, cheapest first. */
-export const FLOOR_SETUPS: readonly FloorSetup[] = ['untraced', 'empty', 'storage', 'storage+second', 'output', 'storage+output'];
+export const FLOOR_SETUPS: readonly FloorSetup[] = ['untraced', 'empty', 'hash', 'hash+second', 'storage', 'storage+second', 'output', 'storage+output'];
 
 const OUTPUT_MODES: readonly FloorSetup[] = ['output', 'storage+output'];
 

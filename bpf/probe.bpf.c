@@ -9,13 +9,6 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} probe_storage SEC(".maps");
-
 /* A BTF-typed tracepoint on sock:inet_sock_set_state. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(probe_tp_btf, const struct sock *sk, int oldstate, int newstate)
@@ -23,15 +16,12 @@ int BPF_PROG(probe_tp_btf, const struct sock *sk, int oldstate, int newstate)
 	return 0;
 }
 
-/* Socket storage from a tracing program (bpf_sk_storage_get). */
+/* A socket's cookie from a tracing program (bpf_get_socket_cookie): what
+ * tells an earlier socket's entry in sk_info from this one's. */
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(probe_sk_storage, const struct sock *sk, int oldstate, int newstate)
+int BPF_PROG(probe_socket_cookie, const struct sock *sk, int oldstate, int newstate)
 {
-	__u64 *seen = bpf_sk_storage_get(&probe_storage, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-
-	if (seen)
-		*seen = 1;
-	return 0;
+	return bpf_get_socket_cookie((void *)sk) == 0;
 }
 
 SEC("iter/task_file")

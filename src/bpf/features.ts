@@ -35,14 +35,14 @@ export interface KernelFeature {
  * root); docs/deploy.md has the details. */
 export const KERNEL_FEATURES: readonly KernelFeature[] = [
   { program: 'probe_tp_btf', name: 'BTF-typed tracepoints (tp_btf) on sock:inet_sock_set_state', mainline: '5.5' },
-  { program: 'probe_sk_storage', name: 'socket storage from tracing programs (bpf_sk_storage_get)', mainline: '5.11', map: 'probe_storage' },
+  { program: 'probe_socket_cookie', name: 'socket cookies from tracing programs (bpf_get_socket_cookie)', mainline: '5.12' },
   { program: 'probe_iter_task_file', name: 'the task_file iterator (iter/task_file)', mainline: '5.8' },
   { program: 'probe_iter_tcp', name: 'the TCP socket iterator (iter/tcp)', mainline: '5.9' },
 ];
 
 /** The floor in one sentence, as every document states it. */
 export const KERNEL_FLOOR =
-  'a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y), BTF-typed tracepoints, socket storage from tracing programs and the task_file and tcp iterators: mainline Linux 5.11 or later, or an older vendor kernel that backports them';
+  'a kernel with BTF (CONFIG_DEBUG_INFO_BTF=y), BTF-typed tracepoints, socket cookies from tracing programs and the task_file and tcp iterators: mainline Linux 5.12 or later, or an older vendor kernel that backports them';
 
 export interface FeatureProbe {
   readonly feature: KernelFeature;

@@ -277,7 +277,7 @@ describe('the loader on broken objects', () => {
     assert.ok(explained instanceof PreflightError);
     assert.equal(
       explained.message,
-      'this kernel lacks what the tools need: socket storage from tracing programs (bpf_sk_storage_get), mainline 5.11; the TCP socket iterator (iter/tcp), mainline 5.9',
+      'this kernel lacks what the tools need: socket cookies from tracing programs (bpf_get_socket_cookie), mainline 5.12; the TCP socket iterator (iter/tcp), mainline 5.9',
     );
     assert.equal(explained.hint, `the tools need ${KERNEL_FLOOR}`);
     assert.equal(explained.cause, failure);

@@ -19,7 +19,7 @@ test('the features: each probe program is in bpf/probe.bpf.c, once', () => {
   }
   assert.deepEqual(
     KERNEL_FEATURES.map((feature) => feature.mainline),
-    ['5.5', '5.11', '5.8', '5.9'],
+    ['5.5', '5.12', '5.8', '5.9'],
   );
 });
 
@@ -28,7 +28,7 @@ test('missing features: one line naming each, the floor as the hint', () => {
   assert.ok(error instanceof PreflightError);
   assert.equal(
     error.message,
-    'this kernel lacks what the tools need: socket storage from tracing programs (bpf_sk_storage_get), mainline 5.11; the TCP socket iterator (iter/tcp), mainline 5.9',
+    'this kernel lacks what the tools need: socket cookies from tracing programs (bpf_get_socket_cookie), mainline 5.12; the TCP socket iterator (iter/tcp), mainline 5.9',
   );
   assert.equal(error.hint, `the tools need ${KERNEL_FLOOR}`);
   assert.ok(!error.message.includes('\n') && !error.hint!.includes('\n'));
