@@ -24,6 +24,8 @@ export interface TraceConfig {
   /** Pages per CPU ring (a power of two); null: sized to the machine
    * (machineRingPages), which trace/run.ts resolves before the load. */
   readonly bufferPages: number | null;
+  /** Sockets followed at once (sk_info's size); omitted: MAX_SOCKETS_DEFAULT. */
+  readonly maxSockets?: number;
   /** In-kernel aggregation (bpf/aggregate.h); omitted: records only. */
   readonly aggregate?: AggregateConfig;
 }
@@ -37,6 +39,11 @@ export interface AggregateConfig {
   /** Emit the records too (rows, or a test comparing the two paths). */
   readonly records: boolean;
 }
+
+/** Sockets followed at once by default (MAX_SOCKETS in bpf/tcpstates.bpf.c). */
+export const MAX_SOCKETS_DEFAULT = 262_144;
+/** --max-sockets' largest: the map's buckets (16 bytes each) are allocated at load. */
+export const MAX_SOCKETS_LIMIT = 16_777_216;
 
 /** A TraceConfig with its rings' size decided, as the loader takes it. */
 export type SizedTraceConfig = TraceConfig & { readonly bufferPages: number };

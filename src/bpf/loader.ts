@@ -41,6 +41,8 @@ export const MAP_FILE_OWNERS = 'file_owners';
 export const MAP_LISTENERS = 'listeners';
 /** Sockets the seed can note the owner of: more are seeded without one (counted). */
 export const FILE_OWNERS_MAX = 1 << 19;
+/** The per-socket state (bpf/tcpstates.bpf.c), MAX_SOCKETS_DEFAULT entries unless --max-sockets says. */
+export const MAP_SK_INFO = 'sk_info';
 export const MAP_EVENTS = 'events';
 export const MAP_COUNTERS = 'counters';
 export const MAP_PIDS = 'pids';
@@ -232,6 +234,7 @@ function configure(libbpf: Libbpf, object: Pointer, config: SizedTraceConfig, wa
   }
   libbpf.setInitialValue(rodata, encoded);
   sizeAggregateMaps(libbpf, object, config.mode, config.aggregate);
+  if (config.maxSockets !== undefined) libbpf.setMaxEntries(libbpf.findMap(object, MAP_SK_INFO), config.maxSockets);
   const setState = libbpf.findProgram(object, PROGRAM_SET_STATE);
   const findOptional = (name: string): Pointer | null => {
     try {

@@ -6,8 +6,8 @@
 import { writeSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
-import type { TraceConfig, TraceMode } from '../bpf/config.js';
-import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, SHOWN_VALUE_MAX } from './options.js';
+import { MAX_SOCKETS_DEFAULT, MAX_SOCKETS_LIMIT, type TraceConfig, type TraceMode } from '../bpf/config.js';
+import { parseBufferPages, parsePidLists, parsePortList, parseRepeatedList, quoted, shown, SHOWN_VALUE_MAX } from './options.js';
 import { escapeControls } from '../quote.js';
 import { colorizerFor, type Colorizer } from '../format/color.js';
 import { StdoutWriteError } from '../io/output.js';
@@ -59,6 +59,7 @@ export interface RawOptions extends FleetRawOptions {
   /** false with --no-header. */
   header?: boolean;
   bufferPages?: string;
+  maxSockets?: string;
   duration?: string;
   count?: string;
   verbose?: boolean;
@@ -116,6 +117,10 @@ export function buildCommand(spec: CommandSpec, write: CommandWriter = STDIO): C
       '--buffer-pages <pages>',
       'perf ring size per CPU, in pages, a power of two (default: 4 MiB; 16 MiB shared by the CPUs, 4 to 16 MiB each, as root or with RLIMIT_MEMLOCK unlimited)',
     )
+    .option(
+      '--max-sockets <sockets>',
+      `sockets followed at once (default ${MAX_SOCKETS_DEFAULT}; beyond it, state changes are counted and reported as untracked; up to ${MAX_SOCKETS_LIMIT})`,
+    )
     .option('--no-header', 'no header line (for appending to a file)')
     .option('--existing', 'also trace the sessions already open at start (their start unknown: MS marked ">", a lower bound)')
     .option('-v, --verbose', "print libbpf's messages (and the verifier log) to stderr");
@@ -144,6 +149,12 @@ function positiveNumber(text: string, option: string, what: string, integer: boo
   return value;
 }
 
+function socketCount(text: string): number {
+  const sockets = positiveNumber(text, '--max-sockets', 'socket count', true);
+  if (sockets > MAX_SOCKETS_LIMIT) throw new UsageError(`--max-sockets: ${shown(text.trim())} is more than ${MAX_SOCKETS_LIMIT}`);
+  return sockets;
+}
+
 /** Turns commander's strings into the typed options. @throws UsageError */
 export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions {
   const fleet = validateFleet(raw);
@@ -156,6 +167,7 @@ export function validateCommon(raw: RawOptions, mode: TraceMode): CommonOptions 
     netnsIno: fleet.netnsIno,
     cgroup: fleet.cgroup === null ? null : { id: fleet.cgroup.id, level: fleet.cgroup.level },
     bufferPages: raw.bufferPages === undefined ? null : parseBufferPages(raw.bufferPages, '--buffer-pages'),
+    ...(raw.maxSockets === undefined ? {} : { maxSockets: socketCount(raw.maxSockets) }),
   };
   return {
     time: raw.time === true,

@@ -103,7 +103,8 @@ export class LossReport {
     }
     const untracked = counters.trackingFailed - last.trackingFailed;
     if (untracked > 0) {
-      diagnostics.notice(`could not track ${untracked} sockets (the per-socket map is full, or out of memory): their next rows restart as if first seen`, { untracked });
+      const affects = this.sessions ? 'their sessions may be missing' : "those sockets' next rows restart as if first seen";
+      diagnostics.notice(`could not keep state at ${untracked} state changes (the per-socket map is full: raise --max-sockets; or out of memory): ${affects}`, { untracked });
     }
     const unaggregated = counters.aggregateFailed - last.aggregateFailed;
     if (unaggregated > 0) {

@@ -9,9 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS } from '../../src/bpf/loader.js';
+import { BPF_OBJECT_PATH, MAP_COUNTERS, MAP_PIDS, MAP_SK_INFO } from '../../src/bpf/loader.js';
 import { COUNTER_INDEX } from '../../src/decode/counters.js';
-import { AGGREGATE_BITS, CONFIG_SIZE, FILTER_BITS, TRACE_MODES } from '../../src/bpf/config.js';
+import { AGGREGATE_BITS, CONFIG_SIZE, FILTER_BITS, MAX_SOCKETS_DEFAULT, TRACE_MODES } from '../../src/bpf/config.js';
 import { MAP_AGG_FAILURES, MAP_AGG_SESSIONS, MAP_AGG_SUMMARY, MAP_AGG_TRANSITIONS } from '../../src/bpf/aggregate-maps.js';
 import { AGGREGATE_LIMITS, summaryKeyParts } from '../../src/decode/aggregates.js';
 import { DURATION_BUCKETS_SECONDS } from '../../src/metrics/exposition.js';
@@ -74,9 +74,10 @@ function mapMaxEntries(map: string): number {
   return array.nr_elems!;
 }
 
-test('map limits: the pids map holds PID_LIST_MAX entries, the counters map COUNTER_MAX', () => {
+test('map limits: the pids map holds PID_LIST_MAX entries, the counters map COUNTER_MAX, sk_info MAX_SOCKETS_DEFAULT', () => {
   assert.equal(mapMaxEntries(MAP_PIDS), PID_LIST_MAX);
   assert.equal(mapMaxEntries(MAP_COUNTERS), COUNTER_INDEX.COUNTER_MAX);
+  assert.equal(mapMaxEntries(MAP_SK_INFO), MAX_SOCKETS_DEFAULT);
 });
 
 test('in-kernel aggregation: its bits, limits and bucket shapes match bpf/tcpstates.h', () => {

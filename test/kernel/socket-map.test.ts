@@ -54,3 +54,41 @@ test(`sk_info: an entry for each of ${CONNECTIONS} open server sockets and their
     tracer.child.kill('SIGKILL');
   }
 });
+
+test('--max-sockets: a full map is counted and said, and every row is still printed', async () => {
+  const address = testAddress(72);
+  const port = testPort(72);
+  const maxSockets = 16;
+  const held = 100;
+  const tracer = await TracerProcess.attach('tcpstates', ['-L', String(port), '--max-sockets', String(maxSockets)]);
+  const accepted: Socket[] = [];
+  const clients: Socket[] = [];
+  const server = createServer((socket) => accepted.push(socket));
+  try {
+    server.listen({ host: address, port, backlog: held });
+    await once(server, 'listening');
+    for (let i = 0; i < held; i++) {
+      const client = createConnection({ host: address, port });
+      clients.push(client);
+      await once(client, 'connect');
+    }
+    await waitFor(`${held} accepted`, () => accepted.length === held);
+    assert.equal(mapEntriesOf(tracer.pid, 'sk_info'), maxSockets, 'the map is full');
+    for (const socket of [...clients, ...accepted]) socket.destroy();
+    server.close();
+    await once(server, 'close');
+    await waitFor('every server socket closed', () => tracer.stdout.lines.filter((line) => / -> CLOSE /.test(line)).length >= held + 1);
+    const exit = await tracer.finish();
+    assert.equal(exit.code, 0, exit.stderr.join('\n'));
+    // Rows for every socket: the state only decides their MS.
+    assert.equal(exit.stdout.filter((line) => / LISTEN +-> SYN_RECV /.test(line)).length, held);
+    const untracked = exit.stderr.map((line) => /^tcpstates: could not keep state at (\d+) state changes \(the per-socket map is full: raise --max-sockets; or out of memory\): those sockets' next rows restart as if first seen$/.exec(line));
+    const counted = untracked.reduce((total, match) => total + (match === null ? 0 : Number(match[1])), 0);
+    // At least each refused child's first two state changes.
+    assert.ok(counted >= 2 * (held + 1 - maxSockets), `${counted} state changes reported untracked: ${exit.stderr.join('\n')}`);
+  } finally {
+    for (const socket of [...clients, ...accepted]) socket.destroy();
+    server.close();
+    tracer.child.kill('SIGKILL');
+  }
+});
