@@ -92,8 +92,13 @@ struct {
 static __always_inline struct sock_info *info_of(const struct sock *sk, bool create)
 {
 	__u64 key = (__u64)sk;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct sock_info *info = bpf_map_lookup_elem(&sk_info, &key);
+
+	/* No entry and none wanted (owner by use on every send and receive of
+	 * any socket): no cookie asked for. */
+	if (!info && !create)
+		return NULL;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 
 	if (info && info->cookie == cookie)
 		return info;
