@@ -20,6 +20,14 @@
  * than HANDLED_SLOTS transitions can overwrite a note before
  * handle_set_state_nested looks for it: the redo is then recognised by the
  * socket's last applied transition (sock_info.last_states) and skipped.
+ *
+ * A softirq can also interrupt handle_set_state_nested itself. For its
+ * transitions handle_set_state runs and notes them, but the kernel skips
+ * handle_set_state_nested, so those notes would stay. A stale note passes
+ * for a later transition of a socket at the same address, making the same
+ * change, whose handle_set_state the kernel skipped: that transition would
+ * be lost (reported as a skipped run). So handle_set_state_nested forgets,
+ * as it ends, every note written since it began (nesting_end()).
  */
 #ifndef __NESTING_H
 #define __NESTING_H
@@ -29,14 +37,14 @@
 #define HANDLED_SLOTS 4
 
 struct transition_key {
-	__u64 skaddr;
+	__u64 skaddr; /* 0: no note (never written, or used up) */
 	__u32 states; /* oldstate << 8 | newstate */
-	__u32 __pad;
+	__u32 seq;    /* handled.next when written */
 };
 
 struct handled {
 	struct transition_key slots[HANDLED_SLOTS];
-	__u32 next;
+	__u32 next;    /* notes written on this CPU, wrapping: the next one's slot and seq */
 	__u32 running; /* handle_set_state is running on this CPU (see count_alone) */
 };
 
@@ -58,12 +66,14 @@ static __always_inline struct handled *handled_ring(void)
  * as running it. Returns whether another run was already under way here. */
 static __always_inline __u32 nesting_begin(struct handled *ring, const struct sock *sk, __u32 states)
 {
-	__u32 slot = ring->next & (HANDLED_SLOTS - 1);
+	__u32 seq = ring->next;
+	__u32 slot = seq & (HANDLED_SLOTS - 1);
 	__u32 was_running = ring->running;
 
 	ring->slots[slot].skaddr = (__u64)sk;
 	ring->slots[slot].states = states;
-	ring->next = slot + 1;
+	ring->slots[slot].seq = seq;
+	ring->next = seq + 1;
 	ring->running = 1;
 	return was_running;
 }
@@ -80,6 +90,18 @@ static __always_inline bool nesting_was_handled(struct handled *ring, const stru
 		}
 	}
 	return false;
+}
+
+/* handle_set_state_nested, as it ends: forgets the notes written since it
+ * began (`begun`: handled.next then), whose own runs of it the kernel skips
+ * as this one is running. */
+static __always_inline void nesting_end(struct handled *ring, __u32 begun)
+{
+#pragma clang loop unroll(full)
+	for (int i = 0; i < HANDLED_SLOTS; i++) {
+		if ((__s32)(ring->slots[i].seq - begun) >= 0)
+			ring->slots[i].skaddr = 0;
+	}
 }
 
 #endif /* __NESTING_H */

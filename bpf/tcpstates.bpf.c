@@ -533,6 +533,8 @@ int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int n
 
 	if (!ring)
 		return 0;
+	__u32 begun = ring->next;
+
 	/* Counted only when it was not a redo: the loader weighs this count
 	 * against the first program's skipped runs. */
 	if (!nesting_was_handled(ring, sk, (__u32)oldstate << 8 | (__u32)newstate) &&
@@ -543,6 +545,7 @@ int BPF_PROG(handle_set_state_nested, const struct sock *sk, int oldstate, int n
 	 * leaves a zeroed entry, which the next socket at that address reuses. */
 	if (newstate == TCP_CLOSE)
 		forget_sock_info(sk);
+	nesting_end(ring, begun);
 	return 0;
 }
 
