@@ -19,16 +19,10 @@ export function shown(text: string): string {
 }
 
 /** `text` quoted for a message, control characters escaped (so that the
- * message stays one line), cut when long. */
+ * message stays one line), cut when long: JSON's quoting, as jsonText. */
 export function quoted(text: string): string {
-  if (text.length <= SHOWN_VALUE_MAX) return escapeText(text);
-  return `${escapeText(head(text)).slice(0, -1)}..." (${text.length} characters)`;
-}
-
-/** JSON's quoting, which escapes C0 controls, plus the C1 controls (U+0080
- * to U+009F: 0x9B is a CSI on some terminals). */
-function escapeText(text: string): string {
-  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (text.length <= SHOWN_VALUE_MAX) return jsonText(text);
+  return `${jsonText(head(text)).slice(0, -1)}..." (${text.length} characters)`;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -48,13 +42,10 @@ export function escapeControls(text: string): string {
   return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
 }
 
-const DEL_AND_C1 = /[\u007f-\u009f]/;
-const DELS_AND_C1S = /[\u007f-\u009f]/g;
-
 /** `value` as JSON, with DEL and the C1 controls escaped too (JSON.stringify
- * escapes only C0): a process or cgroup name in a JSON row cannot reach a
- * terminal as an escape sequence. The same value to any JSON parser. */
+ * escapes only C0: escapeControls then finds only DEL and C1): a process or cgroup
+ * name in a JSON row cannot reach a terminal as an escape sequence (0x9B is
+ * a CSI on some). The same value to any JSON parser. */
 export function jsonText(value: unknown): string {
-  const text = JSON.stringify(value);
-  return DEL_AND_C1.test(text) ? text.replace(DELS_AND_C1S, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
+  return escapeControls(JSON.stringify(value));
 }

@@ -115,6 +115,8 @@ for (const tool of TOOLS) {
       assert.equal(apostrophe.stderr.split('\n')[0], `${tool.name}: unknown option '--x'\\u001b]0;T\\u0007\\u001b[2J''`);
       const csi = await run(tool.name, ['-D', '8\u009b0']);
       assert.equal(csi.stderr, `${tool.name}: -D/--remoteport: invalid port "8\\u009b0": not a positive integer\n`);
+      const del = await run(tool.name, ['-L', '8\u007f0']);
+      assert.equal(del.stderr, `${tool.name}: -L/--localport: invalid port "8\\u007f0": not a positive integer\n`);
     });
   });
 }
