@@ -17,30 +17,57 @@ requireRoot();
 
 const CONNECTIONS = 1000;
 
-test(`sk_info: an entry for each of ${CONNECTIONS} open server sockets and their listener, none once they closed`, async (t) => {
-  const address = testAddress(71);
-  const port = testPort(71);
-  // -L: only the server's sockets (the port filter runs before any state is kept).
-  const tracer = await TracerProcess.attach('tcpstates', ['-L', String(port)]);
+/** `count` connections to a server on `address`:`port`, held open until close(). */
+interface HeldConnections {
+  /** Closes every connection and the server; waits for the server to close. */
+  close(): Promise<void>;
+}
+
+async function holdConnections(address: string, port: number, count: number): Promise<HeldConnections> {
   const accepted: Socket[] = [];
   const clients: Socket[] = [];
   const server = createServer((socket) => accepted.push(socket));
+  const destroyAll = () => {
+    for (const socket of [...clients, ...accepted]) socket.destroy();
+  };
   try {
-    server.listen({ host: address, port, backlog: CONNECTIONS });
+    server.listen({ host: address, port, backlog: count });
     await once(server, 'listening');
-    for (let i = 0; i < CONNECTIONS; i++) {
+    for (let i = 0; i < count; i++) {
       const client = createConnection({ host: address, port });
       clients.push(client);
       await once(client, 'connect');
     }
-    await waitFor(`${CONNECTIONS} accepted`, () => accepted.length === CONNECTIONS);
+    await waitFor(`${count} accepted`, () => accepted.length === count);
+  } catch (error) {
+    destroyAll();
+    server.close();
+    throw error;
+  }
+  return {
+    async close() {
+      destroyAll();
+      if (!server.listening) return;
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** Whether the tracer printed `count` transitions into CLOSE: each one's CLOSE has run. */
+const closedRows = (tracer: TracerProcess, count: number) => () => tracer.stdout.lines.filter((line) => / -> CLOSE /.test(line)).length >= count;
+
+test(`sk_info: an entry for each of ${CONNECTIONS} open server sockets and their listener, none once they closed`, async (t) => {
+  // -L: only the server's sockets (the port filter runs before any state is kept).
+  const port = testPort(71);
+  const tracer = await TracerProcess.attach('tcpstates', ['-L', String(port)]);
+  let held: HeldConnections | null = null;
+  try {
+    held = await holdConnections(testAddress(71), port, CONNECTIONS);
     assert.equal(mapEntriesOf(tracer.pid, 'sk_info'), CONNECTIONS + 1, 'one entry a server socket, one for the listener');
 
-    for (const socket of [...clients, ...accepted]) socket.destroy();
-    server.close();
-    await once(server, 'close');
-    // Each server socket's CLOSE has run once the tracer printed it.
-    await waitFor('every server socket closed', () => tracer.stdout.lines.filter((line) => / -> CLOSE /.test(line)).length >= CONNECTIONS + 1);
+    await held.close();
+    await waitFor('every server socket closed', closedRows(tracer, CONNECTIONS + 1));
     await sleep(100);
     const left = mapEntriesOf(tracer.pid, 'sk_info');
     const nestedSkipped = recursionMissesOf(tracer.pid, 'handle_set_state_nested');
@@ -49,46 +76,33 @@ test(`sk_info: an entry for each of ${CONNECTIONS} open server sockets and their
     const exit = await tracer.finish();
     assert.equal(exit.code, 0, exit.stderr.join('\n'));
   } finally {
-    for (const socket of [...clients, ...accepted]) socket.destroy();
-    server.close();
+    await held?.close();
     tracer.child.kill('SIGKILL');
   }
 });
 
 test('--max-sockets: a full map is counted and said, and every row is still printed', async () => {
-  const address = testAddress(72);
-  const port = testPort(72);
   const maxSockets = 16;
-  const held = 100;
+  const connections = 100;
+  const port = testPort(72);
   const tracer = await TracerProcess.attach('tcpstates', ['-L', String(port), '--max-sockets', String(maxSockets)]);
-  const accepted: Socket[] = [];
-  const clients: Socket[] = [];
-  const server = createServer((socket) => accepted.push(socket));
+  let held: HeldConnections | null = null;
   try {
-    server.listen({ host: address, port, backlog: held });
-    await once(server, 'listening');
-    for (let i = 0; i < held; i++) {
-      const client = createConnection({ host: address, port });
-      clients.push(client);
-      await once(client, 'connect');
-    }
-    await waitFor(`${held} accepted`, () => accepted.length === held);
+    held = await holdConnections(testAddress(72), port, connections);
     assert.equal(mapEntriesOf(tracer.pid, 'sk_info'), maxSockets, 'the map is full');
-    for (const socket of [...clients, ...accepted]) socket.destroy();
-    server.close();
-    await once(server, 'close');
-    await waitFor('every server socket closed', () => tracer.stdout.lines.filter((line) => / -> CLOSE /.test(line)).length >= held + 1);
+
+    await held.close();
+    await waitFor('every server socket closed', closedRows(tracer, connections + 1));
     const exit = await tracer.finish();
     assert.equal(exit.code, 0, exit.stderr.join('\n'));
     // Rows for every socket: the state only decides their MS.
-    assert.equal(exit.stdout.filter((line) => / LISTEN +-> SYN_RECV /.test(line)).length, held);
+    assert.equal(exit.stdout.filter((line) => / LISTEN +-> SYN_RECV /.test(line)).length, connections);
     const untracked = exit.stderr.map((line) => /^tcpstates: could not keep state at (\d+) state changes \(the per-socket map is full: raise --max-sockets; or out of memory\): those sockets' next rows restart as if first seen$/.exec(line));
     const counted = untracked.reduce((total, match) => total + (match === null ? 0 : Number(match[1])), 0);
     // At least each refused child's first two state changes.
-    assert.ok(counted >= 2 * (held + 1 - maxSockets), `${counted} state changes reported untracked: ${exit.stderr.join('\n')}`);
+    assert.ok(counted >= 2 * (connections + 1 - maxSockets), `${counted} state changes reported untracked: ${exit.stderr.join('\n')}`);
   } finally {
-    for (const socket of [...clients, ...accepted]) socket.destroy();
-    server.close();
+    await held?.close();
     tracer.child.kill('SIGKILL');
   }
 });
