@@ -31,7 +31,7 @@ const BURST = Buffer.from('GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(PIPE
 /** How often a pipelining client writes another burst. */
 const BURST_INTERVAL_MS = 100;
 const SLOWLORIS_INTERVAL_MS = 1000;
-/** Connects under way at once in the idle flood (the listen backlog is 511). */
+/** Connects under way at once in the idle flood. */
 const IDLE_CONNECTING = 500;
 
 export interface AttackStats {

@@ -46,9 +46,15 @@ export function parseMetricsAddress(text: string, optionName: string): Checked<M
  * scrapers and nothing for a flood. */
 export interface EndpointLimits {
   /** Connections held at once; a new one past it closes the oldest one that
-   * has no answer pending. Above the listen backlog (511) twice over, so that
-   * a scraper's connection is read before a flood's newer ones can close it. */
+   * has no answer pending. libuv (1.45 on) accepts one connection per loop
+   * turn, and a scraper's request is read in the next, so a flood cannot make
+   * it the oldest before it is answered. */
   readonly maxConnections: number;
+  /** Connections the kernel completes and queues for accept (it caps this at
+   * net.core.somaxconn). Past it the kernel drops a new SYN, and the client,
+   * a scraper too, resends it only after 1 s: a flood that reconnects
+   * whatever the cap closes must find room here. */
+  readonly listenBacklog: number;
   /** Answers of one connection not yet handed to the kernel (its reader is
    * slow or gone); a request past it closes the connection. */
   readonly maxRequestsInFlight: number;
@@ -64,6 +70,7 @@ export interface EndpointLimits {
 
 export const ENDPOINT_LIMITS: EndpointLimits = {
   maxConnections: 1024,
+  listenBacklog: 4096,
   maxRequestsInFlight: 4,
   renderCacheMs: 100,
   headersTimeoutMs: 3000,
@@ -297,7 +304,7 @@ export function startMetricsServer(
       const hostPort = address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
       reject(new TcpToolError(`${optionName}: cannot listen on ${hostPort}: ${error.code ?? error.message}`));
     });
-    server.listen(address.port, address.host, () => {
+    server.listen({ port: address.port, host: address.host, backlog: limits.listenBacklog }, () => {
       // From now on errors are a client's (EMFILE on accept: libuv closes it).
       server.on('error', () => {});
       const bound = server.address();

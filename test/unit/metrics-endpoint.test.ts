@@ -2,10 +2,12 @@
 // The --metrics endpoint's limits, on loopback with small limits so that each
 // is hit in milliseconds: pipelined requests past the in-flight limit close
 // the connection, a connection past the cap closes the oldest idle one, an
-// unfinished request head times out, scrapes close together share a render;
+// unfinished request head times out, scrapes close together share a render,
+// the listener's accept queue is as deep as the limits say;
 // and the request-head parser and the resource-limit hints, pure.
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
@@ -115,6 +117,13 @@ describe('the endpoint under hostile clients', () => {
       await closed(garbage.socket);
       assert.match(garbage.received, /^HTTP\/1\.1 400 /);
       assert.equal(server.counts.closed.bad_request, 2);
+    });
+  });
+
+  test("the listener queues listenBacklog connections for accept (a listener's Send-Q in ss)", async () => {
+    await withServer({ ...SMALL, listenBacklog: 37 }, async (server) => {
+      const listener = execFileSync('ss', ['-Hltn', `sport = :${server.port}`], { encoding: 'utf8' }).trim().split(/\s+/);
+      assert.deepEqual([listener[0], listener[2]], ['LISTEN', '37']);
     });
   });
 
