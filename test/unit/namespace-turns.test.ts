@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { NamespaceTurns, parseTcpSockets, systemProbes, type NamespaceProbes } from '../../src/open/namespace-turns.js';
-import { unreachableReporter } from '../../src/open/seed-report.js';
+import { DEFERRED_REPEAT_MS, unreachableReporter } from '../../src/open/seed-report.js';
 import { Diagnostics } from '../../src/io/diagnostics.js';
 
 /** Namespaces 1..n, each opened by /proc/<ino>/ns/net. */
@@ -123,18 +123,36 @@ describe('TCP sockets of a namespace', () => {
 });
 
 describe('namespaces not entered, said', () => {
-  it('each one that cannot be entered once; those left for later as a count in each pass', () => {
+  const failed = { ino: 7, reason: 'EPERM', deferred: false };
+  const later = (ino: number) => ({ ino, reason: 'over the budget of this pass', deferred: true });
+  const WHEN = 'in this pass (over its 50 ms for them; later passes take them in turn)';
+  const WHAT = 'its sessions get no open rows (--interval)';
+
+  it('each one that cannot be entered once; those left for later as a count, at the first pass that leaves some', () => {
     const lines: string[] = [];
-    const say = unreachableReporter(new Diagnostics('tcplife', (line) => lines.push(line)), 'its sessions get no open rows (--interval)');
-    const failed = { ino: 7, reason: 'EPERM', deferred: false };
-    const later = (ino: number) => ({ ino, reason: 'over the budget of this pass', deferred: true });
+    const say = unreachableReporter(new Diagnostics('tcplife', (line) => lines.push(line)), WHAT, undefined, () => 0);
     say([failed, later(8), later(9)]);
     say([failed, later(8)]);
-    say([]);
     assert.deepEqual(lines, [
-      'tcplife: cannot enter network namespace 7 (EPERM): its sessions get no open rows (--interval)',
-      'tcplife: 2 network namespaces made in other user namespaces were not entered in this pass (over its 50 ms for them; later passes take them in turn): in each, its sessions get no open rows (--interval)',
-      'tcplife: 1 network namespaces made in other user namespaces were not entered in this pass (over its 50 ms for them; later passes take them in turn): in each, its sessions get no open rows (--interval)',
+      `tcplife: cannot enter network namespace 7 (EPERM): ${WHAT}`,
+      `tcplife: 2 network namespaces made in other user namespaces were not entered ${WHEN}: in each, ${WHAT}`,
+    ]);
+  });
+
+  it('while passes keep leaving some: again once a minute with the passes since; once when a pass leaves none', () => {
+    const lines: string[] = [];
+    const clock = { ms: 0 };
+    const say = unreachableReporter(new Diagnostics('tcplife', (line) => lines.push(line)), WHAT, undefined, () => clock.ms);
+    for (; clock.ms <= DEFERRED_REPEAT_MS; clock.ms += 1000) say([later(8), ...(clock.ms === DEFERRED_REPEAT_MS ? [] : [later(9)])]);
+    say([]);
+    say([]);
+    clock.ms += 1000;
+    say([later(9)]);
+    assert.deepEqual(lines, [
+      `tcplife: 2 network namespaces made in other user namespaces were not entered ${WHEN}: in each, ${WHAT}`,
+      `tcplife: 1 network namespace made in another user namespace was not entered ${WHEN} (59 passes since the last line left some too): in it, ${WHAT}`,
+      'tcplife: no network namespace was left for a later pass this time, after 61 passes that left some',
+      `tcplife: 1 network namespace made in another user namespace was not entered ${WHEN}: in it, ${WHAT}`,
     ]);
   });
 });
