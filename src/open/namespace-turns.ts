@@ -10,7 +10,7 @@
 // is not entered at all. Those left for a later pass are counted for the
 // caller to report.
 
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { inodeOf, readSmallFile } from '../sys/proc-files.js';
 
 /** Where ip-netns(8) names namespaces: only root can. */
 const NAMED_PREFIX = '/run/netns/';
@@ -129,42 +129,10 @@ export function systemProbes(ownUserNamespace: number | null = inodeOf('/proc/se
       for (const path of paths) {
         const pid = PROC_NETNS.exec(path)?.[1];
         if (pid === undefined) continue;
-        const text = readSmall(`/proc/${pid}/net/protocols`, buffer);
+        const text = readSmallFile(`/proc/${pid}/net/protocols`, buffer);
         if (text !== null && stillIn(pid, ino)) return parseTcpSockets(text);
       }
       return null; // only named, or every process gone: entered to be sure
     },
   };
-}
-
-/** A /proc file's text, null when gone or bigger than `buffer`. Not
- * readFileSync: its fstat doubles the cost of these small files. */
-function readSmall(path: string, buffer: Buffer): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    let length = 0;
-    for (;;) {
-      const got = readSync(fd, buffer, length, buffer.length - length, null);
-      if (got === 0) return buffer.toString('latin1', 0, length);
-      length += got;
-      if (length === buffer.length) return null;
-    }
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function inodeOf(path: string): number | null {
-  try {
-    return statSync(path).ino;
-  } catch {
-    return null;
-  }
 }

@@ -5,10 +5,11 @@
 // (NS_GET_NSTYPE), not its name; a number is taken only if it names a live
 // network namespace that this process can find.
 
-import { closeSync, constants, fstatSync, openSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync } from 'node:fs';
 import { environmentProblem, usageProblem, type Checked } from '../errors.js';
 import { namespaceType } from '../ffi/libc.js';
 import { quoted } from '../quote.js';
+import { inodeOf } from './proc-files.js';
 
 /** include/uapi/linux/sched.h */
 const CLONE_NEWNET = 0x4000_0000;
@@ -104,12 +105,8 @@ export function resolveNetnsOption(text: string, optionName: string): Checked<nu
 export function listNetworkNamespaces(): Map<number, string[]> {
   const found = new Map<number, string[]>();
   for (const path of netnsFiles()) {
-    let ino: number;
-    try {
-      ino = statSync(path).ino;
-    } catch {
-      continue; // gone, or not ours to see
-    }
+    const ino = inodeOf(path);
+    if (ino === null) continue; // gone, or not ours to see
     const paths = found.get(ino);
     if (paths === undefined) found.set(ino, [path]);
     else if (paths.length < 3) paths.push(path);
